@@ -1,0 +1,406 @@
+//! Parses announce and scrape query strings into requests.
+//!
+//! `info_hash` and `peer_id` are raw bytes, percent-encoded and rarely UTF-8, so the query is
+//! split and decoded to bytes here; a text-based query decoder would mangle them. Following
+//! BEP 3, `+` is a literal byte, not a space.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use percent_encoding::percent_decode_str;
+
+use crate::domain::announce::AnnounceRequest;
+use crate::domain::ids::{InfoHash, PeerId, WrongLength};
+use crate::domain::peer::Event;
+
+/// Why a request could not be read. The text becomes the bencoded `failure reason`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("missing {0}")]
+    Missing(&'static str),
+    #[error("invalid {field}: must be 20 bytes, got {len}")]
+    WrongLength { field: &'static str, len: usize },
+    #[error("invalid {field}: expected {expected}")]
+    Invalid {
+        field: &'static str,
+        expected: &'static str,
+    },
+    #[error("invalid event '{0}': expected started, completed, stopped or none")]
+    UnknownEvent(String),
+    #[error("request too long: the query is {len} bytes, the limit is {max}")]
+    TooLong { len: usize, max: usize },
+    #[error("too many info_hash values: {count}, the limit is {max}")]
+    TooManyHashes { count: usize, max: usize },
+    #[error("invalid X-Real-IP header: expected an IP address")]
+    BadRealIp,
+}
+
+/// An announce and how the client wants its answer written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnounceQuery {
+    pub request: AnnounceRequest,
+    /// BEP 23 compact peer strings; the default unless the client sends `compact=0`.
+    pub compact: bool,
+    /// Leave `peer id` out of dictionary-form peers.
+    pub no_peer_id: bool,
+}
+
+/// Rejects a query longer than `max` bytes before any of it is decoded.
+pub fn check_length(query: &str, max: usize) -> Result<(), RequestError> {
+    if query.len() > max {
+        return Err(RequestError::TooLong {
+            len: query.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// The query's `key=value` pairs, percent-decoded to bytes, in order, repeats kept.
+pub fn pairs(query: &str) -> impl Iterator<Item = (Cow<'_, [u8]>, Cow<'_, [u8]>)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(key), decode(value))
+        })
+}
+
+fn decode(text: &str) -> Cow<'_, [u8]> {
+    percent_decode_str(text).into()
+}
+
+pub fn parse_announce(query: &str) -> Result<AnnounceQuery, RequestError> {
+    let mut info_hash = None;
+    let mut peer_id = None;
+    let mut port = None;
+    let mut uploaded = None;
+    let mut downloaded = None;
+    let mut left = None;
+    let mut event = Event::Periodic;
+    let mut numwant = None;
+    let mut claimed_ip = None;
+    let mut compact = true;
+    let mut no_peer_id = false;
+
+    for (key, value) in pairs(query) {
+        match &*key {
+            b"info_hash" => info_hash = Some(id("info_hash", &value, InfoHash::from_bytes)?),
+            b"peer_id" => peer_id = Some(id("peer_id", &value, PeerId::from_bytes)?),
+            b"port" => port = Some(number("port", "a port number from 1 to 65535", &value)?),
+            b"uploaded" => uploaded = Some(count("uploaded", &value)?),
+            b"downloaded" => downloaded = Some(count("downloaded", &value)?),
+            b"left" => left = Some(count("left", &value)?),
+            b"event" => event = parse_event(&value)?,
+            b"numwant" => numwant = parse_numwant(&value)?,
+            // BEP 3 allows a DNS name here too; only a literal address is any use to us.
+            b"ip" => claimed_ip = text(&value).and_then(|ip| IpAddr::from_str(ip).ok()),
+            b"compact" => compact = &*value != b"0",
+            b"no_peer_id" => no_peer_id = &*value == b"1",
+            _ => {}
+        }
+    }
+
+    let request = AnnounceRequest {
+        info_hash: info_hash.ok_or(RequestError::Missing("info_hash"))?,
+        peer_id: peer_id.ok_or(RequestError::Missing("peer_id"))?,
+        port: port.ok_or(RequestError::Missing("port"))?,
+        uploaded: uploaded.ok_or(RequestError::Missing("uploaded"))?,
+        downloaded: downloaded.ok_or(RequestError::Missing("downloaded"))?,
+        left: left.ok_or(RequestError::Missing("left"))?,
+        event,
+        numwant,
+        claimed_ip,
+    };
+    Ok(AnnounceQuery {
+        request,
+        compact,
+        no_peer_id,
+    })
+}
+
+/// The `info_hash` values of a scrape, at most `max` of them.
+pub fn parse_scrape(query: &str, max: usize) -> Result<Vec<InfoHash>, RequestError> {
+    let mut hashes = Vec::new();
+    for (key, value) in pairs(query) {
+        if &*key == b"info_hash" {
+            hashes.push(id("info_hash", &value, InfoHash::from_bytes)?);
+        }
+    }
+    if hashes.is_empty() {
+        // A scrape of every torrent would hand the whole database to anyone who asks.
+        return Err(RequestError::Missing("info_hash"));
+    }
+    if hashes.len() > max {
+        return Err(RequestError::TooManyHashes {
+            count: hashes.len(),
+            max,
+        });
+    }
+    Ok(hashes)
+}
+
+fn id<T>(
+    field: &'static str,
+    bytes: &[u8],
+    from_bytes: fn(&[u8]) -> Result<T, WrongLength>,
+) -> Result<T, RequestError> {
+    from_bytes(bytes).map_err(|WrongLength(len)| RequestError::WrongLength { field, len })
+}
+
+fn text(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes).ok()
+}
+
+fn number<T: FromStr>(
+    field: &'static str,
+    expected: &'static str,
+    bytes: &[u8],
+) -> Result<T, RequestError> {
+    let digits = text(bytes).filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()));
+    digits
+        .and_then(|t| t.parse().ok())
+        .ok_or(RequestError::Invalid { field, expected })
+}
+
+fn count(field: &'static str, bytes: &[u8]) -> Result<u64, RequestError> {
+    number(field, "a whole number of bytes", bytes)
+}
+
+fn parse_numwant(bytes: &[u8]) -> Result<Option<u32>, RequestError> {
+    // Some clients send -1 to mean "the tracker's default".
+    if bytes.first() == Some(&b'-') && number::<u64>("numwant", "", &bytes[1..]).is_ok() {
+        return Ok(None);
+    }
+    // A huge request is capped later, not refused.
+    let wanted: u64 = number("numwant", "a whole number of peers", bytes)?;
+    Ok(Some(u32::try_from(wanted).unwrap_or(u32::MAX)))
+}
+
+fn parse_event(bytes: &[u8]) -> Result<Event, RequestError> {
+    match bytes {
+        b"started" => Ok(Event::Started),
+        b"completed" => Ok(Event::Completed),
+        b"stopped" => Ok(Event::Stopped),
+        // "empty" is what some clients spell the absent event; "paused" is BEP 21's
+        // partial seed, still a regular announce as far as the swarm goes.
+        b"" | b"empty" | b"paused" => Ok(Event::Periodic),
+        other => {
+            let shown: String = String::from_utf8_lossy(other).chars().take(32).collect();
+            Err(RequestError::UnknownEvent(shown))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real-looking announce: binary info_hash with `%xx` in both cases and raw bytes.
+    const HASH_ENCODED: &str = "%124Vx%9A%bc%DE%f0%01%23Eg%89%AB%cd%EF%00%FF%10%20";
+    const HASH: [u8; 20] = [
+        0x12, b'4', b'V', b'x', 0x9a, 0xbc, 0xde, 0xf0, 0x01, 0x23, b'E', b'g', 0x89, 0xab, 0xcd,
+        0xef, 0x00, 0xff, 0x10, 0x20,
+    ];
+
+    fn announce_query(extra: &str) -> String {
+        format!(
+            "info_hash={HASH_ENCODED}&peer_id=-qB4650-a+b%2Bc*d.e~f_&port=6881&uploaded=1&downloaded=2&left=3{extra}"
+        )
+    }
+
+    #[test]
+    fn decodes_binary_ids_byte_for_byte() {
+        let query = parse_announce(&announce_query("")).unwrap();
+        assert_eq!(query.request.info_hash, InfoHash(HASH));
+        // `+` stays a plus; `%2B` is a plus too.
+        assert_eq!(&query.request.peer_id.0, b"-qB4650-a+b+c*d.e~f_");
+        assert_eq!(query.request.port, 6881);
+        assert_eq!(
+            (
+                query.request.uploaded,
+                query.request.downloaded,
+                query.request.left
+            ),
+            (1, 2, 3)
+        );
+        assert_eq!(query.request.event, Event::Periodic);
+        assert_eq!(query.request.numwant, None);
+        assert!(query.compact);
+        assert!(!query.no_peer_id);
+    }
+
+    #[test]
+    fn keys_in_any_order_and_unknown_keys_ignored() {
+        let query = "key=abc&left=0&port=1&event=completed&downloaded=0&trackerid=x&uploaded=9\
+                     &peer_id=ABCDEFGHIJKLMNOPQRST&supportcrypto=1&info_hash=aaaaaaaaaaaaaaaaaaaa";
+        let parsed = parse_announce(query).unwrap();
+        assert_eq!(parsed.request.info_hash, InfoHash([b'a'; 20]));
+        assert_eq!(parsed.request.event, Event::Completed);
+        assert!(parsed.request.is_seeder());
+    }
+
+    #[test]
+    fn reads_answer_format_options() {
+        let parsed = parse_announce(&announce_query("&compact=0&no_peer_id=1&numwant=7")).unwrap();
+        assert!(!parsed.compact);
+        assert!(parsed.no_peer_id);
+        assert_eq!(parsed.request.numwant, Some(7));
+    }
+
+    #[test]
+    fn events() {
+        for (text, event) in [
+            ("started", Event::Started),
+            ("stopped", Event::Stopped),
+            ("completed", Event::Completed),
+            ("", Event::Periodic),
+            ("empty", Event::Periodic),
+            ("paused", Event::Periodic),
+        ] {
+            let parsed = parse_announce(&announce_query(&format!("&event={text}"))).unwrap();
+            assert_eq!(parsed.request.event, event, "event={text}");
+        }
+        let err = parse_announce(&announce_query("&event=exploded")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid event 'exploded': expected started, completed, stopped or none"
+        );
+    }
+
+    #[test]
+    fn numwant_negative_means_default_and_huge_is_capped_later() {
+        let minus_one = parse_announce(&announce_query("&numwant=-1")).unwrap();
+        assert_eq!(minus_one.request.numwant, None);
+        let huge = parse_announce(&announce_query("&numwant=99999999999")).unwrap();
+        assert_eq!(huge.request.numwant, Some(u32::MAX));
+        let err = parse_announce(&announce_query("&numwant=lots")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid numwant: expected a whole number of peers"
+        );
+    }
+
+    #[test]
+    fn claimed_ip_is_read_when_literal() {
+        let v4 = parse_announce(&announce_query("&ip=192.0.2.9")).unwrap();
+        assert_eq!(v4.request.claimed_ip, Some("192.0.2.9".parse().unwrap()));
+        let named = parse_announce(&announce_query("&ip=example.org")).unwrap();
+        assert_eq!(named.request.claimed_ip, None);
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        for field in [
+            "info_hash",
+            "peer_id",
+            "port",
+            "uploaded",
+            "downloaded",
+            "left",
+        ] {
+            let query: Vec<String> = announce_query("")
+                .split('&')
+                .filter(|pair| !pair.starts_with(&format!("{field}=")))
+                .map(str::to_owned)
+                .collect();
+            let err = parse_announce(&query.join("&")).unwrap_err();
+            assert_eq!(err, RequestError::Missing(field));
+            assert_eq!(err.to_string(), format!("missing {field}"));
+        }
+    }
+
+    #[test]
+    fn malformed_fields_say_what_was_expected() {
+        let cases = [
+            (
+                "info_hash=%12%34",
+                "invalid info_hash: must be 20 bytes, got 2",
+            ),
+            (
+                "peer_id=123456789012345678901",
+                "invalid peer_id: must be 20 bytes, got 21",
+            ),
+            (
+                "port=65536",
+                "invalid port: expected a port number from 1 to 65535",
+            ),
+            (
+                "port=-1",
+                "invalid port: expected a port number from 1 to 65535",
+            ),
+            (
+                "port=",
+                "invalid port: expected a port number from 1 to 65535",
+            ),
+            ("left=ten", "invalid left: expected a whole number of bytes"),
+            (
+                "uploaded=1.5",
+                "invalid uploaded: expected a whole number of bytes",
+            ),
+            (
+                "downloaded=-3",
+                "invalid downloaded: expected a whole number of bytes",
+            ),
+        ];
+        for (bad, message) in cases {
+            let err = parse_announce(&format!("{}&{bad}", announce_query(""))).unwrap_err();
+            assert_eq!(err.to_string(), message, "{bad}");
+        }
+    }
+
+    #[test]
+    fn port_zero_parses_so_the_domain_can_refuse_it() {
+        let parsed = parse_announce(&announce_query("&port=0")).unwrap();
+        assert_eq!(parsed.request.port, 0);
+    }
+
+    #[test]
+    fn scrape_takes_repeated_hashes() {
+        let query = format!("info_hash={HASH_ENCODED}&info_hash=bbbbbbbbbbbbbbbbbbbb&other=1");
+        let hashes = parse_scrape(&query, 10).unwrap();
+        assert_eq!(hashes, vec![InfoHash(HASH), InfoHash([b'b'; 20])]);
+    }
+
+    #[test]
+    fn scrape_limits() {
+        assert_eq!(
+            parse_scrape("", 10),
+            Err(RequestError::Missing("info_hash"))
+        );
+        let three = ["info_hash=aaaaaaaaaaaaaaaaaaaa"; 3].join("&");
+        assert_eq!(
+            parse_scrape(&three, 2).unwrap_err().to_string(),
+            "too many info_hash values: 3, the limit is 2"
+        );
+        assert_eq!(
+            parse_scrape("info_hash=short", 2).unwrap_err().to_string(),
+            "invalid info_hash: must be 20 bytes, got 5"
+        );
+    }
+
+    #[test]
+    fn overlong_queries_are_refused() {
+        assert_eq!(check_length("abc", 3), Ok(()));
+        assert_eq!(
+            check_length("abcd", 3).unwrap_err().to_string(),
+            "request too long: the query is 4 bytes, the limit is 3"
+        );
+    }
+
+    #[test]
+    fn empty_and_odd_pairs_do_not_confuse_the_splitter() {
+        let got: Vec<_> = pairs("&&a=1&&b&=2&c=x=y")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let want: Vec<(Vec<u8>, Vec<u8>)> = vec![
+            (b"a".to_vec(), b"1".to_vec()),
+            (b"b".to_vec(), b"".to_vec()),
+            (b"".to_vec(), b"2".to_vec()),
+            (b"c".to_vec(), b"x=y".to_vec()),
+        ];
+        assert_eq!(got, want);
+    }
+}

@@ -1,0 +1,239 @@
+//! Writes tracker answers as bencoded bodies.
+//!
+//! Dictionary keys go out in sorted byte order, as bencode requires:
+//! `complete` < `downloaded` < `incomplete` < `interval` < `min interval` < `peers` < `peers6`.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use crate::adapters::bencode::encode as be;
+use crate::domain::announce::AnnounceResponse;
+use crate::domain::peer::{Endpoint, Peer};
+use crate::domain::scrape::ScrapeResponse;
+use crate::domain::swarm::SwarmStats;
+
+/// How the client asked for its peers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerFormat {
+    /// BEP 23: IPv4 peers as 6-byte strings in `peers`, IPv6 ones as 18-byte strings in `peers6`.
+    Compact,
+    /// BEP 3: a list of dictionaries in `peers`, for both families.
+    Dictionary { with_peer_id: bool },
+}
+
+/// `d14:failure reason<len>:<text>e`, shown by clients to their user.
+pub fn failure(reason: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(reason.len() + 24);
+    be::dict_start(&mut out);
+    be::bytes(&mut out, b"failure reason");
+    be::bytes(&mut out, reason.as_bytes());
+    be::end(&mut out);
+    out
+}
+
+pub fn announce(response: &AnnounceResponse, format: PeerFormat) -> Vec<u8> {
+    let peers = &response.peers;
+    let mut out = Vec::with_capacity(128 + 6 * peers.v4.len() + 18 * peers.v6.len());
+    be::dict_start(&mut out);
+    stats(&mut out, &response.stats);
+    be::key_integer(&mut out, "interval", response.interval.as_secs());
+    be::key_integer(&mut out, "min interval", response.min_interval.as_secs());
+    be::bytes(&mut out, b"peers");
+    match format {
+        PeerFormat::Compact => {
+            be::byte_string_header(&mut out, 6 * peers.v4.len());
+            for peer in &peers.v4 {
+                compact(&mut out, &peer.endpoint.ip.octets(), peer.endpoint.port);
+            }
+            if !peers.v6.is_empty() {
+                be::bytes(&mut out, b"peers6");
+                be::byte_string_header(&mut out, 18 * peers.v6.len());
+                for peer in &peers.v6 {
+                    compact(&mut out, &peer.endpoint.ip.octets(), peer.endpoint.port);
+                }
+            }
+        }
+        PeerFormat::Dictionary { with_peer_id } => {
+            be::list_start(&mut out);
+            for peer in &peers.v4 {
+                dictionary_peer(&mut out, peer, with_peer_id);
+            }
+            for peer in &peers.v6 {
+                dictionary_peer(&mut out, peer, with_peer_id);
+            }
+            be::end(&mut out);
+        }
+    }
+    be::end(&mut out);
+    out
+}
+
+pub fn scrape(response: &ScrapeResponse) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + 80 * response.files.len());
+    be::dict_start(&mut out);
+    be::bytes(&mut out, b"files");
+    be::dict_start(&mut out);
+    // Keys of `files` must be sorted too: the raw hash bytes.
+    let mut files: Vec<_> = response.files.iter().collect();
+    files.sort_unstable_by_key(|(hash, _)| hash.0);
+    for (hash, file) in files {
+        be::bytes(&mut out, hash.as_bytes());
+        be::dict_start(&mut out);
+        stats(&mut out, file);
+        be::end(&mut out);
+    }
+    be::end(&mut out);
+    be::end(&mut out);
+    out
+}
+
+fn stats(out: &mut Vec<u8>, stats: &SwarmStats) {
+    be::key_integer(out, "complete", stats.complete.into());
+    be::key_integer(out, "downloaded", stats.downloaded.into());
+    be::key_integer(out, "incomplete", stats.incomplete.into());
+}
+
+fn compact(out: &mut Vec<u8>, ip: &[u8], port: u16) {
+    out.extend_from_slice(ip);
+    out.extend_from_slice(&port.to_be_bytes());
+}
+
+fn dictionary_peer<Ip: Copy + Into<IpAddr>>(
+    out: &mut Vec<u8>,
+    peer: &Peer<Ip>,
+    with_peer_id: bool,
+) {
+    let Endpoint { ip, port } = peer.endpoint;
+    let mut ip_text = String::with_capacity(39);
+    // Writing to a String cannot fail.
+    let _ = write!(ip_text, "{}", ip.into());
+    be::dict_start(out);
+    be::bytes(out, b"ip");
+    be::bytes(out, ip_text.as_bytes());
+    if with_peer_id {
+        be::bytes(out, b"peer id");
+        be::bytes(out, peer.id.as_bytes());
+    }
+    be::key_integer(out, "port", port.into());
+    be::end(out);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::domain::ids::{InfoHash, PeerId};
+    use crate::domain::peer::PeerList;
+
+    fn response(peers: PeerList) -> AnnounceResponse {
+        AnnounceResponse {
+            interval: Duration::from_secs(30),
+            min_interval: Duration::from_secs(15),
+            stats: SwarmStats {
+                complete: 2,
+                incomplete: 1,
+                downloaded: 5,
+            },
+            peers,
+        }
+    }
+
+    fn peers() -> PeerList {
+        PeerList {
+            v4: vec![Peer {
+                id: PeerId(*b"-TR3000-abcdefghijkl"),
+                endpoint: Endpoint {
+                    ip: Ipv4Addr::new(10, 1, 2, 3),
+                    port: 0x1ae1,
+                },
+            }],
+            v6: vec![Peer {
+                id: PeerId(*b"-qB4650-mnopqrstuvwx"),
+                endpoint: Endpoint {
+                    ip: Ipv6Addr::LOCALHOST,
+                    port: 51413,
+                },
+            }],
+        }
+    }
+
+    #[test]
+    fn failure_reason() {
+        assert_eq!(
+            failure("missing port"),
+            b"d14:failure reason12:missing porte"
+        );
+    }
+
+    #[test]
+    fn compact_announce_is_byte_exact() {
+        let body = announce(&response(peers()), PeerFormat::Compact);
+        let mut want =
+            b"d8:completei2e10:downloadedi5e10:incompletei1e8:intervali30e12:min intervali15e"
+                .to_vec();
+        want.extend_from_slice(b"5:peers6:\x0a\x01\x02\x03\x1a\xe1");
+        want.extend_from_slice(b"6:peers618:\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01\xc8\xd5e");
+        assert_eq!(body, want);
+    }
+
+    #[test]
+    fn compact_announce_without_peers() {
+        let body = announce(&response(PeerList::default()), PeerFormat::Compact);
+        assert_eq!(
+            body,
+            b"d8:completei2e10:downloadedi5e10:incompletei1e8:intervali30e12:min intervali15e5:peers0:e"
+        );
+    }
+
+    #[test]
+    fn dictionary_announce_is_byte_exact() {
+        let body = announce(
+            &response(peers()),
+            PeerFormat::Dictionary { with_peer_id: true },
+        );
+        let want =
+            b"d8:completei2e10:downloadedi5e10:incompletei1e8:intervali30e12:min intervali15e\
+5:peersl\
+d2:ip8:10.1.2.37:peer id20:-TR3000-abcdefghijkl4:porti6881ee\
+d2:ip3:::17:peer id20:-qB4650-mnopqrstuvwx4:porti51413ee\
+ee";
+        assert_eq!(body, want.to_vec());
+    }
+
+    #[test]
+    fn dictionary_announce_without_peer_ids() {
+        let body = announce(
+            &response(peers()),
+            PeerFormat::Dictionary {
+                with_peer_id: false,
+            },
+        );
+        let want =
+            b"d8:completei2e10:downloadedi5e10:incompletei1e8:intervali30e12:min intervali15e\
+5:peersld2:ip8:10.1.2.34:porti6881eed2:ip3:::14:porti51413eeee";
+        assert_eq!(body, want.to_vec());
+    }
+
+    #[test]
+    fn scrape_sorts_files_by_hash() {
+        let stats = SwarmStats {
+            complete: 1,
+            incomplete: 2,
+            downloaded: 3,
+        };
+        let response = ScrapeResponse {
+            files: vec![
+                (InfoHash([b'z'; 20]), SwarmStats::default()),
+                (InfoHash([b'a'; 20]), stats),
+            ],
+        };
+        let want = format!(
+            "d5:filesd20:{}d8:completei1e10:downloadedi3e10:incompletei2ee20:{}d8:completei0e10:downloadedi0e10:incompletei0eeee",
+            "a".repeat(20),
+            "z".repeat(20)
+        );
+        assert_eq!(scrape(&response), want.as_bytes());
+    }
+}

@@ -1,0 +1,252 @@
+//! The in-memory peer repository: swarms in sharded hash maps.
+//!
+//! A torrent's swarm lives in one of many shards picked by a seeded hash of its info hash, so
+//! announces for different torrents rarely wait on the same lock, and a lock is held for one
+//! swarm update and the copy of at most `numwant` peers.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use foldhash::fast::RandomState;
+use parking_lot::Mutex;
+
+use crate::domain::announce::Refusal;
+use crate::domain::ids::InfoHash;
+use crate::domain::peer::Event;
+use crate::domain::swarm::{AnnounceContext, PeerAnnounce, Swarm, SwarmAnswer, SwarmStats};
+use crate::domain::time::Timestamp;
+use crate::ports::{PeerRepository, SweepReport};
+
+/// Many more shards than cores, so two busy torrents rarely share a lock.
+const SHARDS: usize = 256;
+
+type Swarms = HashMap<InfoHash, Swarm, RandomState>;
+
+/// One lock and its swarms, on a cache line of its own so neighbouring locks do not contend.
+#[repr(align(128))]
+#[derive(Default)]
+struct Shard(Mutex<Swarms>);
+
+pub struct MemoryRepository {
+    shards: Box<[Shard]>,
+    shard_hasher: RandomState,
+    /// Torrents held over all shards; touched only when a swarm is created or freed.
+    torrents: AtomicUsize,
+    max_torrents: usize,
+}
+
+impl MemoryRepository {
+    /// A repository that refuses new torrents once it holds `max_torrents`.
+    pub fn new(max_torrents: usize) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            shard_hasher: RandomState::default(),
+            torrents: AtomicUsize::new(0),
+            max_torrents,
+        }
+    }
+
+    /// How many torrents are held now.
+    pub fn torrents(&self) -> usize {
+        self.torrents.load(Ordering::Relaxed)
+    }
+
+    fn shard(&self, info_hash: &InfoHash) -> &Mutex<Swarms> {
+        // The high bits: the low ones also pick the bucket inside the shard's own map.
+        let hash = self.shard_hasher.hash_one(info_hash);
+        &self.shards[(hash >> 56) as usize % SHARDS].0
+    }
+
+    /// Takes one of the `max_torrents` places, or says there is none left.
+    fn reserve_torrent(&self) -> Result<(), Refusal> {
+        self.torrents
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                (held < self.max_torrents).then_some(held + 1)
+            })
+            .map(drop)
+            .map_err(|_| Refusal::TorrentLimit(self.max_torrents))
+    }
+}
+
+impl PeerRepository for MemoryRepository {
+    fn announce(
+        &self,
+        info_hash: &InfoHash,
+        announce: &PeerAnnounce,
+        context: &AnnounceContext,
+    ) -> Result<SwarmAnswer, Refusal> {
+        let mut swarms = self.shard(info_hash).lock();
+        if let Some(swarm) = swarms.get_mut(info_hash) {
+            return Ok(swarm.announce(announce, context));
+        }
+        if announce.event == Event::Stopped {
+            return Ok(SwarmAnswer::default());
+        }
+        self.reserve_torrent()?;
+        Ok(swarms
+            .entry(*info_hash)
+            .or_default()
+            .announce(announce, context))
+    }
+
+    fn scrape(&self, info_hashes: &[InfoHash]) -> Vec<SwarmStats> {
+        info_hashes
+            .iter()
+            .map(|hash| {
+                self.shard(hash)
+                    .lock()
+                    .get(hash)
+                    .map(Swarm::stats)
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    fn sweep(&self, cutoff: Timestamp) -> SweepReport {
+        let mut report = SweepReport::default();
+        for shard in &self.shards {
+            let mut swarms = shard.0.lock();
+            let before = swarms.len();
+            swarms.retain(|_, swarm| {
+                report.peers_removed += swarm.expire(cutoff);
+                !swarm.is_empty()
+            });
+            report.torrents_removed += before - swarms.len();
+            // Give memory back after a flood of one-off torrents has aged out.
+            if swarms.capacity() > 4 * swarms.len().max(64) {
+                swarms.shrink_to_fit();
+            }
+        }
+        self.torrents
+            .fetch_sub(report.torrents_removed, Ordering::Relaxed);
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
+    use crate::domain::ids::PeerId;
+    use crate::domain::peer::AnyEndpoint;
+
+    fn context(now: u32) -> AnnounceContext {
+        AnnounceContext {
+            now: Timestamp::from_secs(now),
+            cutoff: Timestamp::from_secs(0),
+            numwant: 50,
+            max_peers: 1_000,
+            start: 0,
+        }
+    }
+
+    fn announce(n: u8, event: Event) -> PeerAnnounce {
+        PeerAnnounce {
+            peer_id: PeerId([n; 20]),
+            endpoint: AnyEndpoint::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, n)), 6881),
+            seeder: false,
+            event,
+        }
+    }
+
+    fn hash(n: u8) -> InfoHash {
+        InfoHash([n; 20])
+    }
+
+    #[test]
+    fn peers_of_one_torrent_meet_and_others_do_not() {
+        let repository = MemoryRepository::new(10);
+        repository
+            .announce(&hash(1), &announce(1, Event::Started), &context(10))
+            .unwrap();
+        repository
+            .announce(&hash(2), &announce(2, Event::Started), &context(10))
+            .unwrap();
+        let answer = repository
+            .announce(&hash(1), &announce(3, Event::Started), &context(10))
+            .unwrap();
+        assert_eq!(answer.peers.v4.len(), 1);
+        assert_eq!(answer.peers.v4[0].id, PeerId([1; 20]));
+        assert_eq!(repository.torrents(), 2);
+    }
+
+    #[test]
+    fn refuses_new_torrents_past_the_limit_but_serves_known_ones() {
+        let repository = MemoryRepository::new(1);
+        repository
+            .announce(&hash(1), &announce(1, Event::Started), &context(10))
+            .unwrap();
+        let refused = repository.announce(&hash(2), &announce(2, Event::Started), &context(10));
+        assert_eq!(refused, Err(Refusal::TorrentLimit(1)));
+        assert!(
+            repository
+                .announce(&hash(1), &announce(2, Event::Started), &context(10))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_stopped_for_an_unknown_torrent_creates_nothing() {
+        let repository = MemoryRepository::new(10);
+        let answer = repository
+            .announce(&hash(1), &announce(1, Event::Stopped), &context(10))
+            .unwrap();
+        assert_eq!(answer, SwarmAnswer::default());
+        assert_eq!(repository.torrents(), 0);
+    }
+
+    #[test]
+    fn scrape_counts_known_torrents_and_zeroes_unknown_ones() {
+        let repository = MemoryRepository::new(10);
+        repository
+            .announce(&hash(1), &announce(1, Event::Started), &context(10))
+            .unwrap();
+        let stats = repository.scrape(&[hash(9), hash(1)]);
+        assert_eq!(stats[0], SwarmStats::default());
+        assert_eq!(
+            stats[1],
+            SwarmStats {
+                complete: 0,
+                incomplete: 1,
+                downloaded: 0
+            }
+        );
+    }
+
+    #[test]
+    fn sweep_frees_aged_peers_and_empty_torrents() {
+        let repository = MemoryRepository::new(1);
+        repository
+            .announce(&hash(1), &announce(1, Event::Started), &context(100))
+            .unwrap();
+        repository
+            .announce(&hash(1), &announce(2, Event::Started), &context(200))
+            .unwrap();
+        let report = repository.sweep(Timestamp::from_secs(100));
+        assert_eq!(
+            report,
+            SweepReport {
+                peers_removed: 1,
+                torrents_removed: 0
+            }
+        );
+
+        let report = repository.sweep(Timestamp::from_secs(200));
+        assert_eq!(
+            report,
+            SweepReport {
+                peers_removed: 1,
+                torrents_removed: 1
+            }
+        );
+        assert_eq!(repository.torrents(), 0);
+        // The freed place can be taken by a new torrent.
+        assert!(
+            repository
+                .announce(&hash(2), &announce(3, Event::Started), &context(300))
+                .is_ok()
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! The use cases over the ports, the configuration, and the wiring that runs them.
+
+pub mod cli;
+pub mod config;
+pub mod logging;
+pub mod run;
+pub mod sweeper;
+pub mod tracker;
+
+pub use config::Config;
+pub use run::{Running, StartError, run, start};

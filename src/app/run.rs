@@ -1,0 +1,172 @@
+//! The wiring: builds the adapters around the tracker, starts serving, and stops cleanly.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::config::Config;
+use super::sweeper::sweep_periodically;
+use super::tracker::{Tracker, TrackerSettings};
+use crate::adapters::clock::SystemClock;
+use crate::adapters::http::{self, RequestLimits, ServerSettings};
+use crate::adapters::memory::MemoryRepository;
+use crate::ports::{Clock, SweepReport, TrackerService};
+
+/// How long shutdown waits for requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {listen}: {source}{hint}")]
+    Bind {
+        listen: String,
+        source: io::Error,
+        hint: &'static str,
+    },
+}
+
+/// A tracker that is serving; [`Running::stop`] shuts it down.
+pub struct Running {
+    local_addr: SocketAddr,
+    tracker: Arc<Tracker>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Where it listens; with port 0 in the config, the port the system picked.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Runs a sweep now rather than at the next tick.
+    pub fn sweep_now(&self) -> SweepReport {
+        self.tracker.sweep()
+    }
+
+    /// Stops accepting, lets requests in flight finish, and stops the sweeper.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Builds the tracker from `config` and starts serving on its listen address.
+pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
+    let repository = Arc::new(MemoryRepository::new(config.max_torrents));
+    let settings = TrackerSettings {
+        peer_age: config.peer_age(),
+        interval: config.interval(),
+        min_interval: config.min_interval(),
+        numwant: config.numwant(),
+        max_peers_per_swarm: config.max_peers_per_swarm,
+        allow_claimed_ip: config.allow_ip_param,
+    };
+    let tracker = Arc::new(Tracker::new(repository, clock, settings));
+
+    let listener = bind(config)?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| bind_error(config, source))?;
+    let limits = RequestLimits {
+        max_query_length: config.max_query_length,
+        max_scrape_hashes: config.max_scrape_hashes,
+    };
+    let routes = http::routes(tracker.clone() as Arc<dyn TrackerService>, limits);
+    let server_settings = ServerSettings {
+        trust_x_real_ip: config.x_real_ip,
+        header_read_timeout: Duration::from_secs(config.header_read_timeout),
+        shutdown_grace: SHUTDOWN_GRACE,
+    };
+
+    let (stop, stopped) = watch::channel(false);
+    let mut server_stop = stopped.clone();
+    let shutdown = async move {
+        let _ = server_stop.wait_for(|stopped| *stopped).await;
+    };
+    let server = tokio::spawn(http::serve(listener, routes, server_settings, shutdown));
+    let sweep_every = Duration::from_secs(config.sweep_interval);
+    let sweeper = tokio::spawn(sweep_periodically(tracker.clone(), sweep_every, stopped));
+
+    Ok(Running {
+        local_addr,
+        tracker,
+        stop,
+        tasks: vec![server, sweeper],
+    })
+}
+
+/// Runs the tracker until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let running = start(&config, Arc::new(SystemClock)).await?;
+    tracing::info!(
+        listen = %running.local_addr(),
+        peer_age_minutes = config.peer_age,
+        interval_secs = config.announce_interval,
+        x_real_ip = config.x_real_ip,
+        "retracker {} serving /announce and /scrape",
+        env!("CARGO_PKG_VERSION"),
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn bind(config: &Config) -> Result<tokio::net::TcpListener, StartError> {
+    let mut last_error = None;
+    for addr in config.listen().candidates() {
+        match http::bind(addr) {
+            Ok(listener) => return Ok(listener),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    let error = last_error.unwrap_or_else(|| io::Error::other("no address to bind"));
+    Err(bind_error(config, error))
+}
+
+fn bind_error(config: &Config, source: io::Error) -> StartError {
+    let hint = match source.kind() {
+        io::ErrorKind::PermissionDenied => {
+            " (ports below 1024 need root or CAP_NET_BIND_SERVICE); try -l :8080"
+        }
+        io::ErrorKind::AddrInUse => {
+            " (another program listens there); pick another port, e.g. -l :8080"
+        }
+        io::ErrorKind::AddrNotAvailable => " (no interface has that address); try -l :8080",
+        _ => "; try -l :8080",
+    };
+    StartError::Bind {
+        listen: config.listen_addr.clone(),
+        source,
+        hint,
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

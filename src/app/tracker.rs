@@ -1,0 +1,305 @@
+//! The announce, scrape and sweep use cases, over the repository and clock ports.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::domain::announce::{self, AnnounceRequest, AnnounceResponse, NumwantLimits, Refusal};
+use crate::domain::ids::InfoHash;
+use crate::domain::peer::AnyEndpoint;
+use crate::domain::scrape::{self, ScrapeResponse};
+use crate::domain::swarm::{AnnounceContext, PeerAnnounce};
+use crate::domain::time::PeerAge;
+use crate::ports::{Clock, PeerRepository, SweepReport, TrackerService};
+
+/// The tracker's rules, from the configuration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackerSettings {
+    pub peer_age: PeerAge,
+    pub interval: Duration,
+    pub min_interval: Duration,
+    pub numwant: NumwantLimits,
+    pub max_peers_per_swarm: usize,
+    /// Honour the `ip=` a client claims. Off by default: it would let anyone list a third
+    /// party's address in a swarm and aim every downloader of it at that party.
+    pub allow_claimed_ip: bool,
+}
+
+pub struct Tracker {
+    repository: Arc<dyn PeerRepository>,
+    clock: Arc<dyn Clock>,
+    settings: TrackerSettings,
+}
+
+impl Tracker {
+    pub fn new(
+        repository: Arc<dyn PeerRepository>,
+        clock: Arc<dyn Clock>,
+        settings: TrackerSettings,
+    ) -> Self {
+        Self {
+            repository,
+            clock,
+            settings,
+        }
+    }
+
+    /// Records an announce from `remote_ip` and picks the peers to answer with.
+    pub fn announce_locally(
+        &self,
+        request: &AnnounceRequest,
+        remote_ip: IpAddr,
+    ) -> Result<AnnounceResponse, Refusal> {
+        announce::admit(request)?;
+        let ip = match request.claimed_ip {
+            Some(claimed) if self.settings.allow_claimed_ip => claimed,
+            _ => remote_ip,
+        };
+        let now = self.clock.now();
+        let context = AnnounceContext {
+            now,
+            cutoff: self.settings.peer_age.cutoff(now),
+            numwant: self.settings.numwant.effective(request.numwant),
+            max_peers: self.settings.max_peers_per_swarm,
+            start: fastrand::usize(..),
+        };
+        let peer = PeerAnnounce {
+            peer_id: request.peer_id,
+            endpoint: AnyEndpoint::new(ip, request.port),
+            seeder: request.is_seeder(),
+            event: request.event,
+        };
+        let answer = self
+            .repository
+            .announce(&request.info_hash, &peer, &context)?;
+        Ok(AnnounceResponse {
+            interval: self.settings.interval,
+            min_interval: self.settings.min_interval,
+            stats: answer.stats,
+            peers: answer.peers,
+        })
+    }
+
+    /// Forgets peers older than the peer age, and torrents left empty.
+    pub fn sweep(&self) -> SweepReport {
+        let cutoff = self.settings.peer_age.cutoff(self.clock.now());
+        self.repository.sweep(cutoff)
+    }
+}
+
+#[async_trait]
+impl TrackerService for Tracker {
+    async fn announce(
+        &self,
+        request: AnnounceRequest,
+        remote_ip: IpAddr,
+    ) -> Result<AnnounceResponse, Refusal> {
+        self.announce_locally(&request, remote_ip)
+    }
+
+    fn scrape(&self, info_hashes: &[InfoHash]) -> ScrapeResponse {
+        let hashes = scrape::distinct(info_hashes);
+        let stats = self.repository.scrape(&hashes);
+        ScrapeResponse {
+            files: hashes.into_iter().zip(stats).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use mockall::predicate::eq;
+
+    use super::*;
+    use crate::domain::ids::PeerId;
+    use crate::domain::peer::{Endpoint, Event, Peer, PeerList};
+    use crate::domain::swarm::{SwarmAnswer, SwarmStats};
+    use crate::domain::time::Timestamp;
+    use crate::ports::clock::MockClock;
+    use crate::ports::peer_repository::MockPeerRepository;
+
+    const NOW: Timestamp = Timestamp::from_secs(100_000);
+
+    fn settings() -> TrackerSettings {
+        TrackerSettings {
+            peer_age: PeerAge::new(Duration::from_secs(3 * 60 * 60)),
+            interval: Duration::from_secs(30),
+            min_interval: Duration::from_secs(15),
+            numwant: NumwantLimits {
+                default: 50,
+                max: 80,
+            },
+            max_peers_per_swarm: 1_000,
+            allow_claimed_ip: false,
+        }
+    }
+
+    fn clock() -> Arc<MockClock> {
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(NOW);
+        Arc::new(clock)
+    }
+
+    fn request() -> AnnounceRequest {
+        AnnounceRequest {
+            info_hash: InfoHash([7; 20]),
+            peer_id: PeerId([8; 20]),
+            port: 6881,
+            uploaded: 0,
+            downloaded: 0,
+            left: 0,
+            event: Event::Started,
+            numwant: Some(500),
+            claimed_ip: Some("198.51.100.1".parse().unwrap()),
+        }
+    }
+
+    const REMOTE: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
+
+    fn a_peer() -> PeerList {
+        PeerList {
+            v4: vec![Peer {
+                id: PeerId([1; 20]),
+                endpoint: Endpoint {
+                    ip: Ipv4Addr::LOCALHOST,
+                    port: 1,
+                },
+            }],
+            v6: vec![],
+        }
+    }
+
+    #[test]
+    fn announce_records_the_peer_at_its_remote_address_with_the_rules_applied() {
+        let mut repository = MockPeerRepository::new();
+        repository
+            .expect_announce()
+            .withf(|hash, peer, context| {
+                *hash == InfoHash([7; 20])
+                    && peer.peer_id == PeerId([8; 20])
+                    && peer.endpoint == AnyEndpoint::new(REMOTE, 6881)
+                    && peer.seeder
+                    && peer.event == Event::Started
+                    && context.now == NOW
+                    && context.cutoff == Timestamp::from_secs(100_000 - 10_800)
+                    && context.numwant == 80
+                    && context.max_peers == 1_000
+            })
+            .times(1)
+            .returning(|_, _, _| {
+                Ok(SwarmAnswer {
+                    stats: SwarmStats {
+                        complete: 1,
+                        incomplete: 2,
+                        downloaded: 3,
+                    },
+                    peers: a_peer(),
+                })
+            });
+        let tracker = Tracker::new(Arc::new(repository), clock(), settings());
+
+        let response = tracker.announce_locally(&request(), REMOTE).unwrap();
+        assert_eq!(response.interval, Duration::from_secs(30));
+        assert_eq!(response.min_interval, Duration::from_secs(15));
+        assert_eq!(
+            response.stats,
+            SwarmStats {
+                complete: 1,
+                incomplete: 2,
+                downloaded: 3
+            }
+        );
+        assert_eq!(response.peers, a_peer());
+    }
+
+    #[test]
+    fn a_claimed_ip_is_used_only_when_allowed() {
+        let mut repository = MockPeerRepository::new();
+        repository
+            .expect_announce()
+            .withf(|_, peer, _| peer.endpoint.ip() == "198.51.100.1".parse::<IpAddr>().unwrap())
+            .times(1)
+            .returning(|_, _, _| Ok(SwarmAnswer::default()));
+        let allowing = TrackerSettings {
+            allow_claimed_ip: true,
+            ..settings()
+        };
+        let tracker = Tracker::new(Arc::new(repository), clock(), allowing);
+        tracker.announce_locally(&request(), REMOTE).unwrap();
+    }
+
+    #[test]
+    fn port_zero_is_refused_before_the_repository() {
+        let mut repository = MockPeerRepository::new();
+        repository.expect_announce().never();
+        let tracker = Tracker::new(Arc::new(repository), clock(), settings());
+        let refused = tracker.announce_locally(
+            &AnnounceRequest {
+                port: 0,
+                ..request()
+            },
+            REMOTE,
+        );
+        assert_eq!(refused, Err(Refusal::PortZero));
+    }
+
+    #[test]
+    fn a_repository_refusal_reaches_the_client() {
+        let mut repository = MockPeerRepository::new();
+        repository
+            .expect_announce()
+            .returning(|_, _, _| Err(Refusal::TorrentLimit(5)));
+        let tracker = Tracker::new(Arc::new(repository), clock(), settings());
+        assert_eq!(
+            tracker.announce_locally(&request(), REMOTE),
+            Err(Refusal::TorrentLimit(5))
+        );
+    }
+
+    #[test]
+    fn scrape_asks_once_per_distinct_hash() {
+        let (a, b) = (InfoHash([1; 20]), InfoHash([2; 20]));
+        let counted = SwarmStats {
+            complete: 4,
+            incomplete: 5,
+            downloaded: 6,
+        };
+        let mut repository = MockPeerRepository::new();
+        repository
+            .expect_scrape()
+            .with(eq(vec![a, b]))
+            .times(1)
+            .returning(move |_| vec![counted, SwarmStats::default()]);
+        let tracker = Tracker::new(Arc::new(repository), Arc::new(MockClock::new()), settings());
+        let response = tracker.scrape(&[a, b, a]);
+        assert_eq!(
+            response.files,
+            vec![(a, counted), (b, SwarmStats::default())]
+        );
+    }
+
+    #[test]
+    fn sweep_forgets_what_is_older_than_the_peer_age() {
+        let mut repository = MockPeerRepository::new();
+        repository
+            .expect_sweep()
+            .with(eq(Timestamp::from_secs(100_000 - 10_800)))
+            .times(1)
+            .return_const(SweepReport {
+                peers_removed: 3,
+                torrents_removed: 1,
+            });
+        let tracker = Tracker::new(Arc::new(repository), clock(), settings());
+        assert_eq!(
+            tracker.sweep(),
+            SweepReport {
+                peers_removed: 3,
+                torrents_removed: 1
+            }
+        );
+    }
+}

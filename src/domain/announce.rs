@@ -1,0 +1,132 @@
+//! The announce as a client states it, and the rules applied before it reaches a swarm.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::ids::{InfoHash, PeerId};
+use super::peer::{Event, PeerList};
+use super::swarm::SwarmStats;
+
+/// An announce as the client sent it, already decoded from its wire format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnounceRequest {
+    pub info_hash: InfoHash,
+    pub peer_id: PeerId,
+    pub port: u16,
+    pub uploaded: u64,
+    pub downloaded: u64,
+    /// Bytes still to download; zero means the client is a seeder.
+    pub left: u64,
+    pub event: Event,
+    /// How many peers the client asked for, if it said.
+    pub numwant: Option<u32>,
+    /// The address the client claims for itself (`ip=`), honoured only where allowed.
+    pub claimed_ip: Option<IpAddr>,
+}
+
+impl AnnounceRequest {
+    pub fn is_seeder(&self) -> bool {
+        self.left == 0
+    }
+}
+
+/// Why an announce or scrape is refused. The text reaches the user's client as the
+/// `failure reason`, so it says what was wrong in the user's terms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("invalid port 0: announce the port your client listens on (1-65535)")]
+    PortZero,
+    #[error("tracker is full: it tracks {0} torrents, the most it allows; try again later")]
+    TorrentLimit(usize),
+}
+
+/// How many peers an answer may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumwantLimits {
+    /// Used when the client does not say.
+    pub default: usize,
+    /// No client gets more than this, whatever it asks for.
+    pub max: usize,
+}
+
+impl NumwantLimits {
+    pub fn effective(&self, requested: Option<u32>) -> usize {
+        let requested =
+            requested.map_or(self.default, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        requested.min(self.max)
+    }
+}
+
+/// Checks the rules an announce must meet before it may touch a swarm.
+pub fn admit(request: &AnnounceRequest) -> Result<(), Refusal> {
+    if request.port == 0 {
+        return Err(Refusal::PortZero);
+    }
+    Ok(())
+}
+
+/// The answer to an accepted announce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnounceResponse {
+    /// How long the client should wait before its next announce.
+    pub interval: Duration,
+    /// The shortest wait the tracker tolerates.
+    pub min_interval: Duration,
+    pub stats: SwarmStats,
+    pub peers: PeerList,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn request() -> AnnounceRequest {
+        AnnounceRequest {
+            info_hash: InfoHash([1; 20]),
+            peer_id: PeerId([2; 20]),
+            port: 6881,
+            uploaded: 0,
+            downloaded: 0,
+            left: 100,
+            event: Event::Started,
+            numwant: None,
+            claimed_ip: None,
+        }
+    }
+
+    #[test]
+    fn numwant_defaults_and_caps() {
+        let limits = NumwantLimits {
+            default: 50,
+            max: 200,
+        };
+        assert_eq!(limits.effective(None), 50);
+        assert_eq!(limits.effective(Some(0)), 0);
+        assert_eq!(limits.effective(Some(120)), 120);
+        assert_eq!(limits.effective(Some(u32::MAX)), 200);
+    }
+
+    #[test]
+    fn port_zero_is_refused() {
+        assert_eq!(
+            admit(&AnnounceRequest {
+                port: 0,
+                ..request()
+            }),
+            Err(Refusal::PortZero)
+        );
+        assert_eq!(admit(&request()), Ok(()));
+    }
+
+    #[test]
+    fn left_zero_is_a_seeder() {
+        assert!(
+            AnnounceRequest {
+                left: 0,
+                ..request()
+            }
+            .is_seeder()
+        );
+        assert!(!request().is_seeder());
+    }
+}

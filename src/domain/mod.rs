@@ -1,0 +1,11 @@
+//! The pure core: identifiers, peers, swarms and the announce and scrape rules.
+//!
+//! Nothing here does I/O, reads a clock or knows a wire format; time is a value handed in.
+
+pub mod announce;
+pub mod ids;
+pub mod peer;
+pub mod peer_set;
+pub mod scrape;
+pub mod swarm;
+pub mod time;

@@ -1,0 +1,115 @@
+//! A peer as the tracker stores and hands it out: who it is, where to reach it, what it has.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::ids::PeerId;
+
+/// Where a peer listens. Generic over the address family so an IPv4 peer costs 6 bytes,
+/// not the 18 an IPv6 one needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Endpoint<Ip> {
+    pub ip: Ip,
+    pub port: u16,
+}
+
+pub type EndpointV4 = Endpoint<Ipv4Addr>;
+pub type EndpointV6 = Endpoint<Ipv6Addr>;
+
+/// An endpoint of either family, in canonical form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AnyEndpoint {
+    V4(EndpointV4),
+    V6(EndpointV6),
+}
+
+impl AnyEndpoint {
+    /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, what a dual-stack socket reports for an
+    /// IPv4 client) is an IPv4 peer: it belongs in `peers`, not `peers6`.
+    pub fn new(ip: IpAddr, port: u16) -> Self {
+        match ip.to_canonical() {
+            IpAddr::V4(ip) => Self::V4(Endpoint { ip, port }),
+            IpAddr::V6(ip) => Self::V6(Endpoint { ip, port }),
+        }
+    }
+
+    pub fn ip(&self) -> IpAddr {
+        match self {
+            Self::V4(endpoint) => IpAddr::V4(endpoint.ip),
+            Self::V6(endpoint) => IpAddr::V6(endpoint.ip),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        match self {
+            Self::V4(endpoint) => endpoint.port,
+            Self::V6(endpoint) => endpoint.port,
+        }
+    }
+}
+
+/// A peer handed to another client: its id (for the dictionary form) and its endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer<Ip> {
+    pub id: PeerId,
+    pub endpoint: Endpoint<Ip>,
+}
+
+/// The peers chosen for one answer, by address family.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerList {
+    pub v4: Vec<Peer<Ipv4Addr>>,
+    pub v6: Vec<Peer<Ipv6Addr>>,
+}
+
+impl PeerList {
+    pub fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+}
+
+/// The optional `event` of an announce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Event {
+    /// No event: the periodic re-announce.
+    #[default]
+    Periodic,
+    Started,
+    Completed,
+    Stopped,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v4_mapped_v6_is_an_ipv4_peer() {
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        let endpoint = AnyEndpoint::new(mapped, 6881);
+        assert_eq!(
+            endpoint,
+            AnyEndpoint::V4(Endpoint {
+                ip: Ipv4Addr::new(192, 0, 2, 7),
+                port: 6881
+            })
+        );
+    }
+
+    #[test]
+    fn plain_v6_stays_v6() {
+        let endpoint = AnyEndpoint::new("2001:db8::1".parse().unwrap(), 51413);
+        assert!(matches!(endpoint, AnyEndpoint::V6(_)));
+        assert_eq!(endpoint.ip().to_string(), "2001:db8::1");
+        assert_eq!(endpoint.port(), 51413);
+    }
+
+    #[test]
+    fn ipv4_endpoints_stay_small() {
+        assert_eq!(std::mem::size_of::<EndpointV4>(), 6);
+        assert_eq!(std::mem::size_of::<EndpointV6>(), 18);
+    }
+}

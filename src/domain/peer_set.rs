@@ -1,0 +1,406 @@
+//! The peers of one address family in one swarm.
+//!
+//! Peers live in an `IndexMap`: found by id in O(1), and addressable by position, so a random
+//! window of `numwant` peers costs O(numwant) however large the swarm. Seeders are kept in
+//! positions `0..seeders` and leechers after them, so "leechers first" is also just a window.
+
+use std::ops::Range;
+
+use foldhash::fast::RandomState;
+use indexmap::IndexMap;
+
+use super::ids::PeerId;
+use super::peer::{Endpoint, Peer};
+use super::time::Timestamp;
+
+#[derive(Debug, Clone, Copy)]
+struct Entry<Ip> {
+    endpoint: Endpoint<Ip>,
+    last_seen: Timestamp,
+    seeder: bool,
+    /// Its `completed` event was already counted: a download counts once per peer.
+    completed: bool,
+}
+
+/// What recording one announce changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    /// False when the peer was new and the set was full: it gets an answer but is not listed.
+    pub stored: bool,
+    /// This announce finished a download that had not been counted yet.
+    pub newly_completed: bool,
+}
+
+/// What one peer reported about itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Report<Ip> {
+    pub id: PeerId,
+    pub endpoint: Endpoint<Ip>,
+    pub seeder: bool,
+    pub completed: bool,
+}
+
+/// How to pick the peers of one answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Pick<'a> {
+    /// The asking peer, never handed to itself.
+    pub exclude: &'a PeerId,
+    /// A seeder gets leechers before seeders; anyone else gets a mix of both.
+    pub leechers_first: bool,
+    /// Where the window starts; any value, reduced modulo the range picked from.
+    pub start: usize,
+    /// Peers last seen at or before this are expired and skipped.
+    pub cutoff: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct PeerSet<Ip> {
+    peers: IndexMap<PeerId, Entry<Ip>, RandomState>,
+    seeders: usize,
+}
+
+impl<Ip> Default for PeerSet<Ip> {
+    fn default() -> Self {
+        Self {
+            peers: IndexMap::default(),
+            seeders: 0,
+        }
+    }
+}
+
+impl<Ip: Copy> PeerSet<Ip> {
+    pub fn len(&self) -> usize {
+        self.peers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.peers.is_empty()
+    }
+
+    pub fn seeders(&self) -> usize {
+        self.seeders
+    }
+
+    pub fn leechers(&self) -> usize {
+        self.peers.len() - self.seeders
+    }
+
+    pub fn contains(&self, id: &PeerId) -> bool {
+        self.peers.contains_key(id)
+    }
+
+    /// Records a peer's announce. A new peer is only added while `room` allows it.
+    pub fn record(&mut self, report: Report<Ip>, now: Timestamp, room: bool) -> Recorded {
+        if let Some((index, _, entry)) = self.peers.get_full_mut(&report.id) {
+            let newly_completed = report.completed && !entry.completed;
+            let was_seeder = entry.seeder;
+            *entry = Entry {
+                endpoint: report.endpoint,
+                last_seen: now,
+                seeder: report.seeder,
+                completed: entry.completed || report.completed,
+            };
+            if was_seeder != report.seeder {
+                self.move_across_boundary(index, report.seeder);
+            }
+            return Recorded {
+                stored: true,
+                newly_completed,
+            };
+        }
+        if !room {
+            return Recorded {
+                stored: false,
+                newly_completed: false,
+            };
+        }
+        let entry = Entry {
+            endpoint: report.endpoint,
+            last_seen: now,
+            seeder: report.seeder,
+            completed: report.completed,
+        };
+        let (index, _) = self.peers.insert_full(report.id, entry);
+        if report.seeder {
+            self.peers.swap_indices(index, self.seeders);
+            self.seeders += 1;
+        }
+        Recorded {
+            stored: true,
+            newly_completed: report.completed,
+        }
+    }
+
+    /// Removes a peer; returns whether it was there.
+    pub fn remove(&mut self, id: &PeerId) -> bool {
+        let Some(mut index) = self.peers.get_index_of(id) else {
+            return false;
+        };
+        if index < self.seeders {
+            // Move it to the last seeder slot and shrink the seeder region, so the
+            // swap-remove below pulls a leecher into a leecher slot.
+            self.seeders -= 1;
+            self.peers.swap_indices(index, self.seeders);
+            index = self.seeders;
+        }
+        self.peers.swap_remove_index(index);
+        true
+    }
+
+    /// Drops every peer last seen at or before `cutoff`; returns how many went.
+    pub fn expire(&mut self, cutoff: Timestamp) -> usize {
+        let before = self.peers.len();
+        let mut seeders_kept = 0;
+        // `retain` keeps the order, so seeders stay in front.
+        self.peers.retain(|_, entry| {
+            let alive = entry.last_seen > cutoff;
+            seeders_kept += usize::from(alive && entry.seeder);
+            alive
+        });
+        self.seeders = seeders_kept;
+        before - self.peers.len()
+    }
+
+    /// Appends up to `count` live peers to `out`, chosen as `pick` says.
+    pub fn pick(&self, pick: Pick<'_>, count: usize, out: &mut Vec<Peer<Ip>>) {
+        let all = 0..self.peers.len();
+        if pick.leechers_first {
+            let leechers = self.seeders..self.peers.len();
+            let taken = self.pick_window(leechers, pick, count, out);
+            self.pick_window(0..self.seeders, pick, count - taken, out);
+        } else {
+            self.pick_window(all, pick, count, out);
+        }
+    }
+
+    /// A window over `range` that starts at `pick.start` and wraps round; returns how many it
+    /// appended. Only expired peers not yet swept make it walk further than `count`.
+    fn pick_window(
+        &self,
+        range: Range<usize>,
+        pick: Pick<'_>,
+        count: usize,
+        out: &mut Vec<Peer<Ip>>,
+    ) -> usize {
+        if range.is_empty() || count == 0 {
+            return 0;
+        }
+        let slice = &self.peers.as_slice()[range];
+        let (tail, head) = slice.split_at(pick.start % slice.len());
+        let live = head
+            .iter()
+            .chain(tail.iter())
+            .filter(|(id, entry)| *id != pick.exclude && entry.last_seen > pick.cutoff);
+        let before = out.len();
+        out.extend(live.take(count).map(|(id, entry)| Peer {
+            id: *id,
+            endpoint: entry.endpoint,
+        }));
+        out.len() - before
+    }
+
+    fn move_across_boundary(&mut self, index: usize, now_seeder: bool) {
+        if now_seeder {
+            self.peers.swap_indices(index, self.seeders);
+            self.seeders += 1;
+        } else {
+            self.seeders -= 1;
+            self.peers.swap_indices(index, self.seeders);
+        }
+    }
+
+    #[cfg(test)]
+    fn partition_holds(&self) -> bool {
+        let (seeders, leechers) = self.peers.as_slice().split_at(self.seeders);
+        seeders.values().all(|e| e.seeder) && leechers.values().all(|e| !e.seeder)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    fn id(n: u8) -> PeerId {
+        PeerId([n; 20])
+    }
+
+    fn report(n: u8, seeder: bool) -> Report<Ipv4Addr> {
+        Report {
+            id: id(n),
+            endpoint: Endpoint {
+                ip: Ipv4Addr::new(10, 0, 0, n),
+                port: 6881,
+            },
+            seeder,
+            completed: false,
+        }
+    }
+
+    const T0: Timestamp = Timestamp::from_secs(1_000);
+
+    fn pick(exclude: &PeerId, leechers_first: bool) -> Pick<'_> {
+        Pick {
+            exclude,
+            leechers_first,
+            start: 0,
+            cutoff: Timestamp::from_secs(0),
+        }
+    }
+
+    fn ids(peers: &[Peer<Ipv4Addr>]) -> Vec<u8> {
+        peers.iter().map(|p| p.id.0[0]).collect()
+    }
+
+    #[test]
+    fn counts_seeders_and_leechers_through_every_change() {
+        let mut set = PeerSet::default();
+        set.record(report(1, false), T0, true);
+        set.record(report(2, true), T0, true);
+        set.record(report(3, false), T0, true);
+        set.record(report(4, true), T0, true);
+        assert_eq!((set.seeders(), set.leechers()), (2, 2));
+        assert!(set.partition_holds());
+
+        set.record(report(1, true), T0, true); // leecher finished
+        assert_eq!((set.seeders(), set.leechers()), (3, 1));
+        assert!(set.partition_holds());
+
+        set.record(report(2, false), T0, true); // seeder started over
+        assert_eq!((set.seeders(), set.leechers()), (2, 2));
+        assert!(set.partition_holds());
+
+        assert!(set.remove(&id(4)));
+        assert!(set.remove(&id(3)));
+        assert!(!set.remove(&id(3)));
+        assert_eq!((set.seeders(), set.leechers()), (1, 1));
+        assert!(set.partition_holds());
+    }
+
+    #[test]
+    fn removing_the_first_seeder_keeps_the_partition() {
+        let mut set = PeerSet::default();
+        for n in 0..6 {
+            set.record(report(n, n % 2 == 0), T0, true);
+        }
+        for n in [0, 1, 4] {
+            set.remove(&id(n));
+            assert!(set.partition_holds());
+        }
+        assert_eq!((set.seeders(), set.leechers()), (1, 2));
+    }
+
+    #[test]
+    fn a_full_set_refuses_newcomers_but_updates_members() {
+        let mut set = PeerSet::default();
+        assert!(set.record(report(1, false), T0, true).stored);
+        let refused = set.record(report(2, false), T0, false);
+        assert_eq!(
+            refused,
+            Recorded {
+                stored: false,
+                newly_completed: false
+            }
+        );
+        assert!(!set.contains(&id(2)));
+        assert!(set.record(report(1, true), T0, false).stored);
+        assert_eq!(set.seeders(), 1);
+    }
+
+    #[test]
+    fn completion_counts_once_per_peer() {
+        let mut set = PeerSet::default();
+        let done = Report {
+            completed: true,
+            ..report(1, true)
+        };
+        assert!(set.record(report(1, false), T0, true).stored);
+        assert!(set.record(done, T0, true).newly_completed);
+        assert!(!set.record(done, T0, true).newly_completed);
+        assert!(!set.record(report(1, true), T0, true).newly_completed);
+    }
+
+    #[test]
+    fn never_picks_the_asking_peer() {
+        let mut set = PeerSet::default();
+        for n in 1..=3 {
+            set.record(report(n, false), T0, true);
+        }
+        let mut out = Vec::new();
+        set.pick(pick(&id(2), false), 10, &mut out);
+        let mut got = ids(&out);
+        got.sort();
+        assert_eq!(got, vec![1, 3]);
+    }
+
+    #[test]
+    fn a_seeder_gets_leechers_first() {
+        let mut set = PeerSet::default();
+        for n in 1..=4 {
+            set.record(report(n, n <= 2), T0, true); // 1, 2 seed; 3, 4 leech
+        }
+        let mut out = Vec::new();
+        set.pick(pick(&id(1), true), 3, &mut out);
+        let got = ids(&out);
+        assert_eq!(got.len(), 3);
+        let mut leechers = got[..2].to_vec();
+        leechers.sort();
+        assert_eq!(leechers, vec![3, 4]);
+        assert_eq!(got[2], 2);
+    }
+
+    #[test]
+    fn picks_at_most_count_from_a_random_start() {
+        let mut set = PeerSet::default();
+        for n in 0..100 {
+            set.record(report(n, false), T0, true);
+        }
+        let mut first = Vec::new();
+        set.pick(
+            Pick {
+                start: 0,
+                ..pick(&id(255), false)
+            },
+            5,
+            &mut first,
+        );
+        let mut second = Vec::new();
+        set.pick(
+            Pick {
+                start: 1_000_003,
+                ..pick(&id(255), false)
+            },
+            5,
+            &mut second,
+        );
+        assert_eq!(first.len(), 5);
+        assert_eq!(second.len(), 5);
+        assert_ne!(ids(&first), ids(&second));
+    }
+
+    #[test]
+    fn expired_peers_are_skipped_then_swept() {
+        let mut set = PeerSet::default();
+        set.record(report(1, true), Timestamp::from_secs(100), true);
+        set.record(report(2, false), Timestamp::from_secs(200), true);
+        set.record(report(3, true), Timestamp::from_secs(300), true);
+
+        let mut out = Vec::new();
+        let cutoff = Timestamp::from_secs(200);
+        set.pick(
+            Pick {
+                cutoff,
+                ..pick(&id(9), false)
+            },
+            10,
+            &mut out,
+        );
+        assert_eq!(ids(&out), vec![3]);
+
+        assert_eq!(set.expire(cutoff), 2);
+        assert_eq!((set.seeders(), set.leechers()), (1, 0));
+        assert!(set.partition_holds());
+        assert!(set.contains(&id(3)));
+    }
+}

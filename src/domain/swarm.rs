@@ -1,0 +1,330 @@
+//! One torrent's swarm and the announce rule applied to it.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::ids::PeerId;
+use super::peer::{AnyEndpoint, Event, PeerList};
+use super::peer_set::{PeerSet, Pick, Recorded, Report};
+use super::time::Timestamp;
+
+/// A swarm's counts, as announce and scrape answers report them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SwarmStats {
+    /// Seeders.
+    pub complete: u32,
+    /// Leechers.
+    pub incomplete: u32,
+    /// `completed` events counted, once per peer.
+    pub downloaded: u32,
+}
+
+/// One peer's announce, reduced to what the swarm needs.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAnnounce {
+    pub peer_id: PeerId,
+    pub endpoint: AnyEndpoint,
+    pub seeder: bool,
+    pub event: Event,
+}
+
+/// The circumstances of one announce, decided outside the swarm.
+#[derive(Debug, Clone, Copy)]
+pub struct AnnounceContext {
+    pub now: Timestamp,
+    /// Peers last seen at or before this are expired.
+    pub cutoff: Timestamp,
+    /// How many peers to hand out, already capped.
+    pub numwant: usize,
+    /// The most peers the swarm keeps; a newcomer past it is answered but not listed.
+    pub max_peers: usize,
+    /// Where the random window of peers starts.
+    pub start: usize,
+}
+
+/// The swarm's answer to one announce.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SwarmAnswer {
+    pub stats: SwarmStats,
+    pub peers: PeerList,
+}
+
+/// All peers of one torrent. IPv4 and IPv6 peers are kept apart: a dual-stack client that
+/// announces over both is listed once in each family, under the same peer id.
+#[derive(Debug, Clone, Default)]
+pub struct Swarm {
+    v4: PeerSet<Ipv4Addr>,
+    v6: PeerSet<Ipv6Addr>,
+    downloaded: u32,
+}
+
+impl Swarm {
+    pub fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    pub fn stats(&self) -> SwarmStats {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        SwarmStats {
+            complete: count(self.v4.seeders() + self.v6.seeders()),
+            incomplete: count(self.v4.leechers() + self.v6.leechers()),
+            downloaded: self.downloaded,
+        }
+    }
+
+    /// Applies one announce and picks the peers to answer with.
+    ///
+    /// `stopped` removes the peer and is answered with no peers: it is leaving. Otherwise the
+    /// peer is recorded and gets up to `numwant` others, its own address family first.
+    pub fn announce(&mut self, announce: &PeerAnnounce, context: &AnnounceContext) -> SwarmAnswer {
+        if announce.event == Event::Stopped {
+            match announce.endpoint {
+                AnyEndpoint::V4(_) => self.v4.remove(&announce.peer_id),
+                AnyEndpoint::V6(_) => self.v6.remove(&announce.peer_id),
+            };
+            return SwarmAnswer {
+                stats: self.stats(),
+                peers: PeerList::default(),
+            };
+        }
+
+        let room = self.len() < context.max_peers;
+        let completed = announce.event == Event::Completed;
+        let recorded = match announce.endpoint {
+            AnyEndpoint::V4(endpoint) => {
+                let report = Report {
+                    id: announce.peer_id,
+                    endpoint,
+                    seeder: announce.seeder,
+                    completed,
+                };
+                self.v4.record(report, context.now, room)
+            }
+            AnyEndpoint::V6(endpoint) => {
+                let report = Report {
+                    id: announce.peer_id,
+                    endpoint,
+                    seeder: announce.seeder,
+                    completed,
+                };
+                self.v6.record(report, context.now, room)
+            }
+        };
+        if let Recorded {
+            newly_completed: true,
+            ..
+        } = recorded
+        {
+            self.downloaded = self.downloaded.saturating_add(1);
+        }
+
+        SwarmAnswer {
+            stats: self.stats(),
+            peers: self.pick(announce, context),
+        }
+    }
+
+    fn pick(&self, announce: &PeerAnnounce, context: &AnnounceContext) -> PeerList {
+        let pick = Pick {
+            exclude: &announce.peer_id,
+            leechers_first: announce.seeder,
+            start: context.start,
+            cutoff: context.cutoff,
+        };
+        let mut peers = PeerList::default();
+        let wanted = context.numwant;
+        match announce.endpoint {
+            AnyEndpoint::V4(_) => {
+                peers.v4.reserve(wanted.min(self.v4.len()));
+                self.v4.pick(pick, wanted, &mut peers.v4);
+                self.v6.pick(pick, wanted - peers.v4.len(), &mut peers.v6);
+            }
+            AnyEndpoint::V6(_) => {
+                peers.v6.reserve(wanted.min(self.v6.len()));
+                self.v6.pick(pick, wanted, &mut peers.v6);
+                self.v4.pick(pick, wanted - peers.v6.len(), &mut peers.v4);
+            }
+        }
+        peers
+    }
+
+    /// Drops the peers last seen at or before `cutoff`; returns how many went.
+    pub fn expire(&mut self, cutoff: Timestamp) -> usize {
+        self.v4.expire(cutoff) + self.v6.expire(cutoff)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_secs(10_000);
+
+    fn context(numwant: usize) -> AnnounceContext {
+        AnnounceContext {
+            now: NOW,
+            cutoff: Timestamp::from_secs(0),
+            numwant,
+            max_peers: 1_000,
+            start: 7,
+        }
+    }
+
+    fn peer(n: u8, ip: &str, seeder: bool, event: Event) -> PeerAnnounce {
+        PeerAnnounce {
+            peer_id: PeerId([n; 20]),
+            endpoint: AnyEndpoint::new(ip.parse::<IpAddr>().unwrap(), 6881),
+            seeder,
+            event,
+        }
+    }
+
+    #[test]
+    fn two_peers_see_each_other_and_not_themselves() {
+        let mut swarm = Swarm::default();
+        let first = swarm.announce(&peer(1, "10.0.0.1", false, Event::Started), &context(50));
+        assert!(first.peers.is_empty());
+        assert_eq!(
+            first.stats,
+            SwarmStats {
+                complete: 0,
+                incomplete: 1,
+                downloaded: 0
+            }
+        );
+
+        let second = swarm.announce(&peer(2, "10.0.0.2", true, Event::Started), &context(50));
+        assert_eq!(second.peers.v4.len(), 1);
+        assert_eq!(second.peers.v4[0].id, PeerId([1; 20]));
+        assert_eq!(
+            second.stats,
+            SwarmStats {
+                complete: 1,
+                incomplete: 1,
+                downloaded: 0
+            }
+        );
+
+        let again = swarm.announce(&peer(1, "10.0.0.1", false, Event::Periodic), &context(50));
+        assert_eq!(again.peers.v4[0].id, PeerId([2; 20]));
+    }
+
+    #[test]
+    fn stopped_removes_the_peer_and_gets_no_peers() {
+        let mut swarm = Swarm::default();
+        swarm.announce(&peer(1, "10.0.0.1", false, Event::Started), &context(50));
+        swarm.announce(&peer(2, "10.0.0.2", false, Event::Started), &context(50));
+        let answer = swarm.announce(&peer(2, "10.0.0.2", false, Event::Stopped), &context(50));
+        assert!(answer.peers.is_empty());
+        assert_eq!(answer.stats.incomplete, 1);
+        let left = swarm.announce(&peer(1, "10.0.0.1", false, Event::Periodic), &context(50));
+        assert!(left.peers.is_empty());
+    }
+
+    #[test]
+    fn completed_counts_one_download_per_peer() {
+        let mut swarm = Swarm::default();
+        swarm.announce(&peer(1, "10.0.0.1", false, Event::Started), &context(50));
+        swarm.announce(&peer(1, "10.0.0.1", true, Event::Completed), &context(50));
+        let answer = swarm.announce(&peer(1, "10.0.0.1", true, Event::Completed), &context(50));
+        assert_eq!(
+            answer.stats,
+            SwarmStats {
+                complete: 1,
+                incomplete: 0,
+                downloaded: 1
+            }
+        );
+    }
+
+    #[test]
+    fn own_family_first_then_the_other() {
+        let mut swarm = Swarm::default();
+        swarm.announce(&peer(1, "10.0.0.1", false, Event::Started), &context(50));
+        swarm.announce(&peer(2, "2001:db8::2", false, Event::Started), &context(50));
+        swarm.announce(&peer(3, "2001:db8::3", false, Event::Started), &context(50));
+
+        let v6_asks_for_one =
+            swarm.announce(&peer(4, "2001:db8::4", false, Event::Started), &context(1));
+        assert_eq!(
+            (
+                v6_asks_for_one.peers.v4.len(),
+                v6_asks_for_one.peers.v6.len()
+            ),
+            (0, 1)
+        );
+
+        let v4_asks_for_all =
+            swarm.announce(&peer(5, "10.0.0.5", false, Event::Started), &context(50));
+        assert_eq!(
+            (
+                v4_asks_for_all.peers.v4.len(),
+                v4_asks_for_all.peers.v6.len()
+            ),
+            (1, 3)
+        );
+    }
+
+    #[test]
+    fn numwant_caps_the_answer() {
+        let mut swarm = Swarm::default();
+        for n in 0..30 {
+            swarm.announce(
+                &peer(n, &format!("10.0.1.{n}"), false, Event::Started),
+                &context(0),
+            );
+        }
+        let answer = swarm.announce(&peer(200, "10.0.2.1", false, Event::Started), &context(8));
+        assert_eq!(answer.peers.len(), 8);
+        let none = swarm.announce(&peer(200, "10.0.2.1", false, Event::Periodic), &context(0));
+        assert!(none.peers.is_empty());
+        assert_eq!(none.stats.incomplete, 31);
+    }
+
+    #[test]
+    fn a_full_swarm_answers_newcomers_without_listing_them() {
+        let mut swarm = Swarm::default();
+        let small = AnnounceContext {
+            max_peers: 2,
+            ..context(50)
+        };
+        swarm.announce(&peer(1, "10.0.0.1", false, Event::Started), &small);
+        swarm.announce(&peer(2, "10.0.0.2", false, Event::Started), &small);
+        let third = swarm.announce(&peer(3, "10.0.0.3", false, Event::Started), &small);
+        assert_eq!(third.peers.len(), 2);
+        assert_eq!(swarm.len(), 2);
+    }
+
+    #[test]
+    fn expired_peers_leave_answers_and_memory() {
+        let mut swarm = Swarm::default();
+        let early = AnnounceContext {
+            now: Timestamp::from_secs(100),
+            ..context(50)
+        };
+        swarm.announce(&peer(1, "10.0.0.1", true, Event::Started), &early);
+        swarm.announce(&peer(2, "2001:db8::2", false, Event::Started), &early);
+
+        let later = AnnounceContext {
+            cutoff: Timestamp::from_secs(100),
+            ..context(50)
+        };
+        let answer = swarm.announce(&peer(3, "10.0.0.3", false, Event::Started), &later);
+        assert!(answer.peers.is_empty());
+
+        assert_eq!(swarm.expire(later.cutoff), 2);
+        assert_eq!(
+            swarm.stats(),
+            SwarmStats {
+                complete: 0,
+                incomplete: 1,
+                downloaded: 0
+            }
+        );
+    }
+}

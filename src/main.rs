@@ -1,0 +1,30 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use retracker::app::{self, Config, cli::Cli};
+
+fn main() -> ExitCode {
+    let overrides = Cli::parse().overrides();
+    let config = match Config::load(&overrides) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("retracker: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    app::logging::init(config.debug_mode);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("retracker: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(app::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("retracker: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! What the core needs from the world, and what the world may ask of it: one trait per need.
+
+pub mod clock;
+pub mod peer_repository;
+pub mod tracker_service;
+
+pub use clock::Clock;
+pub use peer_repository::{PeerRepository, SweepReport};
+pub use tracker_service::TrackerService;

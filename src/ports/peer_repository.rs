@@ -1,0 +1,34 @@
+//! The peer repository port: where swarms live between announces.
+//!
+//! Operations are synchronous on purpose: an implementation holds its locks only for the
+//! length of one call, never across an `.await`.
+
+use crate::domain::announce::Refusal;
+use crate::domain::ids::InfoHash;
+use crate::domain::swarm::{AnnounceContext, PeerAnnounce, SwarmAnswer, SwarmStats};
+use crate::domain::time::Timestamp;
+
+/// What one sweep freed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub peers_removed: usize,
+    pub torrents_removed: usize,
+}
+
+#[cfg_attr(test, mockall::automock)]
+pub trait PeerRepository: Send + Sync {
+    /// Applies one announce to the torrent's swarm, creating the swarm if it is new and there
+    /// is room for another torrent. A `stopped` for an unknown torrent creates nothing.
+    fn announce(
+        &self,
+        info_hash: &InfoHash,
+        announce: &PeerAnnounce,
+        context: &AnnounceContext,
+    ) -> Result<SwarmAnswer, Refusal>;
+
+    /// Counts for each hash, in the same order; an unknown torrent counts zero.
+    fn scrape(&self, info_hashes: &[InfoHash]) -> Vec<SwarmStats>;
+
+    /// Drops peers last seen at or before `cutoff`, then torrents left without peers.
+    fn sweep(&self, cutoff: Timestamp) -> SweepReport;
+}

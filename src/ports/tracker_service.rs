@@ -1,0 +1,23 @@
+//! The driving port: what a front end (HTTP today, UDP some day) asks of the tracker.
+
+use std::net::IpAddr;
+
+use async_trait::async_trait;
+
+use crate::domain::announce::{AnnounceRequest, AnnounceResponse, Refusal};
+use crate::domain::ids::InfoHash;
+use crate::domain::scrape::ScrapeResponse;
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait TrackerService: Send + Sync {
+    /// Answers an announce that came from `remote_ip` (the connection's address, or the one a
+    /// trusted proxy reported).
+    async fn announce(
+        &self,
+        request: AnnounceRequest,
+        remote_ip: IpAddr,
+    ) -> Result<AnnounceResponse, Refusal>;
+
+    fn scrape(&self, info_hashes: &[InfoHash]) -> ScrapeResponse;
+}
