@@ -1,4 +1,7 @@
 //! Log set-up: `info` by default, `debug` (a line per request) with `-d`; `RUST_LOG` wins.
+//! Logs go to standard error, coloured only on a terminal.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -9,9 +12,11 @@ pub fn init(debug: bool) {
         "info"
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    // A second call (tests starting several trackers) keeps the first subscriber.
+    // A second call keeps the first subscriber.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

@@ -113,6 +113,13 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         "retracker {} serving /announce and /scrape",
         env!("CARGO_PKG_VERSION"),
     );
+    // Said plainly rather than silently accepted: these settings have no effect yet.
+    if config.forwards_file().is_some() {
+        tracing::warn!("FORWARDS_FILE (-f) is not implemented in this version; not forwarding");
+    }
+    if config.enable_prometheus {
+        tracing::warn!("ENABLE_PROMETHEUS (-p) is not implemented in this version; no /metrics");
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.stop().await;

@@ -1,0 +1,222 @@
+//! The real binary: flags, environment, listening, and shutting down on a signal.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_retracker");
+
+fn retracker(args: &[&str]) -> Command {
+    let mut command = Command::new(BINARY);
+    command.args(args).env_remove("RUST_LOG");
+    for key in [
+        "LISTEN_ADDR",
+        "PEER_AGE",
+        "DEBUG_MODE",
+        "X_REAL_IP",
+        "CONFIG_FILE",
+        "ENABLE_PROMETHEUS",
+    ] {
+        command.env_remove(key);
+    }
+    command
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A started binary, stopped by its process id when dropped.
+struct Server {
+    child: Child,
+    stderr_lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(command: &mut Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (send, stderr_lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = send.send(line);
+            }
+        });
+        Self {
+            child,
+            stderr_lines,
+        }
+    }
+
+    /// Waits until a line containing `text` is logged, returning every line seen so far.
+    fn wait_for_line(&self, text: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            if let Ok(line) = self.stderr_lines.recv_timeout(Duration::from_millis(100)) {
+                let found = line.contains(text);
+                seen.push(line);
+                if found {
+                    return seen;
+                }
+            }
+        }
+        panic!("no line containing '{text}' within 20 s; saw {seen:#?}");
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = i32::try_from(self.child.id()).unwrap();
+        // SAFETY: sends SIGTERM to the child we started, by its id.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the tracker did not stop within 15 s of SIGTERM");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn help_lists_every_flag_and_environment_variable() {
+    let output = retracker(&["-h"]).output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for flag in ["-l", "-a", "-d", "-x", "-t", "-p", "-i", "-f", "-v", "-h"] {
+        assert!(
+            help.contains(&format!("{flag},")),
+            "help lacks {flag}:\n{help}"
+        );
+    }
+    for var in [
+        "LISTEN_ADDR",
+        "PEER_AGE",
+        "DEBUG_MODE",
+        "X_REAL_IP",
+        "FORWARD_TIMEOUT",
+        "ENABLE_PROMETHEUS",
+        "ANNOUNCE_INTERVAL",
+        "FORWARDS_FILE",
+        "MAX_TORRENTS",
+    ] {
+        assert!(help.contains(var), "help lacks {var}");
+    }
+    assert!(help.contains("[default: :80]"));
+}
+
+#[test]
+fn version_prints_the_version() {
+    let output = retracker(&["-v"]).output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        text.trim(),
+        format!("retracker {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn a_bad_setting_is_named_and_nothing_starts() {
+    let output = retracker(&[]).env("PEER_AGE", "-3").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let text = String::from_utf8(output.stderr).unwrap();
+    assert!(text.contains("invalid peer_age"), "{text}");
+
+    let output = retracker(&["-l", "nowhere"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("invalid listen_addr")
+    );
+}
+
+#[test]
+fn a_failed_bind_says_why_and_suggests_a_port() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut output = retracker(&["-l", &addr])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = output.wait().unwrap();
+    let mut text = String::new();
+    output
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(!status.success());
+    assert!(text.contains(&format!("cannot listen on {addr}")), "{text}");
+    assert!(text.contains("-l :8080"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listening_on_a_bare_port_serves_ipv4_and_ipv6_and_sigterm_stops_it() {
+    let port = free_port();
+    let mut server = Server::start(&mut retracker(&["-l", &format!(":{port}"), "-d"]));
+    server.wait_for_line("serving");
+
+    let over_v4 = format!("http://127.0.0.1:{port}");
+    let over_v6 = format!("http://[::1]:{port}");
+    let (a, b) = (Announce::new(1, 1), Announce::new(1, 2));
+    announce(&over_v4, &a).await;
+    let answer = announce(&over_v6, &b).await;
+    assert_eq!(
+        answer.peers,
+        vec![SocketAddr::from(([127, 0, 0, 1], a.port))]
+    );
+    let answer = announce(&over_v4, &a).await;
+    assert_eq!(
+        answer.peers,
+        vec![SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, b.port))]
+    );
+
+    let lines = server.wait_for_line("announce");
+    assert!(
+        lines.iter().any(|line| line.contains("DEBUG")),
+        "-d logs each request: {lines:#?}"
+    );
+
+    let status = server.terminate();
+    assert!(status.success(), "a clean exit on SIGTERM, got {status}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn environment_variables_configure_the_binary() {
+    let port = free_port();
+    let mut server = Server::start(
+        retracker(&[])
+            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("ANNOUNCE_INTERVAL", "77"),
+    );
+    server.wait_for_line("serving");
+    let answer = announce(&format!("http://127.0.0.1:{port}"), &Announce::new(1, 1)).await;
+    assert_eq!(answer.interval, 77);
+    assert!(server.terminate().success());
+}
