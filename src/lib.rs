@@ -4,8 +4,10 @@
 //! - [`ports`]: the traits the core needs from the world, and offers to it.
 //! - [`adapters`]: HTTP, the in-memory repository, the system clock.
 //! - [`app`]: the use cases, configuration and wiring.
+//! - [`sharded`]: the lock-striped map both the repository and forwarding keep state in.
 
 pub mod adapters;
 pub mod app;
 pub mod domain;
 pub mod ports;
+pub mod sharded;

@@ -14,14 +14,9 @@ const BINARY: &str = env!("CARGO_BIN_EXE_retracker");
 fn retracker(args: &[&str]) -> Command {
     let mut command = Command::new(BINARY);
     command.args(args).env_remove("RUST_LOG");
-    for key in [
-        "LISTEN_ADDR",
-        "PEER_AGE",
-        "DEBUG_MODE",
-        "X_REAL_IP",
-        "CONFIG_FILE",
-        "ENABLE_PROMETHEUS",
-    ] {
+    for key in
+        ["LISTEN_ADDR", "PEER_AGE", "DEBUG_MODE", "X_REAL_IP", "CONFIG_FILE", "ENABLE_PROMETHEUS"]
+    {
         command.env_remove(key);
     }
     command
@@ -29,11 +24,7 @@ fn retracker(args: &[&str]) -> Command {
 
 /// A port that was free a moment ago.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A started binary, stopped by its process id when dropped.
@@ -44,11 +35,7 @@ struct Server {
 
 impl Server {
     fn start(command: &mut Command) -> Self {
-        let mut child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let (send, stderr_lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -56,10 +43,7 @@ impl Server {
                 let _ = send.send(line);
             }
         });
-        Self {
-            child,
-            stderr_lines,
-        }
+        Self { child, stderr_lines }
     }
 
     /// Waits until a line containing `text` is logged, returning every line seen so far.
@@ -106,10 +90,7 @@ fn help_lists_every_flag_and_environment_variable() {
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).unwrap();
     for flag in ["-l", "-a", "-d", "-x", "-t", "-p", "-i", "-f", "-v", "-h"] {
-        assert!(
-            help.contains(&format!("{flag},")),
-            "help lacks {flag}:\n{help}"
-        );
+        assert!(help.contains(&format!("{flag},")), "help lacks {flag}:\n{help}");
     }
     for var in [
         "LISTEN_ADDR",
@@ -132,10 +113,7 @@ fn version_prints_the_version() {
     let output = retracker(&["-v"]).output().unwrap();
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(
-        text.trim(),
-        format!("retracker {}", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(text.trim(), format!("retracker {}", env!("CARGO_PKG_VERSION")));
 }
 
 #[test]
@@ -147,30 +125,18 @@ fn a_bad_setting_is_named_and_nothing_starts() {
 
     let output = retracker(&["-l", "nowhere"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        String::from_utf8(output.stderr)
-            .unwrap()
-            .contains("invalid listen_addr")
-    );
+    assert!(String::from_utf8(output.stderr).unwrap().contains("invalid listen_addr"));
 }
 
 #[test]
 fn a_failed_bind_says_why_and_suggests_a_port() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let mut output = retracker(&["-l", &addr])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut output =
+        retracker(&["-l", &addr]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let status = output.wait().unwrap();
     let mut text = String::new();
-    output
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
+    output.stderr.take().unwrap().read_to_string(&mut text).unwrap();
     assert!(!status.success());
     assert!(text.contains(&format!("cannot listen on {addr}")), "{text}");
     assert!(text.contains("-l :8080"), "{text}");
@@ -187,21 +153,12 @@ async fn listening_on_a_bare_port_serves_ipv4_and_ipv6_and_sigterm_stops_it() {
     let (a, b) = (Announce::new(1, 1), Announce::new(1, 2));
     announce(&over_v4, &a).await;
     let answer = announce(&over_v6, &b).await;
-    assert_eq!(
-        answer.peers,
-        vec![SocketAddr::from(([127, 0, 0, 1], a.port))]
-    );
+    assert_eq!(answer.peers, vec![SocketAddr::from(([127, 0, 0, 1], a.port))]);
     let answer = announce(&over_v4, &a).await;
-    assert_eq!(
-        answer.peers,
-        vec![SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, b.port))]
-    );
+    assert_eq!(answer.peers, vec![SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, b.port))]);
 
     let lines = server.wait_for_line("announce");
-    assert!(
-        lines.iter().any(|line| line.contains("DEBUG")),
-        "-d logs each request: {lines:#?}"
-    );
+    assert!(lines.iter().any(|line| line.contains("DEBUG")), "-d logs each request: {lines:#?}");
 
     let status = server.terminate();
     assert!(status.success(), "a clean exit on SIGTERM, got {status}");
@@ -219,4 +176,17 @@ async fn environment_variables_configure_the_binary() {
     let answer = announce(&format!("http://127.0.0.1:{port}"), &Announce::new(1, 1)).await;
     assert_eq!(answer.interval, 77);
     assert!(server.terminate().success());
+}
+
+#[test]
+fn a_bad_forwarders_file_stops_start_up_naming_the_file_and_entry() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    use std::io::Write;
+    writeln!(file, "- uri: http://127.0.0.1:1/announce\n- uri: gopher://127.0.0.1/x").unwrap();
+    let path = file.path().to_string_lossy().into_owned();
+    let output = retracker(&["-l", "127.0.0.1:0", "-f", &path]).output().unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8(output.stderr).unwrap();
+    assert!(text.contains(&format!("forwarders file {path}")), "{text}");
+    assert!(text.contains("entry 2 (uri \"gopher://127.0.0.1/x\")"), "{text}");
 }

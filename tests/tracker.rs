@@ -16,10 +16,8 @@ fn v4(port: u16) -> SocketAddr {
 #[tokio::test]
 async fn two_peers_of_one_torrent_see_each_other_in_compact_form() {
     let tracker = start_v4().await;
-    let (a, b) = (
-        Announce::new(1, 1).with("event=started"),
-        Announce::new(1, 2).with("event=started"),
-    );
+    let (a, b) =
+        (Announce::new(1, 1).with("event=started"), Announce::new(1, 2).with("event=started"));
 
     let first = announce(&tracker.base, &a).await;
     assert!(first.peers.is_empty(), "nobody else is there yet");
@@ -45,11 +43,8 @@ async fn dictionary_form_with_and_without_peer_ids() {
     assert_eq!(with_ids.peers, vec![v4(seeder.port)]);
     assert_eq!(with_ids.peer_ids, vec![seeder.peer_id.to_vec()]);
 
-    let without = announce(
-        &tracker.base,
-        &Announce::new(2, 3).with("compact=0&no_peer_id=1"),
-    )
-    .await;
+    let without =
+        announce(&tracker.base, &Announce::new(2, 3).with("compact=0&no_peer_id=1")).await;
     assert_eq!(without.peers.len(), 2);
     assert!(without.peer_ids.is_empty());
     tracker.running.stop().await;
@@ -61,17 +56,11 @@ async fn ipv6_peers_come_in_peers6() {
     let (a, b) = (Announce::new(3, 1), Announce::new(3, 2));
     announce(&tracker.base, &a).await;
     let answer = announce(&tracker.base, &b).await;
-    assert_eq!(
-        answer.peers,
-        vec![SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port))]
-    );
+    assert_eq!(answer.peers, vec![SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port))]);
 
     let (_, body) = get(&format!("{}/announce?{}", tracker.base, a.query())).await;
     let peers6 = b"6:peers618:";
-    assert!(
-        body.windows(peers6.len()).any(|w| w == peers6),
-        "compact IPv6 peer in peers6"
-    );
+    assert!(body.windows(peers6.len()).any(|w| w == peers6), "compact IPv6 peer in peers6");
 
     let dictionary = announce(&tracker.base, &Announce::new(3, 3).with("compact=0")).await;
     assert_eq!(dictionary.peers.len(), 2);
@@ -86,16 +75,8 @@ async fn scrape_counts_seeders_leechers_and_downloads() {
     let finisher = Announce::new(4, 2);
     announce(&tracker.base, &leecher).await;
     announce(&tracker.base, &finisher).await;
-    announce(
-        &tracker.base,
-        &finisher.clone().seeding().with("event=completed"),
-    )
-    .await;
-    announce(
-        &tracker.base,
-        &finisher.clone().seeding().with("event=completed"),
-    )
-    .await;
+    announce(&tracker.base, &finisher.clone().seeding().with("event=completed")).await;
+    announce(&tracker.base, &finisher.clone().seeding().with("event=completed")).await;
 
     let unknown = [9u8; 20];
     let counts = scrape(&tracker.base, &[leecher.info_hash, unknown]).await;
@@ -122,34 +103,21 @@ async fn a_stopped_peer_disappears() {
 
 #[tokio::test]
 async fn an_aged_peer_disappears_from_answers_and_memory() {
-    let config = Config {
-        peer_age: 10.0,
-        ..Config::default()
-    };
+    let config = Config { peer_age: 10.0, ..Config::default() };
     let tracker = start_on("127.0.0.1:0", config).await;
     let (old, fresh) = (Announce::new(6, 1), Announce::new(6, 2));
     announce(&tracker.base, &old).await;
     tracker.clock.advance_minutes(6);
     let answer = announce(&tracker.base, &fresh).await;
-    assert_eq!(
-        answer.peers,
-        vec![v4(old.port)],
-        "six minutes old is still alive"
-    );
+    assert_eq!(answer.peers, vec![v4(old.port)], "six minutes old is still alive");
 
     tracker.clock.advance_minutes(5);
     let answer = announce(&tracker.base, &fresh).await;
-    assert!(
-        answer.peers.is_empty(),
-        "eleven minutes old is gone from answers"
-    );
+    assert!(answer.peers.is_empty(), "eleven minutes old is gone from answers");
 
     let report = tracker.running.sweep_now();
     assert_eq!((report.peers_removed, report.torrents_removed), (1, 0));
-    assert_eq!(
-        scrape(&tracker.base, &[old.info_hash]).await,
-        vec![(0, 0, 1)]
-    );
+    assert_eq!(scrape(&tracker.base, &[old.info_hash]).await, vec![(0, 0, 1)]);
 
     tracker.clock.advance_minutes(11);
     let report = tracker.running.sweep_now();
@@ -159,39 +127,21 @@ async fn an_aged_peer_disappears_from_answers_and_memory() {
 
 #[tokio::test]
 async fn numwant_is_honoured_and_capped() {
-    let config = Config {
-        max_numwant: 5,
-        ..Config::default()
-    };
+    let config = Config { max_numwant: 5, ..Config::default() };
     let tracker = start_on("127.0.0.1:0", config).await;
     for peer in 1..=10 {
         announce(&tracker.base, &Announce::new(7, peer)).await;
     }
     let asker = Announce::new(7, 11);
-    assert_eq!(
-        announce(&tracker.base, &asker.clone().with("numwant=3"))
-            .await
-            .peers
-            .len(),
-        3
-    );
-    assert_eq!(
-        announce(&tracker.base, &asker.clone().with("numwant=100"))
-            .await
-            .peers
-            .len(),
-        5
-    );
+    assert_eq!(announce(&tracker.base, &asker.clone().with("numwant=3")).await.peers.len(), 3);
+    assert_eq!(announce(&tracker.base, &asker.clone().with("numwant=100")).await.peers.len(), 5);
     assert_eq!(announce(&tracker.base, &asker).await.peers.len(), 5);
     tracker.running.stop().await;
 }
 
 #[tokio::test]
 async fn every_malformed_announce_gets_a_failure_reason_and_the_tracker_keeps_serving() {
-    let config = Config {
-        max_query_length: 400,
-        ..Config::default()
-    };
+    let config = Config { max_query_length: 400, ..Config::default() };
     let tracker = start_on("127.0.0.1:0", config).await;
     let good = Announce::new(8, 1).query();
     let without = |key: &str| {
@@ -205,50 +155,23 @@ async fn every_malformed_announce_gets_a_failure_reason_and_the_tracker_keeps_se
         (without("peer_id"), "missing peer_id"),
         (without("port"), "missing port"),
         (without("left"), "missing left"),
-        (
-            format!("{good}&info_hash=%AA%BB"),
-            "invalid info_hash: must be 20 bytes, got 2",
-        ),
-        (
-            format!("{good}&peer_id=tooshort"),
-            "invalid peer_id: must be 20 bytes, got 8",
-        ),
+        (format!("{good}&info_hash=%AA%BB"), "invalid info_hash: must be 20 bytes, got 2"),
+        (format!("{good}&peer_id=tooshort"), "invalid peer_id: must be 20 bytes, got 8"),
         (format!("{good}&port=0"), "invalid port 0"),
-        (
-            format!("{good}&port=65536"),
-            "invalid port: expected a port number from 1 to 65535",
-        ),
-        (
-            format!("{good}&port=http"),
-            "invalid port: expected a port number from 1 to 65535",
-        ),
-        (
-            format!("{good}&left=lots"),
-            "invalid left: expected a whole number of bytes",
-        ),
-        (
-            format!("{good}&uploaded=-1"),
-            "invalid uploaded: expected a whole number of bytes",
-        ),
-        (
-            format!("{good}&numwant=many"),
-            "invalid numwant: expected a whole number of peers",
-        ),
+        (format!("{good}&port=65536"), "invalid port: expected a port number from 1 to 65535"),
+        (format!("{good}&port=http"), "invalid port: expected a port number from 1 to 65535"),
+        (format!("{good}&left=lots"), "invalid left: expected a whole number of bytes"),
+        (format!("{good}&uploaded=-1"), "invalid uploaded: expected a whole number of bytes"),
+        (format!("{good}&numwant=many"), "invalid numwant: expected a whole number of peers"),
         (format!("{good}&event=exploded"), "invalid event 'exploded'"),
-        (
-            format!("{good}&pad={}", "x".repeat(400)),
-            "request too long",
-        ),
+        (format!("{good}&pad={}", "x".repeat(400)), "request too long"),
         (String::new(), "missing info_hash"),
     ];
     for (query, reason) in cases {
         let (status, body) = get(&format!("{}/announce?{query}", tracker.base)).await;
         assert_eq!(status, 200, "{query}");
         let got = failure_reason(&body);
-        assert!(
-            got.starts_with(reason),
-            "{query}: got '{got}', want '{reason}…'"
-        );
+        assert!(got.starts_with(reason), "{query}: got '{got}', want '{reason}…'");
     }
     let (_, body) = get(&format!("{}/announce", tracker.base)).await;
     assert_eq!(failure_reason(&body), "missing info_hash");
@@ -260,30 +183,17 @@ async fn every_malformed_announce_gets_a_failure_reason_and_the_tracker_keeps_se
 
 #[tokio::test]
 async fn malformed_scrapes_get_a_failure_reason() {
-    let config = Config {
-        max_scrape_hashes: 2,
-        ..Config::default()
-    };
+    let config = Config { max_scrape_hashes: 2, ..Config::default() };
     let tracker = start_on("127.0.0.1:0", config).await;
     let hash = format!("info_hash={}", percent_encode_all(&[1; 20]));
     let cases = [
         (String::new(), "missing info_hash"),
-        (
-            "info_hash=abc".to_string(),
-            "invalid info_hash: must be 20 bytes, got 3",
-        ),
-        (
-            [hash.as_str(); 3].join("&"),
-            "too many info_hash values: 3, the limit is 2",
-        ),
+        ("info_hash=abc".to_string(), "invalid info_hash: must be 20 bytes, got 3"),
+        ([hash.as_str(); 3].join("&"), "too many info_hash values: 3, the limit is 2"),
     ];
     for (query, reason) in cases {
         let (status, body) = get(&format!("{}/scrape?{query}", tracker.base)).await;
-        assert_eq!(
-            (status, failure_reason(&body)),
-            (200, reason.to_string()),
-            "{query}"
-        );
+        assert_eq!((status, failure_reason(&body)), (200, reason.to_string()), "{query}");
     }
     tracker.running.stop().await;
 }
@@ -303,36 +213,19 @@ async fn x_real_ip_is_used_only_when_enabled() {
     let header = [("X-Real-IP", "203.0.113.7")];
     let client = client();
     for (trusted, expected) in [(false, "127.0.0.1"), (true, "203.0.113.7")] {
-        let config = Config {
-            x_real_ip: trusted,
-            ..Config::default()
-        };
+        let config = Config { x_real_ip: trusted, ..Config::default() };
         let tracker = start_on("127.0.0.1:0", config).await;
         let proxied = Announce::new(9, 1);
-        get_with(
-            &client,
-            &format!("{}/announce?{}", tracker.base, proxied.query()),
-            &header,
-        )
-        .await;
+        get_with(&client, &format!("{}/announce?{}", tracker.base, proxied.query()), &header).await;
         let answer = announce(&tracker.base, &Announce::new(9, 2)).await;
-        assert_eq!(
-            answer.peers,
-            vec![SocketAddr::new(expected.parse().unwrap(), proxied.port)]
-        );
+        assert_eq!(answer.peers, vec![SocketAddr::new(expected.parse().unwrap(), proxied.port)]);
 
         let bad = [("X-Real-IP", "not-an-address")];
-        let (_, body) = get_with(
-            &client,
-            &format!("{}/announce?{}", tracker.base, proxied.query()),
-            &bad,
-        )
-        .await;
+        let (_, body) =
+            get_with(&client, &format!("{}/announce?{}", tracker.base, proxied.query()), &bad)
+                .await;
         if trusted {
-            assert_eq!(
-                failure_reason(&body),
-                "invalid X-Real-IP header: expected an IP address"
-            );
+            assert_eq!(failure_reason(&body), "invalid X-Real-IP header: expected an IP address");
         } else {
             Answer::parse(&body);
         }
@@ -343,45 +236,29 @@ async fn x_real_ip_is_used_only_when_enabled() {
 #[tokio::test]
 async fn the_ip_parameter_is_honoured_only_when_allowed() {
     for (allowed, expected) in [(false, "127.0.0.1"), (true, "198.51.100.20")] {
-        let config = Config {
-            allow_ip_param: allowed,
-            ..Config::default()
-        };
+        let config = Config { allow_ip_param: allowed, ..Config::default() };
         let tracker = start_on("127.0.0.1:0", config).await;
         let claiming = Announce::new(10, 1).with("ip=198.51.100.20");
         announce(&tracker.base, &claiming).await;
         let answer = announce(&tracker.base, &Announce::new(10, 2)).await;
-        assert_eq!(
-            answer.peers,
-            vec![SocketAddr::new(expected.parse().unwrap(), claiming.port)]
-        );
+        assert_eq!(answer.peers, vec![SocketAddr::new(expected.parse().unwrap(), claiming.port)]);
         tracker.running.stop().await;
     }
 }
 
 #[tokio::test]
 async fn a_client_that_sends_half_a_request_is_cut_off_and_does_not_block_shutdown() {
-    let config = Config {
-        header_read_timeout: 1,
-        ..Config::default()
-    };
+    let config = Config { header_read_timeout: 1, ..Config::default() };
     let tracker = start_on("127.0.0.1:0", config).await;
-    let mut slow = tokio::net::TcpStream::connect(tracker.running.local_addr())
-        .await
-        .unwrap();
+    let mut slow = tokio::net::TcpStream::connect(tracker.running.local_addr()).await.unwrap();
     slow.write_all(b"GET /announce?info_hash=").await.unwrap();
 
     let mut buffer = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut buffer)).await;
     assert!(closed.is_ok(), "the server closed the half-sent request");
 
-    let mut another = tokio::net::TcpStream::connect(tracker.running.local_addr())
-        .await
-        .unwrap();
+    let mut another = tokio::net::TcpStream::connect(tracker.running.local_addr()).await.unwrap();
     another.write_all(b"GET /ann").await.unwrap();
     let stopped = tokio::time::timeout(Duration::from_secs(10), tracker.running.stop()).await;
-    assert!(
-        stopped.is_ok(),
-        "shutdown finished despite a half-open request"
-    );
+    assert!(stopped.is_ok(), "shutdown finished despite a half-open request");
 }

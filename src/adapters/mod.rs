@@ -5,5 +5,6 @@
 
 pub mod bencode;
 pub mod clock;
+pub mod forwarder;
 pub mod http;
 pub mod memory;

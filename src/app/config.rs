@@ -54,6 +54,10 @@ pub struct Config {
     pub sweep_interval: u64,
     /// Seconds a client gets to send a whole request head before it is disconnected.
     pub header_read_timeout: u64,
+    /// Bytes of an upstream tracker's answer read at most; a longer one counts as a failure.
+    pub max_upstream_response_bytes: usize,
+    /// Seconds an upstream tracker is left alone after it failed or timed out.
+    pub forward_retry_after: u64,
 }
 
 impl Default for Config {
@@ -77,6 +81,8 @@ impl Default for Config {
             max_scrape_hashes: 100,
             sweep_interval: 60,
             header_read_timeout: 10,
+            max_upstream_response_bytes: 256 * 1024,
+            forward_retry_after: 60,
         }
     }
 }
@@ -121,10 +127,7 @@ impl ListenAddr {
         let mut resolved = text.to_socket_addrs().map_err(|error| {
             format!("'{text}': {error}; expected :PORT, IP:PORT or [IPv6]:PORT, e.g. :8080")
         })?;
-        resolved
-            .next()
-            .map(Self::Specific)
-            .ok_or_else(|| format!("'{text}' names no address"))
+        resolved.next().map(Self::Specific).ok_or_else(|| format!("'{text}' names no address"))
     }
 
     /// The addresses to try binding, in order: all-interfaces prefers one dual-stack IPv6
@@ -154,10 +157,8 @@ impl Config {
         let defaults = config::Config::try_from(&Config::default())?;
         let mut builder = config::Config::builder().add_source(defaults);
 
-        let config_file = overrides
-            .config_file
-            .clone()
-            .or_else(|| env("CONFIG_FILE").map(PathBuf::from));
+        let config_file =
+            overrides.config_file.clone().or_else(|| env("CONFIG_FILE").map(PathBuf::from));
         if let Some(path) = config_file {
             builder = builder.add_source(config::File::from(path).required(true));
         }
@@ -170,18 +171,9 @@ impl Config {
             ("debug_mode", overrides.debug_mode.then_some(true.into())),
             ("x_real_ip", overrides.x_real_ip.then_some(true.into())),
             ("forward_timeout", overrides.forward_timeout.map(Into::into)),
-            (
-                "enable_prometheus",
-                overrides.enable_prometheus.then_some(true.into()),
-            ),
-            (
-                "announce_interval",
-                overrides.announce_interval.map(Into::into),
-            ),
-            (
-                "forwards_file",
-                overrides.forwards_file.clone().map(Into::into),
-            ),
+            ("enable_prometheus", overrides.enable_prometheus.then_some(true.into())),
+            ("announce_interval", overrides.announce_interval.map(Into::into)),
+            ("forwards_file", overrides.forwards_file.clone().map(Into::into)),
         ];
         for (key, value) in flags {
             builder = builder.set_override_option(key, value)?;
@@ -212,20 +204,13 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key, problem: &str| {
-            Err(ConfigError::Invalid {
-                key,
-                problem: problem.into(),
-            })
-        };
+        let invalid =
+            |key, problem: &str| Err(ConfigError::Invalid { key, problem: problem.into() });
         if let Err(problem) = ListenAddr::parse(&self.listen_addr) {
             return invalid("listen_addr", &problem);
         }
         if !(self.peer_age.is_finite() && self.peer_age > 0.0 && self.peer_age <= 525_600.0) {
-            return invalid(
-                "peer_age",
-                "must be more than 0 and at most 525600 minutes (a year)",
-            );
+            return invalid("peer_age", "must be more than 0 and at most 525600 minutes (a year)");
         }
         let at_least_one = [
             ("announce_interval", self.announce_interval as usize),
@@ -236,6 +221,8 @@ impl Config {
             ("max_scrape_hashes", self.max_scrape_hashes),
             ("sweep_interval", self.sweep_interval as usize),
             ("header_read_timeout", self.header_read_timeout as usize),
+            ("max_upstream_response_bytes", self.max_upstream_response_bytes),
+            ("forward_retry_after", self.forward_retry_after as usize),
         ];
         for (key, value) in at_least_one {
             if value == 0 {
@@ -243,10 +230,7 @@ impl Config {
             }
         }
         if self.max_query_length < 128 {
-            return invalid(
-                "max_query_length",
-                "must be at least 128 bytes to fit an announce",
-            );
+            return invalid("max_query_length", "must be at least 128 bytes to fit an announce");
         }
         Ok(())
     }
@@ -268,10 +252,7 @@ impl Config {
     }
 
     pub fn numwant(&self) -> NumwantLimits {
-        NumwantLimits {
-            default: self.default_numwant,
-            max: self.max_numwant,
-        }
+        NumwantLimits { default: self.default_numwant, max: self.max_numwant }
     }
 
     pub fn forwards_file(&self) -> Option<PathBuf> {
@@ -290,10 +271,8 @@ mod tests {
     }
 
     fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let vars: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |key| vars.get(key).cloned()
     }
 
@@ -335,26 +314,17 @@ mod tests {
             ..Overrides::default()
         };
         let config = Config::load_from(&flags, &env).unwrap();
-        assert_eq!(
-            config.listen(),
-            ListenAddr::Specific("127.0.0.1:9001".parse().unwrap())
-        );
+        assert_eq!(config.listen(), ListenAddr::Specific("127.0.0.1:9001".parse().unwrap()));
         assert_eq!(config.announce_interval, 45);
         assert!(config.enable_prometheus);
-        assert!(
-            config.debug_mode,
-            "an absent flag leaves the environment's value"
-        );
+        assert!(config.debug_mode, "an absent flag leaves the environment's value");
     }
 
     #[test]
     fn a_config_file_sits_between_defaults_and_environment() {
         let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
         writeln!(file, "max_torrents = 10\nannounce_interval = 120\n").unwrap();
-        let overrides = Overrides {
-            config_file: Some(file.path().into()),
-            ..Overrides::default()
-        };
+        let overrides = Overrides { config_file: Some(file.path().into()), ..Overrides::default() };
         let env = env_of(&[("ANNOUNCE_INTERVAL", "90")]);
         let config = Config::load_from(&overrides, env).unwrap();
         assert_eq!((config.max_torrents, config.announce_interval), (10, 90));
@@ -364,13 +334,8 @@ mod tests {
     fn an_unknown_key_in_the_config_file_is_an_error() {
         let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
         writeln!(file, "max_torrent = 10").unwrap();
-        let overrides = Overrides {
-            config_file: Some(file.path().into()),
-            ..Overrides::default()
-        };
-        let error = Config::load_from(&overrides, no_env)
-            .unwrap_err()
-            .to_string();
+        let overrides = Overrides { config_file: Some(file.path().into()), ..Overrides::default() };
+        let error = Config::load_from(&overrides, no_env).unwrap_err().to_string();
         assert!(error.contains("max_torrent"), "{error}");
     }
 
@@ -382,11 +347,7 @@ mod tests {
             ("PEER_AGE", "soon", "peer_age"),
             ("LISTEN_ADDR", ":http", "invalid listen_addr"),
             ("LISTEN_ADDR", "nowhere", "invalid listen_addr"),
-            (
-                "MAX_NUMWANT",
-                "0",
-                "invalid max_numwant: must be at least 1",
-            ),
+            ("MAX_NUMWANT", "0", "invalid max_numwant: must be at least 1"),
             ("MAX_QUERY_LENGTH", "10", "invalid max_query_length"),
         ];
         for (var, value, expected) in cases {
@@ -400,7 +361,7 @@ mod tests {
     #[test]
     fn every_setting_has_an_environment_variable() {
         let keys = Config::keys();
-        assert_eq!(keys.len(), 18);
+        assert_eq!(keys.len(), 20);
         assert!(keys.contains(&"listen_addr".to_string()));
         assert!(keys.contains(&"max_torrents".to_string()));
     }
@@ -409,10 +370,7 @@ mod tests {
     fn listen_addresses() {
         assert_eq!(
             ListenAddr::parse(":8080").unwrap().candidates(),
-            vec![
-                "[::]:8080".parse().unwrap(),
-                "0.0.0.0:8080".parse().unwrap()
-            ]
+            vec!["[::]:8080".parse().unwrap(), "0.0.0.0:8080".parse().unwrap()]
         );
         assert_eq!(
             ListenAddr::parse("[::1]:81").unwrap(),
@@ -423,11 +381,8 @@ mod tests {
 
     #[test]
     fn min_interval_never_exceeds_the_interval() {
-        let config = Config {
-            announce_interval: 10,
-            min_announce_interval: 15,
-            ..Config::default()
-        };
+        let config =
+            Config { announce_interval: 10, min_announce_interval: 15, ..Config::default() };
         assert_eq!(config.min_interval(), Duration::from_secs(10));
     }
 }

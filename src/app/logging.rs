@@ -6,11 +6,7 @@ use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 pub fn init(debug: bool) {
-    let default = if debug {
-        "retracker=debug,info"
-    } else {
-        "info"
-    };
+    let default = if debug { "retracker=debug,info" } else { "info" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     // A second call keeps the first subscriber.
     let _ = tracing_subscriber::fmt()

@@ -2,6 +2,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod forwarders;
+pub mod forwarding;
 pub mod logging;
 pub mod run;
 pub mod sweeper;

@@ -9,24 +9,33 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::config::Config;
+use super::forwarders::{self, ForwardersError};
+use super::forwarding::Forwarding;
 use super::sweeper::sweep_periodically;
 use super::tracker::{Tracker, TrackerSettings};
 use crate::adapters::clock::SystemClock;
+use crate::adapters::forwarder::{self, HttpUpstream};
 use crate::adapters::http::{self, RequestLimits, ServerSettings};
 use crate::adapters::memory::MemoryRepository;
-use crate::ports::{Clock, SweepReport, TrackerService};
+use crate::domain::forwarding::ForwardRules;
+use crate::ports::{Clock, SweepReport, TrackerService, UpstreamTracker};
 
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// An upstream's `interval` until it states one, and the bounds put on what it states: no
+/// hammering for an upstream that says 0, and a fresh peer list at least hourly.
+const UPSTREAM_DEFAULT_INTERVAL: Duration = Duration::from_secs(30 * 60);
+const UPSTREAM_INTERVAL_FLOOR: Duration = Duration::from_secs(60);
+const UPSTREAM_INTERVAL_CEILING: Duration = Duration::from_secs(60 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot listen on {listen}: {source}{hint}")]
-    Bind {
-        listen: String,
-        source: io::Error,
-        hint: &'static str,
-    },
+    Bind { listen: String, source: io::Error, hint: &'static str },
+    #[error("{0}")]
+    Forwarders(#[from] ForwardersError),
+    #[error("cannot set up forwarding: {0}")]
+    Forwarding(String),
 }
 
 /// A tracker that is serving; [`Running::stop`] shuts it down.
@@ -68,12 +77,14 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         max_peers_per_swarm: config.max_peers_per_swarm,
         allow_claimed_ip: config.allow_ip_param,
     };
-    let tracker = Arc::new(Tracker::new(repository, clock, settings));
+    let mut tracker = Tracker::new(repository, clock.clone(), settings);
+    if let Some(forwarding) = forwarding(config, clock)? {
+        tracker = tracker.with_forwarding(Arc::new(forwarding));
+    }
+    let tracker = Arc::new(tracker);
 
     let listener = bind(config)?;
-    let local_addr = listener
-        .local_addr()
-        .map_err(|source| bind_error(config, source))?;
+    let local_addr = listener.local_addr().map_err(|source| bind_error(config, source))?;
     let limits = RequestLimits {
         max_query_length: config.max_query_length,
         max_scrape_hashes: config.max_scrape_hashes,
@@ -94,12 +105,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     let sweep_every = Duration::from_secs(config.sweep_interval);
     let sweeper = tokio::spawn(sweep_periodically(tracker.clone(), sweep_every, stopped));
 
-    Ok(Running {
-        local_addr,
-        tracker,
-        stop,
-        tasks: vec![server, sweeper],
-    })
+    Ok(Running { local_addr, tracker, stop, tasks: vec![server, sweeper] })
 }
 
 /// Runs the tracker until SIGINT or SIGTERM.
@@ -113,10 +119,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         "retracker {} serving /announce and /scrape",
         env!("CARGO_PKG_VERSION"),
     );
-    // Said plainly rather than silently accepted: these settings have no effect yet.
-    if config.forwards_file().is_some() {
-        tracing::warn!("FORWARDS_FILE (-f) is not implemented in this version; not forwarding");
-    }
+    // Said plainly rather than silently accepted: this setting has no effect yet.
     if config.enable_prometheus {
         tracing::warn!("ENABLE_PROMETHEUS (-p) is not implemented in this version; no /metrics");
     }
@@ -125,6 +128,37 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     running.stop().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The forwarding set up from the forwarders file, if the config names one.
+fn forwarding(config: &Config, clock: Arc<dyn Clock>) -> Result<Option<Forwarding>, StartError> {
+    let Some(path) = config.forwards_file() else {
+        return Ok(None);
+    };
+    let specs = forwarders::load(&path)?;
+    let client = forwarder::client().map_err(|error| StartError::Forwarding(error.to_string()))?;
+    let mut upstreams: Vec<Arc<dyn UpstreamTracker>> = Vec::with_capacity(specs.len());
+    for spec in specs {
+        tracing::info!(uri = %spec.uri, ip = ?spec.ip, host = ?spec.host, "forwarding announces");
+        let upstream = HttpUpstream::new(
+            client.clone(),
+            spec.uri,
+            spec.ip,
+            spec.host.as_deref(),
+            config.max_upstream_response_bytes,
+        )
+        .map_err(StartError::Forwarding)?;
+        upstreams.push(Arc::new(upstream));
+    }
+    let rules = ForwardRules {
+        default_interval: UPSTREAM_DEFAULT_INTERVAL,
+        interval_floor: UPSTREAM_INTERVAL_FLOOR,
+        interval_ceiling: UPSTREAM_INTERVAL_CEILING,
+        retry_after_failure: Duration::from_secs(config.forward_retry_after),
+        max_clients: config.max_peers_per_swarm,
+    };
+    let timeout = Duration::from_secs(config.forward_timeout);
+    Ok(Some(Forwarding::new(upstreams, clock, timeout, rules)))
 }
 
 fn bind(config: &Config) -> Result<tokio::net::TcpListener, StartError> {
@@ -150,11 +184,7 @@ fn bind_error(config: &Config, source: io::Error) -> StartError {
         io::ErrorKind::AddrNotAvailable => " (no interface has that address); try -l :8080",
         _ => "; try -l :8080",
     };
-    StartError::Bind {
-        listen: config.listen_addr.clone(),
-        source,
-        hint,
-    }
+    StartError::Bind { listen: config.listen_addr.clone(), source, hint }
 }
 
 async fn shutdown_signal() {

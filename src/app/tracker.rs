@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::forwarding::Forwarding;
 use crate::domain::announce::{self, AnnounceRequest, AnnounceResponse, NumwantLimits, Refusal};
+use crate::domain::forwarding::merge;
 use crate::domain::ids::InfoHash;
-use crate::domain::peer::AnyEndpoint;
+use crate::domain::peer::{AnyEndpoint, Event};
 use crate::domain::scrape::{self, ScrapeResponse};
 use crate::domain::swarm::{AnnounceContext, PeerAnnounce};
 use crate::domain::time::PeerAge;
@@ -31,6 +33,7 @@ pub struct Tracker {
     repository: Arc<dyn PeerRepository>,
     clock: Arc<dyn Clock>,
     settings: TrackerSettings,
+    forwarding: Option<Arc<Forwarding>>,
 }
 
 impl Tracker {
@@ -39,11 +42,22 @@ impl Tracker {
         clock: Arc<dyn Clock>,
         settings: TrackerSettings,
     ) -> Self {
-        Self {
-            repository,
-            clock,
-            settings,
-        }
+        Self { repository, clock, settings, forwarding: None }
+    }
+
+    /// Also forwards announces to upstream trackers and merges in their peers.
+    pub fn with_forwarding(self, forwarding: Arc<Forwarding>) -> Self {
+        Self { forwarding: Some(forwarding), ..self }
+    }
+
+    /// Where the announcing client is reached: its remote address, or the address it claims
+    /// where that is allowed.
+    fn endpoint(&self, request: &AnnounceRequest, remote_ip: IpAddr) -> AnyEndpoint {
+        let ip = match request.claimed_ip {
+            Some(claimed) if self.settings.allow_claimed_ip => claimed,
+            _ => remote_ip,
+        };
+        AnyEndpoint::new(ip, request.port)
     }
 
     /// Records an announce from `remote_ip` and picks the peers to answer with.
@@ -53,10 +67,6 @@ impl Tracker {
         remote_ip: IpAddr,
     ) -> Result<AnnounceResponse, Refusal> {
         announce::admit(request)?;
-        let ip = match request.claimed_ip {
-            Some(claimed) if self.settings.allow_claimed_ip => claimed,
-            _ => remote_ip,
-        };
         let now = self.clock.now();
         let context = AnnounceContext {
             now,
@@ -67,13 +77,11 @@ impl Tracker {
         };
         let peer = PeerAnnounce {
             peer_id: request.peer_id,
-            endpoint: AnyEndpoint::new(ip, request.port),
+            endpoint: self.endpoint(request, remote_ip),
             seeder: request.is_seeder(),
             event: request.event,
         };
-        let answer = self
-            .repository
-            .announce(&request.info_hash, &peer, &context)?;
+        let answer = self.repository.announce(&request.info_hash, &peer, &context)?;
         Ok(AnnounceResponse {
             interval: self.settings.interval,
             min_interval: self.settings.min_interval,
@@ -82,9 +90,13 @@ impl Tracker {
         })
     }
 
-    /// Forgets peers older than the peer age, and torrents left empty.
+    /// Forgets peers older than the peer age, and torrents left empty; forwarding records
+    /// age the same way.
     pub fn sweep(&self) -> SweepReport {
         let cutoff = self.settings.peer_age.cutoff(self.clock.now());
+        if let Some(forwarding) = &self.forwarding {
+            forwarding.sweep(cutoff);
+        }
         self.repository.sweep(cutoff)
     }
 }
@@ -96,15 +108,30 @@ impl TrackerService for Tracker {
         request: AnnounceRequest,
         remote_ip: IpAddr,
     ) -> Result<AnnounceResponse, Refusal> {
-        self.announce_locally(&request, remote_ip)
+        let mut response = self.announce_locally(&request, remote_ip)?;
+        let Some(forwarding) = &self.forwarding else {
+            return Ok(response);
+        };
+        // Upstreams are asked for as many peers as the client may get, and are never told
+        // an address the client merely claims: by default they see retracker's own.
+        let numwant = self.settings.numwant.effective(request.numwant);
+        let forwarded = AnnounceRequest {
+            numwant: Some(u32::try_from(numwant).unwrap_or(u32::MAX)),
+            claimed_ip: None,
+            ..request.clone()
+        };
+        let upstream = forwarding.upstream_peers(&forwarded).await;
+        if request.event != Event::Stopped && !upstream.is_empty() {
+            let client = self.endpoint(&request, remote_ip);
+            response.peers = merge(response.peers, &upstream, numwant, &request.peer_id, client);
+        }
+        Ok(response)
     }
 
     fn scrape(&self, info_hashes: &[InfoHash]) -> ScrapeResponse {
         let hashes = scrape::distinct(info_hashes);
         let stats = self.repository.scrape(&hashes);
-        ScrapeResponse {
-            files: hashes.into_iter().zip(stats).collect(),
-        }
+        ScrapeResponse { files: hashes.into_iter().zip(stats).collect() }
     }
 }
 
@@ -129,10 +156,7 @@ mod tests {
             peer_age: PeerAge::new(Duration::from_secs(3 * 60 * 60)),
             interval: Duration::from_secs(30),
             min_interval: Duration::from_secs(15),
-            numwant: NumwantLimits {
-                default: 50,
-                max: 80,
-            },
+            numwant: NumwantLimits { default: 50, max: 80 },
             max_peers_per_swarm: 1_000,
             allow_claimed_ip: false,
         }
@@ -163,11 +187,8 @@ mod tests {
     fn a_peer() -> PeerList {
         PeerList {
             v4: vec![Peer {
-                id: PeerId([1; 20]),
-                endpoint: Endpoint {
-                    ip: Ipv4Addr::LOCALHOST,
-                    port: 1,
-                },
+                id: Some(PeerId([1; 20])),
+                endpoint: Endpoint { ip: Ipv4Addr::LOCALHOST, port: 1 },
             }],
             v6: vec![],
         }
@@ -192,11 +213,7 @@ mod tests {
             .times(1)
             .returning(|_, _, _| {
                 Ok(SwarmAnswer {
-                    stats: SwarmStats {
-                        complete: 1,
-                        incomplete: 2,
-                        downloaded: 3,
-                    },
+                    stats: SwarmStats { complete: 1, incomplete: 2, downloaded: 3 },
                     peers: a_peer(),
                 })
             });
@@ -205,15 +222,39 @@ mod tests {
         let response = tracker.announce_locally(&request(), REMOTE).unwrap();
         assert_eq!(response.interval, Duration::from_secs(30));
         assert_eq!(response.min_interval, Duration::from_secs(15));
-        assert_eq!(
-            response.stats,
-            SwarmStats {
-                complete: 1,
-                incomplete: 2,
-                downloaded: 3
-            }
-        );
+        assert_eq!(response.stats, SwarmStats { complete: 1, incomplete: 2, downloaded: 3 });
         assert_eq!(response.peers, a_peer());
+    }
+
+    #[tokio::test]
+    async fn forwarded_peers_join_the_local_ones() {
+        use crate::domain::forwarding::ForwardRules;
+        use crate::ports::upstream::{MockUpstreamTracker, UpstreamAnswer};
+
+        let mut repository = MockPeerRepository::new();
+        repository
+            .expect_announce()
+            .returning(|_, _, _| Ok(SwarmAnswer { stats: SwarmStats::default(), peers: a_peer() }));
+        let mut upstream = MockUpstreamTracker::new();
+        upstream.expect_name().return_const("up".to_string());
+        upstream
+            .expect_announce()
+            .withf(|forwarded| forwarded.numwant == Some(80) && forwarded.claimed_ip.is_none())
+            .times(1)
+            .returning(|_| {
+                let endpoint = Endpoint { ip: Ipv4Addr::new(198, 51, 100, 9), port: 7 };
+                let peers = PeerList { v4: vec![Peer { id: None, endpoint }], v6: vec![] };
+                Ok(UpstreamAnswer { interval: None, min_interval: None, peers })
+            });
+        let rules = ForwardRules::for_tests(10);
+        let forwarding =
+            Forwarding::new(vec![Arc::new(upstream)], clock(), Duration::from_secs(2), rules);
+        let tracker = Tracker::new(Arc::new(repository), clock(), settings())
+            .with_forwarding(Arc::new(forwarding));
+
+        let response = TrackerService::announce(&tracker, request(), REMOTE).await.unwrap();
+        let ports: Vec<u16> = response.peers.v4.iter().map(|p| p.endpoint.port).collect();
+        assert_eq!(ports, vec![1, 7], "local first, then upstream");
     }
 
     #[test]
@@ -224,10 +265,7 @@ mod tests {
             .withf(|_, peer, _| peer.endpoint.ip() == "198.51.100.1".parse::<IpAddr>().unwrap())
             .times(1)
             .returning(|_, _, _| Ok(SwarmAnswer::default()));
-        let allowing = TrackerSettings {
-            allow_claimed_ip: true,
-            ..settings()
-        };
+        let allowing = TrackerSettings { allow_claimed_ip: true, ..settings() };
         let tracker = Tracker::new(Arc::new(repository), clock(), allowing);
         tracker.announce_locally(&request(), REMOTE).unwrap();
     }
@@ -237,37 +275,22 @@ mod tests {
         let mut repository = MockPeerRepository::new();
         repository.expect_announce().never();
         let tracker = Tracker::new(Arc::new(repository), clock(), settings());
-        let refused = tracker.announce_locally(
-            &AnnounceRequest {
-                port: 0,
-                ..request()
-            },
-            REMOTE,
-        );
+        let refused = tracker.announce_locally(&AnnounceRequest { port: 0, ..request() }, REMOTE);
         assert_eq!(refused, Err(Refusal::PortZero));
     }
 
     #[test]
     fn a_repository_refusal_reaches_the_client() {
         let mut repository = MockPeerRepository::new();
-        repository
-            .expect_announce()
-            .returning(|_, _, _| Err(Refusal::TorrentLimit(5)));
+        repository.expect_announce().returning(|_, _, _| Err(Refusal::TorrentLimit(5)));
         let tracker = Tracker::new(Arc::new(repository), clock(), settings());
-        assert_eq!(
-            tracker.announce_locally(&request(), REMOTE),
-            Err(Refusal::TorrentLimit(5))
-        );
+        assert_eq!(tracker.announce_locally(&request(), REMOTE), Err(Refusal::TorrentLimit(5)));
     }
 
     #[test]
     fn scrape_asks_once_per_distinct_hash() {
         let (a, b) = (InfoHash([1; 20]), InfoHash([2; 20]));
-        let counted = SwarmStats {
-            complete: 4,
-            incomplete: 5,
-            downloaded: 6,
-        };
+        let counted = SwarmStats { complete: 4, incomplete: 5, downloaded: 6 };
         let mut repository = MockPeerRepository::new();
         repository
             .expect_scrape()
@@ -276,10 +299,7 @@ mod tests {
             .returning(move |_| vec![counted, SwarmStats::default()]);
         let tracker = Tracker::new(Arc::new(repository), Arc::new(MockClock::new()), settings());
         let response = tracker.scrape(&[a, b, a]);
-        assert_eq!(
-            response.files,
-            vec![(a, counted), (b, SwarmStats::default())]
-        );
+        assert_eq!(response.files, vec![(a, counted), (b, SwarmStats::default())]);
     }
 
     #[test]
@@ -289,17 +309,8 @@ mod tests {
             .expect_sweep()
             .with(eq(Timestamp::from_secs(100_000 - 10_800)))
             .times(1)
-            .return_const(SweepReport {
-                peers_removed: 3,
-                torrents_removed: 1,
-            });
+            .return_const(SweepReport { peers_removed: 3, torrents_removed: 1 });
         let tracker = Tracker::new(Arc::new(repository), clock(), settings());
-        assert_eq!(
-            tracker.sweep(),
-            SweepReport {
-                peers_removed: 3,
-                torrents_removed: 1
-            }
-        );
+        assert_eq!(tracker.sweep(), SweepReport { peers_removed: 3, torrents_removed: 1 });
     }
 }

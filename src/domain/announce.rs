@@ -96,10 +96,7 @@ mod tests {
 
     #[test]
     fn numwant_defaults_and_caps() {
-        let limits = NumwantLimits {
-            default: 50,
-            max: 200,
-        };
+        let limits = NumwantLimits { default: 50, max: 200 };
         assert_eq!(limits.effective(None), 50);
         assert_eq!(limits.effective(Some(0)), 0);
         assert_eq!(limits.effective(Some(120)), 120);
@@ -108,25 +105,13 @@ mod tests {
 
     #[test]
     fn port_zero_is_refused() {
-        assert_eq!(
-            admit(&AnnounceRequest {
-                port: 0,
-                ..request()
-            }),
-            Err(Refusal::PortZero)
-        );
+        assert_eq!(admit(&AnnounceRequest { port: 0, ..request() }), Err(Refusal::PortZero));
         assert_eq!(admit(&request()), Ok(()));
     }
 
     #[test]
     fn left_zero_is_a_seeder() {
-        assert!(
-            AnnounceRequest {
-                left: 0,
-                ..request()
-            }
-            .is_seeder()
-        );
+        assert!(AnnounceRequest { left: 0, ..request() }.is_seeder());
         assert!(!request().is_seeder());
     }
 }

@@ -3,6 +3,7 @@
 //! Nothing here does I/O, reads a clock or knows a wire format; time is a value handed in.
 
 pub mod announce;
+pub mod forwarding;
 pub mod ids;
 pub mod peer;
 pub mod peer_set;

@@ -47,10 +47,11 @@ impl AnyEndpoint {
     }
 }
 
-/// A peer handed to another client: its id (for the dictionary form) and its endpoint.
+/// A peer handed to another client: its endpoint, and its id (for the dictionary form) where
+/// known; peers learnt from another tracker's compact answer come without one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer<Ip> {
-    pub id: PeerId,
+    pub id: Option<PeerId>,
     pub endpoint: Endpoint<Ip>,
 }
 
@@ -92,10 +93,7 @@ mod tests {
         let endpoint = AnyEndpoint::new(mapped, 6881);
         assert_eq!(
             endpoint,
-            AnyEndpoint::V4(Endpoint {
-                ip: Ipv4Addr::new(192, 0, 2, 7),
-                port: 6881
-            })
+            AnyEndpoint::V4(Endpoint { ip: Ipv4Addr::new(192, 0, 2, 7), port: 6881 })
         );
     }
 

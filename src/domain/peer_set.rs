@@ -61,10 +61,7 @@ pub struct PeerSet<Ip> {
 
 impl<Ip> Default for PeerSet<Ip> {
     fn default() -> Self {
-        Self {
-            peers: IndexMap::default(),
-            seeders: 0,
-        }
+        Self { peers: IndexMap::default(), seeders: 0 }
     }
 }
 
@@ -103,16 +100,10 @@ impl<Ip: Copy> PeerSet<Ip> {
             if was_seeder != report.seeder {
                 self.move_across_boundary(index, report.seeder);
             }
-            return Recorded {
-                stored: true,
-                newly_completed,
-            };
+            return Recorded { stored: true, newly_completed };
         }
         if !room {
-            return Recorded {
-                stored: false,
-                newly_completed: false,
-            };
+            return Recorded { stored: false, newly_completed: false };
         }
         let entry = Entry {
             endpoint: report.endpoint,
@@ -125,10 +116,7 @@ impl<Ip: Copy> PeerSet<Ip> {
             self.peers.swap_indices(index, self.seeders);
             self.seeders += 1;
         }
-        Recorded {
-            stored: true,
-            newly_completed: report.completed,
-        }
+        Recorded { stored: true, newly_completed: report.completed }
     }
 
     /// Removes a peer; returns whether it was there.
@@ -192,10 +180,9 @@ impl<Ip: Copy> PeerSet<Ip> {
             .chain(tail.iter())
             .filter(|(id, entry)| *id != pick.exclude && entry.last_seen > pick.cutoff);
         let before = out.len();
-        out.extend(live.take(count).map(|(id, entry)| Peer {
-            id: *id,
-            endpoint: entry.endpoint,
-        }));
+        out.extend(
+            live.take(count).map(|(id, entry)| Peer { id: Some(*id), endpoint: entry.endpoint }),
+        );
         out.len() - before
     }
 
@@ -229,10 +216,7 @@ mod tests {
     fn report(n: u8, seeder: bool) -> Report<Ipv4Addr> {
         Report {
             id: id(n),
-            endpoint: Endpoint {
-                ip: Ipv4Addr::new(10, 0, 0, n),
-                port: 6881,
-            },
+            endpoint: Endpoint { ip: Ipv4Addr::new(10, 0, 0, n), port: 6881 },
             seeder,
             completed: false,
         }
@@ -241,16 +225,11 @@ mod tests {
     const T0: Timestamp = Timestamp::from_secs(1_000);
 
     fn pick(exclude: &PeerId, leechers_first: bool) -> Pick<'_> {
-        Pick {
-            exclude,
-            leechers_first,
-            start: 0,
-            cutoff: Timestamp::from_secs(0),
-        }
+        Pick { exclude, leechers_first, start: 0, cutoff: Timestamp::from_secs(0) }
     }
 
     fn ids(peers: &[Peer<Ipv4Addr>]) -> Vec<u8> {
-        peers.iter().map(|p| p.id.0[0]).collect()
+        peers.iter().map(|p| p.id.unwrap().0[0]).collect()
     }
 
     #[test]
@@ -296,13 +275,7 @@ mod tests {
         let mut set = PeerSet::default();
         assert!(set.record(report(1, false), T0, true).stored);
         let refused = set.record(report(2, false), T0, false);
-        assert_eq!(
-            refused,
-            Recorded {
-                stored: false,
-                newly_completed: false
-            }
-        );
+        assert_eq!(refused, Recorded { stored: false, newly_completed: false });
         assert!(!set.contains(&id(2)));
         assert!(set.record(report(1, true), T0, false).stored);
         assert_eq!(set.seeders(), 1);
@@ -311,10 +284,7 @@ mod tests {
     #[test]
     fn completion_counts_once_per_peer() {
         let mut set = PeerSet::default();
-        let done = Report {
-            completed: true,
-            ..report(1, true)
-        };
+        let done = Report { completed: true, ..report(1, true) };
         assert!(set.record(report(1, false), T0, true).stored);
         assert!(set.record(done, T0, true).newly_completed);
         assert!(!set.record(done, T0, true).newly_completed);
@@ -357,23 +327,9 @@ mod tests {
             set.record(report(n, false), T0, true);
         }
         let mut first = Vec::new();
-        set.pick(
-            Pick {
-                start: 0,
-                ..pick(&id(255), false)
-            },
-            5,
-            &mut first,
-        );
+        set.pick(Pick { start: 0, ..pick(&id(255), false) }, 5, &mut first);
         let mut second = Vec::new();
-        set.pick(
-            Pick {
-                start: 1_000_003,
-                ..pick(&id(255), false)
-            },
-            5,
-            &mut second,
-        );
+        set.pick(Pick { start: 1_000_003, ..pick(&id(255), false) }, 5, &mut second);
         assert_eq!(first.len(), 5);
         assert_eq!(second.len(), 5);
         assert_ne!(ids(&first), ids(&second));
@@ -388,14 +344,7 @@ mod tests {
 
         let mut out = Vec::new();
         let cutoff = Timestamp::from_secs(200);
-        set.pick(
-            Pick {
-                cutoff,
-                ..pick(&id(9), false)
-            },
-            10,
-            &mut out,
-        );
+        set.pick(Pick { cutoff, ..pick(&id(9), false) }, 10, &mut out);
         assert_eq!(ids(&out), vec![3]);
 
         assert_eq!(set.expire(cutoff), 2);

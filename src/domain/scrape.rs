@@ -17,11 +17,7 @@ pub struct ScrapeResponse {
 /// and each torrent should appear once in the answer.
 pub fn distinct(hashes: &[InfoHash]) -> Vec<InfoHash> {
     let mut seen = HashSet::with_capacity_and_hasher(hashes.len(), RandomState::default());
-    hashes
-        .iter()
-        .copied()
-        .filter(|hash| seen.insert(*hash))
-        .collect()
+    hashes.iter().copied().filter(|hash| seen.insert(*hash)).collect()
 }
 
 #[cfg(test)]

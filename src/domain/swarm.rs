@@ -85,46 +85,28 @@ impl Swarm {
                 AnyEndpoint::V4(_) => self.v4.remove(&announce.peer_id),
                 AnyEndpoint::V6(_) => self.v6.remove(&announce.peer_id),
             };
-            return SwarmAnswer {
-                stats: self.stats(),
-                peers: PeerList::default(),
-            };
+            return SwarmAnswer { stats: self.stats(), peers: PeerList::default() };
         }
 
         let room = self.len() < context.max_peers;
         let completed = announce.event == Event::Completed;
         let recorded = match announce.endpoint {
             AnyEndpoint::V4(endpoint) => {
-                let report = Report {
-                    id: announce.peer_id,
-                    endpoint,
-                    seeder: announce.seeder,
-                    completed,
-                };
+                let report =
+                    Report { id: announce.peer_id, endpoint, seeder: announce.seeder, completed };
                 self.v4.record(report, context.now, room)
             }
             AnyEndpoint::V6(endpoint) => {
-                let report = Report {
-                    id: announce.peer_id,
-                    endpoint,
-                    seeder: announce.seeder,
-                    completed,
-                };
+                let report =
+                    Report { id: announce.peer_id, endpoint, seeder: announce.seeder, completed };
                 self.v6.record(report, context.now, room)
             }
         };
-        if let Recorded {
-            newly_completed: true,
-            ..
-        } = recorded
-        {
+        if let Recorded { newly_completed: true, .. } = recorded {
             self.downloaded = self.downloaded.saturating_add(1);
         }
 
-        SwarmAnswer {
-            stats: self.stats(),
-            peers: self.pick(announce, context),
-        }
+        SwarmAnswer { stats: self.stats(), peers: self.pick(announce, context) }
     }
 
     fn pick(&self, announce: &PeerAnnounce, context: &AnnounceContext) -> PeerList {
@@ -189,29 +171,15 @@ mod tests {
         let mut swarm = Swarm::default();
         let first = swarm.announce(&peer(1, "10.0.0.1", false, Event::Started), &context(50));
         assert!(first.peers.is_empty());
-        assert_eq!(
-            first.stats,
-            SwarmStats {
-                complete: 0,
-                incomplete: 1,
-                downloaded: 0
-            }
-        );
+        assert_eq!(first.stats, SwarmStats { complete: 0, incomplete: 1, downloaded: 0 });
 
         let second = swarm.announce(&peer(2, "10.0.0.2", true, Event::Started), &context(50));
         assert_eq!(second.peers.v4.len(), 1);
-        assert_eq!(second.peers.v4[0].id, PeerId([1; 20]));
-        assert_eq!(
-            second.stats,
-            SwarmStats {
-                complete: 1,
-                incomplete: 1,
-                downloaded: 0
-            }
-        );
+        assert_eq!(second.peers.v4[0].id, Some(PeerId([1; 20])));
+        assert_eq!(second.stats, SwarmStats { complete: 1, incomplete: 1, downloaded: 0 });
 
         let again = swarm.announce(&peer(1, "10.0.0.1", false, Event::Periodic), &context(50));
-        assert_eq!(again.peers.v4[0].id, PeerId([2; 20]));
+        assert_eq!(again.peers.v4[0].id, Some(PeerId([2; 20])));
     }
 
     #[test]
@@ -232,14 +200,7 @@ mod tests {
         swarm.announce(&peer(1, "10.0.0.1", false, Event::Started), &context(50));
         swarm.announce(&peer(1, "10.0.0.1", true, Event::Completed), &context(50));
         let answer = swarm.announce(&peer(1, "10.0.0.1", true, Event::Completed), &context(50));
-        assert_eq!(
-            answer.stats,
-            SwarmStats {
-                complete: 1,
-                incomplete: 0,
-                downloaded: 1
-            }
-        );
+        assert_eq!(answer.stats, SwarmStats { complete: 1, incomplete: 0, downloaded: 1 });
     }
 
     #[test]
@@ -251,33 +212,18 @@ mod tests {
 
         let v6_asks_for_one =
             swarm.announce(&peer(4, "2001:db8::4", false, Event::Started), &context(1));
-        assert_eq!(
-            (
-                v6_asks_for_one.peers.v4.len(),
-                v6_asks_for_one.peers.v6.len()
-            ),
-            (0, 1)
-        );
+        assert_eq!((v6_asks_for_one.peers.v4.len(), v6_asks_for_one.peers.v6.len()), (0, 1));
 
         let v4_asks_for_all =
             swarm.announce(&peer(5, "10.0.0.5", false, Event::Started), &context(50));
-        assert_eq!(
-            (
-                v4_asks_for_all.peers.v4.len(),
-                v4_asks_for_all.peers.v6.len()
-            ),
-            (1, 3)
-        );
+        assert_eq!((v4_asks_for_all.peers.v4.len(), v4_asks_for_all.peers.v6.len()), (1, 3));
     }
 
     #[test]
     fn numwant_caps_the_answer() {
         let mut swarm = Swarm::default();
         for n in 0..30 {
-            swarm.announce(
-                &peer(n, &format!("10.0.1.{n}"), false, Event::Started),
-                &context(0),
-            );
+            swarm.announce(&peer(n, &format!("10.0.1.{n}"), false, Event::Started), &context(0));
         }
         let answer = swarm.announce(&peer(200, "10.0.2.1", false, Event::Started), &context(8));
         assert_eq!(answer.peers.len(), 8);
@@ -289,10 +235,7 @@ mod tests {
     #[test]
     fn a_full_swarm_answers_newcomers_without_listing_them() {
         let mut swarm = Swarm::default();
-        let small = AnnounceContext {
-            max_peers: 2,
-            ..context(50)
-        };
+        let small = AnnounceContext { max_peers: 2, ..context(50) };
         swarm.announce(&peer(1, "10.0.0.1", false, Event::Started), &small);
         swarm.announce(&peer(2, "10.0.0.2", false, Event::Started), &small);
         let third = swarm.announce(&peer(3, "10.0.0.3", false, Event::Started), &small);
@@ -303,28 +246,15 @@ mod tests {
     #[test]
     fn expired_peers_leave_answers_and_memory() {
         let mut swarm = Swarm::default();
-        let early = AnnounceContext {
-            now: Timestamp::from_secs(100),
-            ..context(50)
-        };
+        let early = AnnounceContext { now: Timestamp::from_secs(100), ..context(50) };
         swarm.announce(&peer(1, "10.0.0.1", true, Event::Started), &early);
         swarm.announce(&peer(2, "2001:db8::2", false, Event::Started), &early);
 
-        let later = AnnounceContext {
-            cutoff: Timestamp::from_secs(100),
-            ..context(50)
-        };
+        let later = AnnounceContext { cutoff: Timestamp::from_secs(100), ..context(50) };
         let answer = swarm.announce(&peer(3, "10.0.0.3", false, Event::Started), &later);
         assert!(answer.peers.is_empty());
 
         assert_eq!(swarm.expire(later.cutoff), 2);
-        assert_eq!(
-            swarm.stats(),
-            SwarmStats {
-                complete: 0,
-                incomplete: 1,
-                downloaded: 0
-            }
-        );
+        assert_eq!(swarm.stats(), SwarmStats { complete: 0, incomplete: 1, downloaded: 0 });
     }
 }

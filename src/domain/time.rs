@@ -54,31 +54,19 @@ mod tests {
     #[test]
     fn cutoff_is_now_minus_age() {
         let age = PeerAge::new(Duration::from_secs(180 * 60));
-        assert_eq!(
-            age.cutoff(Timestamp::from_secs(20_000)),
-            Timestamp::from_secs(9_200)
-        );
+        assert_eq!(age.cutoff(Timestamp::from_secs(20_000)), Timestamp::from_secs(9_200));
     }
 
     #[test]
     fn cutoff_stops_at_the_epoch() {
         let age = PeerAge::new(Duration::from_secs(60));
-        assert_eq!(
-            age.cutoff(Timestamp::from_secs(10)),
-            Timestamp::from_secs(0)
-        );
+        assert_eq!(age.cutoff(Timestamp::from_secs(10)), Timestamp::from_secs(0));
     }
 
     #[test]
     fn huge_spans_saturate() {
         let t = Timestamp::from_secs(5);
-        assert_eq!(
-            t.saturating_add(Duration::from_secs(u64::MAX)),
-            Timestamp::from_secs(u32::MAX)
-        );
-        assert_eq!(
-            t.saturating_sub(Duration::from_secs(u64::MAX)),
-            Timestamp::from_secs(0)
-        );
+        assert_eq!(t.saturating_add(Duration::from_secs(u64::MAX)), Timestamp::from_secs(u32::MAX));
+        assert_eq!(t.saturating_sub(Duration::from_secs(u64::MAX)), Timestamp::from_secs(0));
     }
 }

@@ -3,7 +3,9 @@
 pub mod clock;
 pub mod peer_repository;
 pub mod tracker_service;
+pub mod upstream;
 
 pub use clock::Clock;
 pub use peer_repository::{PeerRepository, SweepReport};
 pub use tracker_service::TrackerService;
+pub use upstream::{UpstreamAnswer, UpstreamError, UpstreamTracker};

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses its own share of these
 
+pub mod fake_upstream;
+
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -36,19 +38,10 @@ pub struct Tracker {
 /// Starts a tracker on `listen` (port 0: the system picks) with `config` for the rest.
 pub async fn start_on(listen: &str, config: Config) -> Tracker {
     let clock = Arc::new(ManualClock(AtomicU32::new(1_700_000_000)));
-    let config = Config {
-        listen_addr: listen.into(),
-        ..config
-    };
-    let running = app::start(&config, clock.clone())
-        .await
-        .expect("tracker starts");
+    let config = Config { listen_addr: listen.into(), ..config };
+    let running = app::start(&config, clock.clone()).await.expect("tracker starts");
     let base = format!("http://{}", running.local_addr());
-    Tracker {
-        running,
-        clock,
-        base,
-    }
+    Tracker { running, clock, base }
 }
 
 pub async fn start_v4() -> Tracker {
@@ -111,6 +104,8 @@ pub fn percent_encode_all(bytes: &[u8]) -> String {
 }
 
 pub fn client() -> reqwest::Client {
+    // reqwest is built without a TLS crypto provider; the tracker's is ring, so is ours.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
@@ -165,12 +160,7 @@ impl Answer {
         if let Some(reason) = value.get(b"failure reason").and_then(Value::as_bytes) {
             panic!("tracker refused: {}", String::from_utf8_lossy(reason));
         }
-        let int = |key: &[u8]| {
-            value
-                .get(key)
-                .and_then(Value::as_integer)
-                .expect("integer key")
-        };
+        let int = |key: &[u8]| value.get(key).and_then(Value::as_integer).expect("integer key");
         let mut peers = Vec::new();
         let mut peer_ids = Vec::new();
         match value.get(b"peers").expect("peers") {
@@ -199,12 +189,7 @@ impl Answer {
             assert_eq!(compact6.len() % 18, 0);
             peers.extend(compact6.chunks(18).map(|c| {
                 let ip = Ipv6Addr::from(<[u8; 16]>::try_from(&c[..16]).unwrap());
-                SocketAddr::V6(SocketAddrV6::new(
-                    ip,
-                    u16::from_be_bytes([c[16], c[17]]),
-                    0,
-                    0,
-                ))
+                SocketAddr::V6(SocketAddrV6::new(ip, u16::from_be_bytes([c[16], c[17]]), 0, 0))
             }));
         }
         Answer {
@@ -220,10 +205,8 @@ impl Answer {
 
 /// Scrapes `hashes` and returns (complete, downloaded, incomplete) for each, in order.
 pub async fn scrape(base: &str, hashes: &[[u8; 20]]) -> Vec<(i64, i64, i64)> {
-    let query: Vec<String> = hashes
-        .iter()
-        .map(|h| format!("info_hash={}", percent_encode_all(h)))
-        .collect();
+    let query: Vec<String> =
+        hashes.iter().map(|h| format!("info_hash={}", percent_encode_all(h))).collect();
     let (status, body) = get(&format!("{base}/scrape?{}", query.join("&"))).await;
     assert_eq!(status, 200);
     let value = decode(&body).unwrap();

@@ -90,10 +90,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn peek(&self) -> Result<u8, DecodeError> {
-        self.input
-            .get(self.at)
-            .copied()
-            .ok_or(DecodeError::UnexpectedEnd)
+        self.input.get(self.at).copied().ok_or(DecodeError::UnexpectedEnd)
     }
 
     fn value(&mut self, depth: usize) -> Result<Value<'a>, DecodeError> {
@@ -135,10 +132,7 @@ impl<'a> Reader<'a> {
         let start = self.at;
         let first = self.peek()?;
         if !first.is_ascii_digit() {
-            return Err(DecodeError::Unexpected {
-                at: start,
-                byte: first,
-            });
+            return Err(DecodeError::Unexpected { at: start, byte: first });
         }
         let len = self.integer_until(b':')?;
         let len = usize::try_from(len).map_err(|_| DecodeError::BadInteger { at: start })?;
@@ -155,10 +149,7 @@ impl<'a> Reader<'a> {
     fn integer_until(&mut self, end: u8) -> Result<i64, DecodeError> {
         let start = self.at;
         let rest = &self.input[start..];
-        let len = rest
-            .iter()
-            .position(|&b| b == end)
-            .ok_or(DecodeError::UnexpectedEnd)?;
+        let len = rest.iter().position(|&b| b == end).ok_or(DecodeError::UnexpectedEnd)?;
         let text = &rest[..len];
         let digits = text.strip_prefix(b"-").unwrap_or(text);
         let well_formed = !digits.is_empty()
@@ -170,10 +161,7 @@ impl<'a> Reader<'a> {
             return Err(bad);
         }
         // All ASCII digits, so the text is UTF-8; out of range is the only failure left.
-        let n = std::str::from_utf8(text)
-            .ok()
-            .and_then(|t| t.parse().ok())
-            .ok_or(bad)?;
+        let n = std::str::from_utf8(text).ok().and_then(|t| t.parse().ok()).ok_or(bad)?;
         self.at = start + len + 1;
         Ok(n)
     }
@@ -187,10 +175,7 @@ mod tests {
     fn reads_a_tracker_answer() {
         let body = b"d8:intervali1800e5:peers6:\x7f\x00\x00\x01\x1a\xe1e";
         let value = decode(body).unwrap();
-        assert_eq!(
-            value.get(b"interval").and_then(Value::as_integer),
-            Some(1800)
-        );
+        assert_eq!(value.get(b"interval").and_then(Value::as_integer), Some(1800));
         assert_eq!(
             value.get(b"peers").and_then(Value::as_bytes),
             Some(&b"\x7f\x00\x00\x01\x1a\xe1"[..])
@@ -216,29 +201,18 @@ mod tests {
             (b"i03e", DecodeError::BadInteger { at: 1 }),
             (b"i99999999999999999999e", DecodeError::BadInteger { at: 1 }),
             (b"5:abc", DecodeError::UnexpectedEnd),
-            (
-                b"99999999999999999999999:x",
-                DecodeError::BadInteger { at: 0 },
-            ),
+            (b"99999999999999999999999:x", DecodeError::BadInteger { at: 0 }),
             (b"x", DecodeError::Unexpected { at: 0, byte: b'x' }),
             (b"i1ei2e", DecodeError::TrailingBytes { at: 3 }),
         ];
         for (input, error) in cases {
-            assert_eq!(
-                decode(input),
-                Err(error),
-                "{}",
-                String::from_utf8_lossy(input)
-            );
+            assert_eq!(decode(input), Err(error), "{}", String::from_utf8_lossy(input));
         }
     }
 
     #[test]
     fn a_dict_key_must_be_a_string() {
-        assert_eq!(
-            decode(b"di1ei2ee"),
-            Err(DecodeError::Unexpected { at: 1, byte: b'i' })
-        );
+        assert_eq!(decode(b"di1ei2ee"), Err(DecodeError::Unexpected { at: 1, byte: b'i' }));
     }
 
     #[test]

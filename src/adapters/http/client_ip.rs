@@ -45,27 +45,18 @@ mod tests {
     fn ignores_the_header_unless_trusted() {
         let header = HeaderValue::from_static("203.0.113.5");
         assert_eq!(resolve(remote(), Some(&header), false), Ok(remote().ip()));
-        assert_eq!(
-            resolve(remote(), Some(&header), true),
-            Ok("203.0.113.5".parse().unwrap())
-        );
+        assert_eq!(resolve(remote(), Some(&header), true), Ok("203.0.113.5".parse().unwrap()));
     }
 
     #[test]
     fn reads_ipv6_and_trims_spaces() {
         let header = HeaderValue::from_static(" 2001:db8::7 ");
-        assert_eq!(
-            resolve(remote(), Some(&header), true),
-            Ok("2001:db8::7".parse().unwrap())
-        );
+        assert_eq!(resolve(remote(), Some(&header), true), Ok("2001:db8::7".parse().unwrap()));
     }
 
     #[test]
     fn refuses_a_bad_trusted_header() {
         let garbage = HeaderValue::from_bytes(b"\xff\xfe not an ip").unwrap();
-        assert_eq!(
-            resolve(remote(), Some(&garbage), true),
-            Err(RequestError::BadRealIp)
-        );
+        assert_eq!(resolve(remote(), Some(&garbage), true), Err(RequestError::BadRealIp));
     }
 }

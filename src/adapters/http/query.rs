@@ -22,10 +22,7 @@ pub enum RequestError {
     #[error("invalid {field}: must be 20 bytes, got {len}")]
     WrongLength { field: &'static str, len: usize },
     #[error("invalid {field}: expected {expected}")]
-    Invalid {
-        field: &'static str,
-        expected: &'static str,
-    },
+    Invalid { field: &'static str, expected: &'static str },
     #[error("invalid event '{0}': expected started, completed, stopped or none")]
     UnknownEvent(String),
     #[error("request too long: the query is {len} bytes, the limit is {max}")]
@@ -49,23 +46,17 @@ pub struct AnnounceQuery {
 /// Rejects a query longer than `max` bytes before any of it is decoded.
 pub fn check_length(query: &str, max: usize) -> Result<(), RequestError> {
     if query.len() > max {
-        return Err(RequestError::TooLong {
-            len: query.len(),
-            max,
-        });
+        return Err(RequestError::TooLong { len: query.len(), max });
     }
     Ok(())
 }
 
 /// The query's `key=value` pairs, percent-decoded to bytes, in order, repeats kept.
 pub fn pairs(query: &str) -> impl Iterator<Item = (Cow<'_, [u8]>, Cow<'_, [u8]>)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(key), decode(value))
-        })
+    query.split('&').filter(|pair| !pair.is_empty()).map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(key), decode(value))
+    })
 }
 
 fn decode(text: &str) -> Cow<'_, [u8]> {
@@ -114,11 +105,7 @@ pub fn parse_announce(query: &str) -> Result<AnnounceQuery, RequestError> {
         numwant,
         claimed_ip,
     };
-    Ok(AnnounceQuery {
-        request,
-        compact,
-        no_peer_id,
-    })
+    Ok(AnnounceQuery { request, compact, no_peer_id })
 }
 
 /// The `info_hash` values of a scrape, at most `max` of them.
@@ -134,10 +121,7 @@ pub fn parse_scrape(query: &str, max: usize) -> Result<Vec<InfoHash>, RequestErr
         return Err(RequestError::Missing("info_hash"));
     }
     if hashes.len() > max {
-        return Err(RequestError::TooManyHashes {
-            count: hashes.len(),
-            max,
-        });
+        return Err(RequestError::TooManyHashes { count: hashes.len(), max });
     }
     Ok(hashes)
 }
@@ -160,9 +144,7 @@ fn number<T: FromStr>(
     bytes: &[u8],
 ) -> Result<T, RequestError> {
     let digits = text(bytes).filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()));
-    digits
-        .and_then(|t| t.parse().ok())
-        .ok_or(RequestError::Invalid { field, expected })
+    digits.and_then(|t| t.parse().ok()).ok_or(RequestError::Invalid { field, expected })
 }
 
 fn count(field: &'static str, bytes: &[u8]) -> Result<u64, RequestError> {
@@ -219,11 +201,7 @@ mod tests {
         assert_eq!(&query.request.peer_id.0, b"-qB4650-a+b+c*d.e~f_");
         assert_eq!(query.request.port, 6881);
         assert_eq!(
-            (
-                query.request.uploaded,
-                query.request.downloaded,
-                query.request.left
-            ),
+            (query.request.uploaded, query.request.downloaded, query.request.left),
             (1, 2, 3)
         );
         assert_eq!(query.request.event, Event::Periodic);
@@ -277,10 +255,7 @@ mod tests {
         let huge = parse_announce(&announce_query("&numwant=99999999999")).unwrap();
         assert_eq!(huge.request.numwant, Some(u32::MAX));
         let err = parse_announce(&announce_query("&numwant=lots")).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid numwant: expected a whole number of peers"
-        );
+        assert_eq!(err.to_string(), "invalid numwant: expected a whole number of peers");
     }
 
     #[test]
@@ -293,14 +268,7 @@ mod tests {
 
     #[test]
     fn missing_fields_are_named() {
-        for field in [
-            "info_hash",
-            "peer_id",
-            "port",
-            "uploaded",
-            "downloaded",
-            "left",
-        ] {
+        for field in ["info_hash", "peer_id", "port", "uploaded", "downloaded", "left"] {
             let query: Vec<String> = announce_query("")
                 .split('&')
                 .filter(|pair| !pair.starts_with(&format!("{field}=")))
@@ -315,35 +283,14 @@ mod tests {
     #[test]
     fn malformed_fields_say_what_was_expected() {
         let cases = [
-            (
-                "info_hash=%12%34",
-                "invalid info_hash: must be 20 bytes, got 2",
-            ),
-            (
-                "peer_id=123456789012345678901",
-                "invalid peer_id: must be 20 bytes, got 21",
-            ),
-            (
-                "port=65536",
-                "invalid port: expected a port number from 1 to 65535",
-            ),
-            (
-                "port=-1",
-                "invalid port: expected a port number from 1 to 65535",
-            ),
-            (
-                "port=",
-                "invalid port: expected a port number from 1 to 65535",
-            ),
+            ("info_hash=%12%34", "invalid info_hash: must be 20 bytes, got 2"),
+            ("peer_id=123456789012345678901", "invalid peer_id: must be 20 bytes, got 21"),
+            ("port=65536", "invalid port: expected a port number from 1 to 65535"),
+            ("port=-1", "invalid port: expected a port number from 1 to 65535"),
+            ("port=", "invalid port: expected a port number from 1 to 65535"),
             ("left=ten", "invalid left: expected a whole number of bytes"),
-            (
-                "uploaded=1.5",
-                "invalid uploaded: expected a whole number of bytes",
-            ),
-            (
-                "downloaded=-3",
-                "invalid downloaded: expected a whole number of bytes",
-            ),
+            ("uploaded=1.5", "invalid uploaded: expected a whole number of bytes"),
+            ("downloaded=-3", "invalid downloaded: expected a whole number of bytes"),
         ];
         for (bad, message) in cases {
             let err = parse_announce(&format!("{}&{bad}", announce_query(""))).unwrap_err();
@@ -366,10 +313,7 @@ mod tests {
 
     #[test]
     fn scrape_limits() {
-        assert_eq!(
-            parse_scrape("", 10),
-            Err(RequestError::Missing("info_hash"))
-        );
+        assert_eq!(parse_scrape("", 10), Err(RequestError::Missing("info_hash")));
         let three = ["info_hash=aaaaaaaaaaaaaaaaaaaa"; 3].join("&");
         assert_eq!(
             parse_scrape(&three, 2).unwrap_err().to_string(),
@@ -392,9 +336,8 @@ mod tests {
 
     #[test]
     fn empty_and_odd_pairs_do_not_confuse_the_splitter() {
-        let got: Vec<_> = pairs("&&a=1&&b&=2&c=x=y")
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let got: Vec<_> =
+            pairs("&&a=1&&b&=2&c=x=y").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
         let want: Vec<(Vec<u8>, Vec<u8>)> = vec![
             (b"a".to_vec(), b"1".to_vec()),
             (b"b".to_vec(), b"".to_vec()),

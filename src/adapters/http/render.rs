@@ -110,9 +110,9 @@ fn dictionary_peer<Ip: Copy + Into<IpAddr>>(
     be::dict_start(out);
     be::bytes(out, b"ip");
     be::bytes(out, ip_text.as_bytes());
-    if with_peer_id {
+    if let (true, Some(id)) = (with_peer_id, peer.id) {
         be::bytes(out, b"peer id");
-        be::bytes(out, peer.id.as_bytes());
+        be::bytes(out, id.as_bytes());
     }
     be::key_integer(out, "port", port.into());
     be::end(out);
@@ -131,11 +131,7 @@ mod tests {
         AnnounceResponse {
             interval: Duration::from_secs(30),
             min_interval: Duration::from_secs(15),
-            stats: SwarmStats {
-                complete: 2,
-                incomplete: 1,
-                downloaded: 5,
-            },
+            stats: SwarmStats { complete: 2, incomplete: 1, downloaded: 5 },
             peers,
         }
     }
@@ -143,28 +139,19 @@ mod tests {
     fn peers() -> PeerList {
         PeerList {
             v4: vec![Peer {
-                id: PeerId(*b"-TR3000-abcdefghijkl"),
-                endpoint: Endpoint {
-                    ip: Ipv4Addr::new(10, 1, 2, 3),
-                    port: 0x1ae1,
-                },
+                id: Some(PeerId(*b"-TR3000-abcdefghijkl")),
+                endpoint: Endpoint { ip: Ipv4Addr::new(10, 1, 2, 3), port: 0x1ae1 },
             }],
             v6: vec![Peer {
-                id: PeerId(*b"-qB4650-mnopqrstuvwx"),
-                endpoint: Endpoint {
-                    ip: Ipv6Addr::LOCALHOST,
-                    port: 51413,
-                },
+                id: None,
+                endpoint: Endpoint { ip: Ipv6Addr::LOCALHOST, port: 51413 },
             }],
         }
     }
 
     #[test]
     fn failure_reason() {
-        assert_eq!(
-            failure("missing port"),
-            b"d14:failure reason12:missing porte"
-        );
+        assert_eq!(failure("missing port"), b"d14:failure reason12:missing porte");
     }
 
     #[test]
@@ -188,28 +175,20 @@ mod tests {
     }
 
     #[test]
-    fn dictionary_announce_is_byte_exact() {
-        let body = announce(
-            &response(peers()),
-            PeerFormat::Dictionary { with_peer_id: true },
-        );
+    fn dictionary_announce_is_byte_exact_and_omits_unknown_ids() {
+        let body = announce(&response(peers()), PeerFormat::Dictionary { with_peer_id: true });
         let want =
             b"d8:completei2e10:downloadedi5e10:incompletei1e8:intervali30e12:min intervali15e\
 5:peersl\
 d2:ip8:10.1.2.37:peer id20:-TR3000-abcdefghijkl4:porti6881ee\
-d2:ip3:::17:peer id20:-qB4650-mnopqrstuvwx4:porti51413ee\
+d2:ip3:::14:porti51413ee\
 ee";
         assert_eq!(body, want.to_vec());
     }
 
     #[test]
     fn dictionary_announce_without_peer_ids() {
-        let body = announce(
-            &response(peers()),
-            PeerFormat::Dictionary {
-                with_peer_id: false,
-            },
-        );
+        let body = announce(&response(peers()), PeerFormat::Dictionary { with_peer_id: false });
         let want =
             b"d8:completei2e10:downloadedi5e10:incompletei1e8:intervali30e12:min intervali15e\
 5:peersld2:ip8:10.1.2.34:porti6881eed2:ip3:::14:porti51413eeee";
@@ -218,11 +197,7 @@ ee";
 
     #[test]
     fn scrape_sorts_files_by_hash() {
-        let stats = SwarmStats {
-            complete: 1,
-            incomplete: 2,
-            downloaded: 3,
-        };
+        let stats = SwarmStats { complete: 1, incomplete: 2, downloaded: 3 };
         let response = ScrapeResponse {
             files: vec![
                 (InfoHash([b'z'; 20]), SwarmStats::default()),

@@ -35,18 +35,14 @@ pub fn routes(
         .and(raw_query())
         .and(warp::ext::optional::<ClientIp>())
         .and(with_service.clone())
-        .then(
-            move |query: String, client: Option<ClientIp>, service: Arc<dyn TrackerService>| {
-                announce(service, limits, query, client)
-            },
-        );
-    let scrape = warp::path!("scrape")
-        .and(warp::get())
-        .and(raw_query())
-        .and(with_service)
-        .map(move |query: String, service: Arc<dyn TrackerService>| {
-            scrape(service.as_ref(), limits, &query)
+        .then(move |query: String, client: Option<ClientIp>, service: Arc<dyn TrackerService>| {
+            announce(service, limits, query, client)
         });
+    let scrape = warp::path!("scrape").and(warp::get()).and(raw_query()).and(with_service).map(
+        move |query: String, service: Arc<dyn TrackerService>| {
+            scrape(service.as_ref(), limits, &query)
+        },
+    );
     announce.or(scrape).unify()
 }
 
@@ -72,9 +68,7 @@ async fn announce(
     let format = if parsed.compact {
         PeerFormat::Compact
     } else {
-        PeerFormat::Dictionary {
-            with_peer_id: !parsed.no_peer_id,
-        }
+        PeerFormat::Dictionary { with_peer_id: !parsed.no_peer_id }
     };
     let info_hash = parsed.request.info_hash;
     let event = parsed.request.event;
@@ -101,10 +95,7 @@ fn scrape(service: &dyn TrackerService, limits: RequestLimits, query: &str) -> R
 
 fn client_ip(client: Option<ClientIp>) -> Result<IpAddr, RequestError> {
     // The server always sets it; without it there is no address to hand out.
-    client.map_or(
-        Err(RequestError::Missing("client address")),
-        |ClientIp(ip)| ip,
-    )
+    client.map_or(Err(RequestError::Missing("client address")), |ClientIp(ip)| ip)
 }
 
 fn failure(reason: &str, what: &str) -> Response {
@@ -114,9 +105,7 @@ fn failure(reason: &str, what: &str) -> Response {
 
 fn bencoded(body: Vec<u8>) -> Response {
     let mut response = Response::new(body.into());
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     response
 }
 
@@ -134,10 +123,7 @@ mod tests {
     use crate::domain::swarm::SwarmStats;
     use crate::ports::tracker_service::MockTrackerService;
 
-    const LIMITS: RequestLimits = RequestLimits {
-        max_query_length: 512,
-        max_scrape_hashes: 3,
-    };
+    const LIMITS: RequestLimits = RequestLimits { max_query_length: 512, max_scrape_hashes: 3 };
     const ANNOUNCE: &str = "/announce?info_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=bbbbbbbbbbbbbbbbbbbb\
                             &port=6881&uploaded=0&downloaded=0&left=0&event=started";
 
@@ -147,11 +133,7 @@ mod tests {
 
     async fn get(service: MockTrackerService, path: &str) -> (u16, Vec<u8>) {
         let filter = routes(Arc::new(service), LIMITS);
-        let reply = warp::test::request()
-            .path(path)
-            .extension(client())
-            .reply(&filter)
-            .await;
+        let reply = warp::test::request().path(path).extension(client()).reply(&filter).await;
         (reply.status().as_u16(), reply.body().to_vec())
     }
 
@@ -170,11 +152,7 @@ mod tests {
                 Ok(AnnounceResponse {
                     interval: Duration::from_secs(30),
                     min_interval: Duration::from_secs(15),
-                    stats: SwarmStats {
-                        complete: 1,
-                        incomplete: 0,
-                        downloaded: 0,
-                    },
+                    stats: SwarmStats { complete: 1, incomplete: 0, downloaded: 0 },
                     peers: PeerList::default(),
                 })
             });
@@ -189,9 +167,7 @@ mod tests {
     #[tokio::test]
     async fn a_refusal_becomes_a_failure_reason() {
         let mut service = MockTrackerService::new();
-        service
-            .expect_announce()
-            .returning(|_, _| Err(Refusal::PortZero));
+        service.expect_announce().returning(|_, _| Err(Refusal::PortZero));
         let (status, body) = get(service, ANNOUNCE).await;
         assert_eq!(status, 200);
         assert_eq!(body, render::failure(&Refusal::PortZero.to_string()));
@@ -203,19 +179,13 @@ mod tests {
         service.expect_announce().never();
         let (status, body) = get(service, "/announce?info_hash=short").await;
         assert_eq!(status, 200);
-        assert_eq!(
-            body,
-            b"d14:failure reason42:invalid info_hash: must be 20 bytes, got 5e"
-        );
+        assert_eq!(body, b"d14:failure reason42:invalid info_hash: must be 20 bytes, got 5e");
     }
 
     #[tokio::test]
     async fn no_query_at_all_is_a_failure_not_a_rejection() {
         let (status, body) = get(MockTrackerService::new(), "/announce").await;
-        assert_eq!(
-            (status, body),
-            (200, b"d14:failure reason17:missing info_hashe".to_vec())
-        );
+        assert_eq!((status, body), (200, b"d14:failure reason17:missing info_hashe".to_vec()));
     }
 
     #[tokio::test]
@@ -246,20 +216,11 @@ mod tests {
     async fn scrape_answers_per_hash() {
         let mut service = MockTrackerService::new();
         let hash = InfoHash([b'a'; 20]);
-        service
-            .expect_scrape()
-            .with(eq(vec![hash, hash]))
-            .times(1)
-            .returning(move |_| ScrapeResponse {
-                files: vec![(
-                    hash,
-                    SwarmStats {
-                        complete: 3,
-                        incomplete: 4,
-                        downloaded: 5,
-                    },
-                )],
-            });
+        service.expect_scrape().with(eq(vec![hash, hash])).times(1).returning(move |_| {
+            ScrapeResponse {
+                files: vec![(hash, SwarmStats { complete: 3, incomplete: 4, downloaded: 5 })],
+            }
+        });
         let path = "/scrape?info_hash=aaaaaaaaaaaaaaaaaaaa&info_hash=aaaaaaaaaaaaaaaaaaaa";
         let (status, body) = get(service, path).await;
         assert_eq!(status, 200);
@@ -272,15 +233,9 @@ mod tests {
 
     #[tokio::test]
     async fn scrape_limits_hashes() {
-        let path = format!(
-            "/scrape?{}",
-            ["info_hash=aaaaaaaaaaaaaaaaaaaa"; 4].join("&")
-        );
+        let path = format!("/scrape?{}", ["info_hash=aaaaaaaaaaaaaaaaaaaa"; 4].join("&"));
         let (_, body) = get(MockTrackerService::new(), &path).await;
-        assert_eq!(
-            body,
-            render::failure("too many info_hash values: 4, the limit is 3")
-        );
+        assert_eq!(body, render::failure("too many info_hash values: 4, the limit is 3"));
     }
 
     #[tokio::test]
@@ -288,11 +243,7 @@ mod tests {
         let (status, _) = get(MockTrackerService::new(), "/favicon.ico").await;
         assert_eq!(status, 404);
         let filter = routes(Arc::new(MockTrackerService::new()), LIMITS);
-        let reply = warp::test::request()
-            .method("POST")
-            .path(ANNOUNCE)
-            .reply(&filter)
-            .await;
+        let reply = warp::test::request().method("POST").path(ANNOUNCE).reply(&filter).await;
         assert_eq!(reply.status().as_u16(), 405);
     }
 

@@ -43,8 +43,7 @@ pub async fn serve<F>(
 {
     let service = warp::service(routes);
     let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout);
+    http.timer(TokioTimer::new()).header_read_timeout(settings.header_read_timeout);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
 
@@ -79,10 +78,7 @@ pub async fn serve<F>(
     }
 
     drop(listener);
-    if tokio::time::timeout(settings.shutdown_grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(settings.shutdown_grace, graceful.shutdown()).await.is_err() {
         tracing::warn!("shutdown grace period over; dropping connections still open");
     }
 }

@@ -4,12 +4,7 @@
 //! announces for different torrents rarely wait on the same lock, and a lock is held for one
 //! swarm update and the copy of at most `numwant` peers.
 
-use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-use foldhash::fast::RandomState;
-use parking_lot::Mutex;
 
 use crate::domain::announce::Refusal;
 use crate::domain::ids::InfoHash;
@@ -17,20 +12,13 @@ use crate::domain::peer::Event;
 use crate::domain::swarm::{AnnounceContext, PeerAnnounce, Swarm, SwarmAnswer, SwarmStats};
 use crate::domain::time::Timestamp;
 use crate::ports::{PeerRepository, SweepReport};
+use crate::sharded::{Sharded, shrink_if_sparse};
 
 /// Many more shards than cores, so two busy torrents rarely share a lock.
 const SHARDS: usize = 256;
 
-type Swarms = HashMap<InfoHash, Swarm, RandomState>;
-
-/// One lock and its swarms, on a cache line of its own so neighbouring locks do not contend.
-#[repr(align(128))]
-#[derive(Default)]
-struct Shard(Mutex<Swarms>);
-
 pub struct MemoryRepository {
-    shards: Box<[Shard]>,
-    shard_hasher: RandomState,
+    swarms: Sharded<InfoHash, Swarm>,
     /// Torrents held over all shards; touched only when a swarm is created or freed.
     torrents: AtomicUsize,
     max_torrents: usize,
@@ -39,23 +27,12 @@ pub struct MemoryRepository {
 impl MemoryRepository {
     /// A repository that refuses new torrents once it holds `max_torrents`.
     pub fn new(max_torrents: usize) -> Self {
-        Self {
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
-            shard_hasher: RandomState::default(),
-            torrents: AtomicUsize::new(0),
-            max_torrents,
-        }
+        Self { swarms: Sharded::new(SHARDS), torrents: AtomicUsize::new(0), max_torrents }
     }
 
     /// How many torrents are held now.
     pub fn torrents(&self) -> usize {
         self.torrents.load(Ordering::Relaxed)
-    }
-
-    fn shard(&self, info_hash: &InfoHash) -> &Mutex<Swarms> {
-        // The high bits: the low ones also pick the bucket inside the shard's own map.
-        let hash = self.shard_hasher.hash_one(info_hash);
-        &self.shards[(hash >> 56) as usize % SHARDS].0
     }
 
     /// Takes one of the `max_torrents` places, or says there is none left.
@@ -76,7 +53,7 @@ impl PeerRepository for MemoryRepository {
         announce: &PeerAnnounce,
         context: &AnnounceContext,
     ) -> Result<SwarmAnswer, Refusal> {
-        let mut swarms = self.shard(info_hash).lock();
+        let mut swarms = self.swarms.shard(info_hash).lock();
         if let Some(swarm) = swarms.get_mut(info_hash) {
             return Ok(swarm.announce(announce, context));
         }
@@ -84,29 +61,22 @@ impl PeerRepository for MemoryRepository {
             return Ok(SwarmAnswer::default());
         }
         self.reserve_torrent()?;
-        Ok(swarms
-            .entry(*info_hash)
-            .or_default()
-            .announce(announce, context))
+        Ok(swarms.entry(*info_hash).or_default().announce(announce, context))
     }
 
     fn scrape(&self, info_hashes: &[InfoHash]) -> Vec<SwarmStats> {
         info_hashes
             .iter()
             .map(|hash| {
-                self.shard(hash)
-                    .lock()
-                    .get(hash)
-                    .map(Swarm::stats)
-                    .unwrap_or_default()
+                self.swarms.shard(hash).lock().get(hash).map(Swarm::stats).unwrap_or_default()
             })
             .collect()
     }
 
     fn sweep(&self, cutoff: Timestamp) -> SweepReport {
         let mut report = SweepReport::default();
-        for shard in &self.shards {
-            let mut swarms = shard.0.lock();
+        for shard in self.swarms.shards() {
+            let mut swarms = shard.lock();
             let before = swarms.len();
             swarms.retain(|_, swarm| {
                 report.peers_removed += swarm.expire(cutoff);
@@ -114,12 +84,9 @@ impl PeerRepository for MemoryRepository {
             });
             report.torrents_removed += before - swarms.len();
             // Give memory back after a flood of one-off torrents has aged out.
-            if swarms.capacity() > 4 * swarms.len().max(64) {
-                swarms.shrink_to_fit();
-            }
+            shrink_if_sparse(&mut swarms);
         }
-        self.torrents
-            .fetch_sub(report.torrents_removed, Ordering::Relaxed);
+        self.torrents.fetch_sub(report.torrents_removed, Ordering::Relaxed);
         report
     }
 }
@@ -158,41 +125,29 @@ mod tests {
     #[test]
     fn peers_of_one_torrent_meet_and_others_do_not() {
         let repository = MemoryRepository::new(10);
-        repository
-            .announce(&hash(1), &announce(1, Event::Started), &context(10))
-            .unwrap();
-        repository
-            .announce(&hash(2), &announce(2, Event::Started), &context(10))
-            .unwrap();
-        let answer = repository
-            .announce(&hash(1), &announce(3, Event::Started), &context(10))
-            .unwrap();
+        repository.announce(&hash(1), &announce(1, Event::Started), &context(10)).unwrap();
+        repository.announce(&hash(2), &announce(2, Event::Started), &context(10)).unwrap();
+        let answer =
+            repository.announce(&hash(1), &announce(3, Event::Started), &context(10)).unwrap();
         assert_eq!(answer.peers.v4.len(), 1);
-        assert_eq!(answer.peers.v4[0].id, PeerId([1; 20]));
+        assert_eq!(answer.peers.v4[0].id, Some(PeerId([1; 20])));
         assert_eq!(repository.torrents(), 2);
     }
 
     #[test]
     fn refuses_new_torrents_past_the_limit_but_serves_known_ones() {
         let repository = MemoryRepository::new(1);
-        repository
-            .announce(&hash(1), &announce(1, Event::Started), &context(10))
-            .unwrap();
+        repository.announce(&hash(1), &announce(1, Event::Started), &context(10)).unwrap();
         let refused = repository.announce(&hash(2), &announce(2, Event::Started), &context(10));
         assert_eq!(refused, Err(Refusal::TorrentLimit(1)));
-        assert!(
-            repository
-                .announce(&hash(1), &announce(2, Event::Started), &context(10))
-                .is_ok()
-        );
+        assert!(repository.announce(&hash(1), &announce(2, Event::Started), &context(10)).is_ok());
     }
 
     #[test]
     fn a_stopped_for_an_unknown_torrent_creates_nothing() {
         let repository = MemoryRepository::new(10);
-        let answer = repository
-            .announce(&hash(1), &announce(1, Event::Stopped), &context(10))
-            .unwrap();
+        let answer =
+            repository.announce(&hash(1), &announce(1, Event::Stopped), &context(10)).unwrap();
         assert_eq!(answer, SwarmAnswer::default());
         assert_eq!(repository.torrents(), 0);
     }
@@ -200,53 +155,24 @@ mod tests {
     #[test]
     fn scrape_counts_known_torrents_and_zeroes_unknown_ones() {
         let repository = MemoryRepository::new(10);
-        repository
-            .announce(&hash(1), &announce(1, Event::Started), &context(10))
-            .unwrap();
+        repository.announce(&hash(1), &announce(1, Event::Started), &context(10)).unwrap();
         let stats = repository.scrape(&[hash(9), hash(1)]);
         assert_eq!(stats[0], SwarmStats::default());
-        assert_eq!(
-            stats[1],
-            SwarmStats {
-                complete: 0,
-                incomplete: 1,
-                downloaded: 0
-            }
-        );
+        assert_eq!(stats[1], SwarmStats { complete: 0, incomplete: 1, downloaded: 0 });
     }
 
     #[test]
     fn sweep_frees_aged_peers_and_empty_torrents() {
         let repository = MemoryRepository::new(1);
-        repository
-            .announce(&hash(1), &announce(1, Event::Started), &context(100))
-            .unwrap();
-        repository
-            .announce(&hash(1), &announce(2, Event::Started), &context(200))
-            .unwrap();
+        repository.announce(&hash(1), &announce(1, Event::Started), &context(100)).unwrap();
+        repository.announce(&hash(1), &announce(2, Event::Started), &context(200)).unwrap();
         let report = repository.sweep(Timestamp::from_secs(100));
-        assert_eq!(
-            report,
-            SweepReport {
-                peers_removed: 1,
-                torrents_removed: 0
-            }
-        );
+        assert_eq!(report, SweepReport { peers_removed: 1, torrents_removed: 0 });
 
         let report = repository.sweep(Timestamp::from_secs(200));
-        assert_eq!(
-            report,
-            SweepReport {
-                peers_removed: 1,
-                torrents_removed: 1
-            }
-        );
+        assert_eq!(report, SweepReport { peers_removed: 1, torrents_removed: 1 });
         assert_eq!(repository.torrents(), 0);
         // The freed place can be taken by a new torrent.
-        assert!(
-            repository
-                .announce(&hash(2), &announce(3, Event::Started), &context(300))
-                .is_ok()
-        );
+        assert!(repository.announce(&hash(2), &announce(3, Event::Started), &context(300)).is_ok());
     }
 }

@@ -1,0 +1,103 @@
+//! The forwarder: an upstream HTTP(S) tracker reached with reqwest.
+
+mod answer;
+mod request;
+
+use std::net::IpAddr;
+
+use async_trait::async_trait;
+use reqwest::header::{HOST, HeaderValue};
+use url::Url;
+
+use crate::domain::announce::AnnounceRequest;
+use crate::ports::{UpstreamAnswer, UpstreamError, UpstreamTracker};
+
+/// Redirects followed before giving up; a loop costs this many requests, no more.
+const MAX_REDIRECTS: usize = 3;
+
+/// One HTTP client for every forwarder, sharing its connection pool.
+pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    // reqwest is built without a TLS crypto provider of its own; ring is ours. Installing
+    // twice (a second tracker in one process) is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(concat!("retracker/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+        .tls_backend_rustls()
+        .build()
+}
+
+pub struct HttpUpstream {
+    client: reqwest::Client,
+    announce_url: Url,
+    claimed_ip: Option<IpAddr>,
+    host: Option<HeaderValue>,
+    max_answer_bytes: usize,
+}
+
+impl HttpUpstream {
+    /// `claimed_ip` is announced as the client's address (`ip=`); `host` replaces the Host
+    /// header; answers longer than `max_answer_bytes` are refused.
+    pub fn new(
+        client: reqwest::Client,
+        announce_url: Url,
+        claimed_ip: Option<IpAddr>,
+        host: Option<&str>,
+        max_answer_bytes: usize,
+    ) -> Result<Self, String> {
+        let host = host
+            .map(|host| {
+                HeaderValue::from_str(host).map_err(|_| format!("bad Host header {host:?}"))
+            })
+            .transpose()?;
+        Ok(Self { client, announce_url, claimed_ip, host, max_answer_bytes })
+    }
+
+    async fn read_capped(&self, mut response: reqwest::Response) -> Result<Vec<u8>, UpstreamError> {
+        let too_large = UpstreamError::TooLarge(self.max_answer_bytes);
+        if response.content_length().is_some_and(|len| len > self.max_answer_bytes as u64) {
+            return Err(too_large);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > self.max_answer_bytes {
+                return Err(too_large);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+#[async_trait]
+impl UpstreamTracker for HttpUpstream {
+    fn name(&self) -> &str {
+        self.announce_url.as_str()
+    }
+
+    async fn announce(&self, request: &AnnounceRequest) -> Result<UpstreamAnswer, UpstreamError> {
+        let url = request::announce_url(&self.announce_url, request, self.claimed_ip);
+        let mut outgoing = self.client.get(url);
+        if let Some(host) = &self.host {
+            outgoing = outgoing.header(HOST, host.clone());
+        }
+        let response = outgoing.send().await.map_err(transport)?;
+        if response.status() != reqwest::StatusCode::OK {
+            return Err(UpstreamError::Status(response.status().as_u16()));
+        }
+        let body = self.read_capped(response).await?;
+        answer::parse(&body)
+    }
+}
+
+fn transport(error: reqwest::Error) -> UpstreamError {
+    // The full chain: reqwest's own message is often just "error sending request".
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    UpstreamError::Transport(text)
+}

@@ -1,0 +1,339 @@
+//! Forwarding announces to upstream trackers: who is asked when, what is waited for, and what
+//! is remembered, per the policy in `domain::forwarding`.
+//!
+//! Every upstream due a forward is asked at once, each in its own task bounded by the forward
+//! timeout. The client waits only for upstreams that have no fresh answer cached; the others
+//! finish in the background and refresh the cache for the next client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::domain::announce::AnnounceRequest;
+use crate::domain::forwarding::{ForwardRules, UpstreamTorrent};
+use crate::domain::ids::InfoHash;
+use crate::domain::peer::{Event, PeerList};
+use crate::domain::time::Timestamp;
+use crate::ports::{Clock, UpstreamTracker};
+use crate::sharded::{Sharded, shrink_if_sparse};
+
+const SHARDS: usize = 64;
+
+pub struct Forwarding {
+    upstreams: Vec<Arc<dyn UpstreamTracker>>,
+    /// Per torrent, one record per upstream, in the order of `upstreams`.
+    ledger: Sharded<InfoHash, Vec<UpstreamTorrent>>,
+    clock: Arc<dyn Clock>,
+    timeout: Duration,
+    rules: ForwardRules,
+}
+
+impl Forwarding {
+    pub fn new(
+        upstreams: Vec<Arc<dyn UpstreamTracker>>,
+        clock: Arc<dyn Clock>,
+        timeout: Duration,
+        rules: ForwardRules,
+    ) -> Self {
+        Self { upstreams, ledger: Sharded::new(SHARDS), clock, timeout, rules }
+    }
+
+    /// Forwards `request` where the policy says so and returns the upstream peer lists to
+    /// merge: fresh cached ones at once, and those of upstreams without one once they answer
+    /// or time out.
+    pub async fn upstream_peers(self: &Arc<Self>, request: &AnnounceRequest) -> Vec<Arc<PeerList>> {
+        let now = self.clock.now();
+        let plans = self.with_records(&request.info_hash, |records| {
+            records
+                .iter_mut()
+                .map(|record| record.plan(&request.peer_id, request.event, now, &self.rules))
+                .collect::<Vec<_>>()
+        });
+
+        let mut lists = Vec::new();
+        let mut awaited = Vec::new();
+        for (index, plan) in plans.into_iter().enumerate() {
+            let must_wait = plan.cached.is_none() && request.event != Event::Stopped;
+            lists.extend(plan.cached);
+            if plan.forward {
+                let task = tokio::spawn(Arc::clone(self).forward(index, request.clone()));
+                if must_wait {
+                    awaited.push(task);
+                }
+            }
+        }
+        for task in awaited {
+            if let Ok(Some(peers)) = task.await {
+                lists.push(peers);
+            }
+        }
+        lists
+    }
+
+    /// Asks one upstream and records what came of it.
+    async fn forward(
+        self: Arc<Self>,
+        index: usize,
+        request: AnnounceRequest,
+    ) -> Option<Arc<PeerList>> {
+        let upstream = &self.upstreams[index];
+        let outcome = tokio::time::timeout(self.timeout, upstream.announce(&request)).await;
+        let now = self.clock.now();
+        let record = |update: &mut dyn FnMut(&mut UpstreamTorrent) -> Option<Arc<PeerList>>| {
+            self.with_records(&request.info_hash, |records| update(&mut records[index]))
+        };
+        match outcome {
+            Ok(Ok(answer)) => {
+                tracing::debug!(
+                    upstream = upstream.name(),
+                    peers = answer.peers.len(),
+                    "forwarded"
+                );
+                record(&mut |torrent| {
+                    Some(torrent.record_answer(
+                        answer.peers.clone(),
+                        answer.interval,
+                        answer.min_interval,
+                        now,
+                        &self.rules,
+                    ))
+                })
+            }
+            Ok(Err(error)) => {
+                tracing::debug!(upstream = upstream.name(), %error, "forward failed");
+                record(&mut |torrent| {
+                    torrent.record_failure(&request.peer_id, now, &self.rules);
+                    None
+                })
+            }
+            Err(_) => {
+                tracing::debug!(upstream = upstream.name(), timeout = ?self.timeout, "forward timed out");
+                record(&mut |torrent| {
+                    torrent.record_failure(&request.peer_id, now, &self.rules);
+                    None
+                })
+            }
+        }
+    }
+
+    fn with_records<T>(
+        &self,
+        info_hash: &InfoHash,
+        f: impl FnOnce(&mut Vec<UpstreamTorrent>) -> T,
+    ) -> T {
+        let mut torrents = self.ledger.shard(info_hash).lock();
+        let records = torrents
+            .entry(*info_hash)
+            .or_insert_with(|| vec![UpstreamTorrent::new(&self.rules); self.upstreams.len()]);
+        f(records)
+    }
+
+    /// Forgets clients and answers older than `cutoff`, and torrents left with neither.
+    pub fn sweep(&self, cutoff: Timestamp) -> usize {
+        let mut removed = 0;
+        for shard in self.ledger.shards() {
+            let mut torrents = shard.lock();
+            let before = torrents.len();
+            torrents.retain(|_, records| {
+                // Every record must age, so no short-circuiting `any` here.
+                let mut keep = false;
+                for record in records.iter_mut() {
+                    keep |= record.expire(cutoff);
+                }
+                keep
+            });
+            removed += before - torrents.len();
+            shrink_if_sparse(&mut torrents);
+        }
+        removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::domain::ids::PeerId;
+    use crate::domain::peer::{Endpoint, Peer};
+    use crate::ports::clock::MockClock;
+    use crate::ports::upstream::{MockUpstreamTracker, UpstreamAnswer, UpstreamError};
+
+    const RULES: ForwardRules = ForwardRules::for_tests(100);
+    const TIMEOUT: Duration = Duration::from_secs(2);
+
+    /// A mocked clock the test moves by hand.
+    fn clock(now: Arc<AtomicU32>) -> Arc<MockClock> {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(move || Timestamp::from_secs(now.load(Ordering::SeqCst)));
+        Arc::new(clock)
+    }
+
+    fn request(peer: u8, event: Event) -> AnnounceRequest {
+        AnnounceRequest {
+            info_hash: InfoHash([1; 20]),
+            peer_id: PeerId([peer; 20]),
+            port: 6881,
+            uploaded: 0,
+            downloaded: 0,
+            left: 5,
+            event,
+            numwant: Some(50),
+            claimed_ip: None,
+        }
+    }
+
+    fn peers(port: u16) -> PeerList {
+        let endpoint = Endpoint { ip: Ipv4Addr::new(192, 0, 2, 1), port };
+        PeerList { v4: vec![Peer { id: None, endpoint }], v6: vec![] }
+    }
+
+    fn answering(port: u16, interval: u64, times: usize) -> MockUpstreamTracker {
+        let mut upstream = MockUpstreamTracker::new();
+        upstream.expect_name().return_const("upstream".to_string());
+        upstream.expect_announce().times(times).returning(move |_| {
+            Ok(UpstreamAnswer {
+                interval: Some(Duration::from_secs(interval)),
+                min_interval: None,
+                peers: peers(port),
+            })
+        });
+        upstream
+    }
+
+    fn forwarding(upstreams: Vec<MockUpstreamTracker>, now: &Arc<AtomicU32>) -> Arc<Forwarding> {
+        let upstreams =
+            upstreams.into_iter().map(|u| Arc::new(u) as Arc<dyn UpstreamTracker>).collect();
+        Arc::new(Forwarding::new(upstreams, clock(now.clone()), TIMEOUT, RULES))
+    }
+
+    #[tokio::test]
+    async fn every_upstream_is_asked_and_its_peers_returned() {
+        let now = Arc::new(AtomicU32::new(1_000));
+        let forwarding = forwarding(vec![answering(1, 600, 1), answering(2, 600, 1)], &now);
+        let lists = forwarding.upstream_peers(&request(1, Event::Started)).await;
+        assert_eq!(
+            lists.iter().map(|l| (**l).clone()).collect::<Vec<_>>(),
+            vec![peers(1), peers(2)]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_same_client_is_not_forwarded_again_within_the_interval() {
+        let now = Arc::new(AtomicU32::new(1_000));
+        let forwarding = forwarding(vec![answering(1, 600, 2)], &now);
+        forwarding.upstream_peers(&request(1, Event::Started)).await;
+        now.store(1_030, Ordering::SeqCst);
+        let cached = forwarding.upstream_peers(&request(1, Event::Periodic)).await;
+        assert_eq!(*cached[0], peers(1), "the cached answer serves the re-announce");
+        now.store(1_600, Ordering::SeqCst);
+        forwarding.upstream_peers(&request(1, Event::Periodic)).await;
+        // `times(2)` on the mock checks that exactly two forwards happened.
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fresh_cached_list_is_answered_without_waiting() {
+        let now = Arc::new(AtomicU32::new(1_000));
+        // Answers the first client, then hangs for the second: its answer must not wait.
+        let upstream =
+            HangsAfter { answered: 1, calls: AtomicU32::new(0), inner: answering(1, 600, 2) };
+        let forwarding =
+            Arc::new(Forwarding::new(vec![Arc::new(upstream)], clock(now.clone()), TIMEOUT, RULES));
+        forwarding.upstream_peers(&request(1, Event::Started)).await;
+        let started = tokio::time::Instant::now();
+        let lists = forwarding.upstream_peers(&request(2, Event::Started)).await;
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        assert_eq!(*lists[0], peers(1));
+        tokio::time::sleep(TIMEOUT).await; // let the hung forward time out in the background
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_upstream_costs_its_peers_only_and_at_most_the_timeout() {
+        let now = Arc::new(AtomicU32::new(1_000));
+        let hung =
+            HangsAfter { answered: 0, calls: AtomicU32::new(0), inner: answering(9, 600, 1) };
+        let forwarding = Arc::new(Forwarding::new(
+            vec![Arc::new(answering(1, 600, 1)), Arc::new(hung)],
+            clock(now.clone()),
+            TIMEOUT,
+            RULES,
+        ));
+        let started = tokio::time::Instant::now();
+        let lists = forwarding.upstream_peers(&request(1, Event::Started)).await;
+        assert_eq!(lists.len(), 1);
+        assert_eq!(*lists[0], peers(1));
+        assert_eq!(started.elapsed(), TIMEOUT);
+    }
+
+    /// Passes the first `answered` calls to the mock, then hangs forever (still calling the
+    /// mock, so its expected call count checks every call).
+    struct HangsAfter {
+        answered: u32,
+        calls: AtomicU32,
+        inner: MockUpstreamTracker,
+    }
+
+    #[async_trait::async_trait]
+    impl UpstreamTracker for HangsAfter {
+        fn name(&self) -> &str {
+            self.inner.name()
+        }
+        async fn announce(
+            &self,
+            request: &AnnounceRequest,
+        ) -> Result<UpstreamAnswer, UpstreamError> {
+            let answer = self.inner.announce(request).await;
+            if self.calls.fetch_add(1, Ordering::SeqCst) < self.answered {
+                return answer;
+            }
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_upstream_is_left_alone_for_a_while() {
+        let now = Arc::new(AtomicU32::new(1_000));
+        let mut failing = MockUpstreamTracker::new();
+        failing.expect_name().return_const("failing".to_string());
+        failing.expect_announce().times(2).returning(|_| Err(UpstreamError::Status(500)));
+        let forwarding = forwarding(vec![failing], &now);
+        assert!(forwarding.upstream_peers(&request(1, Event::Started)).await.is_empty());
+        now.store(1_030, Ordering::SeqCst);
+        assert!(forwarding.upstream_peers(&request(2, Event::Started)).await.is_empty());
+        now.store(1_061, Ordering::SeqCst);
+        assert!(forwarding.upstream_peers(&request(2, Event::Started)).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn stopped_is_forwarded_but_not_waited_for() {
+        let now = Arc::new(AtomicU32::new(1_000));
+        let (seen, mut events) = tokio::sync::mpsc::unbounded_channel();
+        let mut upstream = MockUpstreamTracker::new();
+        upstream.expect_name().return_const("upstream".to_string());
+        upstream.expect_announce().times(2).returning(move |request| {
+            let _ = seen.send(request.event);
+            Ok(UpstreamAnswer {
+                interval: Some(Duration::from_secs(600)),
+                min_interval: None,
+                peers: peers(1),
+            })
+        });
+        let forwarding = forwarding(vec![upstream], &now);
+        forwarding.upstream_peers(&request(1, Event::Started)).await;
+        now.store(3_000, Ordering::SeqCst); // the cached answer is stale by now
+        let lists = forwarding.upstream_peers(&request(1, Event::Stopped)).await;
+        assert!(lists.is_empty(), "a leaving client gets no peers");
+        let forwarded: Vec<Event> =
+            vec![events.recv().await.unwrap(), events.recv().await.unwrap()];
+        assert_eq!(forwarded, vec![Event::Started, Event::Stopped]);
+    }
+
+    #[tokio::test]
+    async fn sweep_forgets_what_aged_out() {
+        let now = Arc::new(AtomicU32::new(1_000));
+        let forwarding = forwarding(vec![answering(1, 600, 1)], &now);
+        forwarding.upstream_peers(&request(1, Event::Started)).await;
+        assert_eq!(forwarding.sweep(Timestamp::from_secs(999)), 0);
+        assert_eq!(forwarding.sweep(Timestamp::from_secs(1_000)), 1);
+    }
+}

@@ -1,0 +1,42 @@
+//! The upstream-tracker port: another tracker that announces are forwarded to.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::domain::announce::AnnounceRequest;
+use crate::domain::peer::PeerList;
+
+/// What an upstream tracker answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamAnswer {
+    pub interval: Option<Duration>,
+    pub min_interval: Option<Duration>,
+    pub peers: PeerList,
+}
+
+/// Why an upstream gave no peers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("request failed: {0}")]
+    Transport(String),
+    #[error("answered HTTP {0}")]
+    Status(u16),
+    #[error("answer larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("unreadable answer: {0}")]
+    Malformed(String),
+    #[error("refused the announce: {0}")]
+    Refused(String),
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait UpstreamTracker: Send + Sync {
+    /// A short name for logs and metrics: the announce URL.
+    fn name(&self) -> &str;
+
+    /// Forwards one client's announce. Waiting is the caller's business: it puts its own
+    /// timeout around this.
+    async fn announce(&self, request: &AnnounceRequest) -> Result<UpstreamAnswer, UpstreamError>;
+}
