@@ -8,3 +8,4 @@ pub mod clock;
 pub mod forwarder;
 pub mod http;
 pub mod memory;
+pub mod metrics;

@@ -27,6 +27,10 @@ pub struct Cli {
     #[arg(short = 'd', long = "debug", action = ArgAction::SetTrue)]
     debug_mode: bool,
 
+    /// Log format: text, or json for log shippers [env: LOG_FORMAT] [default: text]
+    #[arg(long = "log-format", value_name = "FORMAT")]
+    log_format: Option<String>,
+
     /// Take the client's address from the X-Real-IP header (behind nginx) [env: X_REAL_IP]
     #[arg(short = 'x', long = "x-real-ip", action = ArgAction::SetTrue)]
     x_real_ip: bool,
@@ -74,6 +78,7 @@ impl Cli {
             listen_addr: self.listen_addr,
             peer_age: self.peer_age,
             debug_mode: self.debug_mode,
+            log_format: self.log_format,
             x_real_ip: self.x_real_ip,
             forward_timeout: self.forward_timeout,
             enable_prometheus: self.enable_prometheus,

@@ -24,6 +24,8 @@ pub struct Config {
     pub peer_age: f64,
     /// Debug logs: one line per request.
     pub debug_mode: bool,
+    /// `text` for people, `json` (one object per line) for log shippers.
+    pub log_format: String,
     /// Take the client's address from the `X-Real-IP` header (behind nginx).
     pub x_real_ip: bool,
     /// Seconds to wait for each forwarder.
@@ -66,6 +68,7 @@ impl Default for Config {
             listen_addr: ":80".into(),
             peer_age: 180.0,
             debug_mode: false,
+            log_format: "text".into(),
             x_real_ip: false,
             forward_timeout: 2,
             enable_prometheus: false,
@@ -94,6 +97,7 @@ pub struct Overrides {
     pub listen_addr: Option<String>,
     pub peer_age: Option<f64>,
     pub debug_mode: bool,
+    pub log_format: Option<String>,
     pub x_real_ip: bool,
     pub forward_timeout: Option<u64>,
     pub enable_prometheus: bool,
@@ -165,7 +169,8 @@ impl Config {
         builder = builder
             .add_source(config::Environment::default().source(Some(Self::environment(&env))));
 
-        let flags: [(&str, Option<config::Value>); 8] = [
+        let flags: [(&str, Option<config::Value>); 9] = [
+            ("log_format", overrides.log_format.clone().map(Into::into)),
             ("listen_addr", overrides.listen_addr.clone().map(Into::into)),
             ("peer_age", overrides.peer_age.map(Into::into)),
             ("debug_mode", overrides.debug_mode.then_some(true.into())),
@@ -208,6 +213,9 @@ impl Config {
             |key, problem: &str| Err(ConfigError::Invalid { key, problem: problem.into() });
         if let Err(problem) = ListenAddr::parse(&self.listen_addr) {
             return invalid("listen_addr", &problem);
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return invalid("log_format", "expected text or json");
         }
         if !(self.peer_age.is_finite() && self.peer_age > 0.0 && self.peer_age <= 525_600.0) {
             return invalid("peer_age", "must be more than 0 and at most 525600 minutes (a year)");
@@ -349,6 +357,7 @@ mod tests {
             ("LISTEN_ADDR", "nowhere", "invalid listen_addr"),
             ("MAX_NUMWANT", "0", "invalid max_numwant: must be at least 1"),
             ("MAX_QUERY_LENGTH", "10", "invalid max_query_length"),
+            ("LOG_FORMAT", "xml", "invalid log_format: expected text or json"),
         ];
         for (var, value, expected) in cases {
             let error = Config::load_from(&Overrides::default(), env_of(&[(var, value)]))
@@ -361,7 +370,7 @@ mod tests {
     #[test]
     fn every_setting_has_an_environment_variable() {
         let keys = Config::keys();
-        assert_eq!(keys.len(), 20);
+        assert_eq!(keys.len(), 21);
         assert!(keys.contains(&"listen_addr".to_string()));
         assert!(keys.contains(&"max_torrents".to_string()));
     }

@@ -5,6 +5,7 @@
 //! - uri: http://192.0.2.1/announce
 //!   ip: 192.168.1.15      # the client address announced to this one
 //!   host: retracker.local # the Host header sent to this one
+//!   name: lan             # its label in metrics (default: the URL's host[:port])
 //! ```
 
 use std::net::IpAddr;
@@ -16,6 +17,8 @@ use url::Url;
 /// One upstream tracker to forward announces to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwarderSpec {
+    /// Its label in logs and metrics.
+    pub name: String,
     pub uri: Url,
     pub ip: Option<IpAddr>,
     pub host: Option<String>,
@@ -25,6 +28,8 @@ pub struct ForwarderSpec {
 #[serde(deny_unknown_fields)]
 struct Entry {
     uri: String,
+    #[serde(default)]
+    name: Option<String>,
     #[serde(default)]
     ip: Option<IpAddr>,
     #[serde(default)]
@@ -67,7 +72,13 @@ fn parse(text: &str) -> Result<Vec<ForwarderSpec>, String> {
                     return Err(at(format!("host {host:?} is not a usable Host header")));
                 }
             }
-            Ok(ForwarderSpec { uri, ip: entry.ip, host: entry.host })
+            // As the Go original names a forwarder in its metrics.
+            let name = entry.name.clone().unwrap_or_else(|| match (uri.host_str(), uri.port()) {
+                (Some(host), Some(port)) => format!("{host}:{port}"),
+                (Some(host), None) => host.to_owned(),
+                _ => entry.uri.clone(),
+            });
+            Ok(ForwarderSpec { name, uri, ip: entry.ip, host: entry.host })
         })
         .collect()
 }
@@ -88,6 +99,10 @@ mod tests {
         assert_eq!(specs[0].uri.as_str(), "http://192.0.2.1:8080/announce");
         assert_eq!(specs[1].ip, Some("192.168.1.15".parse().unwrap()));
         assert_eq!(specs[2].host.as_deref(), Some("retracker.local"));
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["192.0.2.1:8080", "tracker.test", "192.0.2.2"]);
+        let named = parse("- uri: http://a.test/announce\n  name: lan\n").unwrap();
+        assert_eq!(named[0].name, "lan");
     }
 
     #[test]

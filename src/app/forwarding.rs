@@ -13,7 +13,8 @@ use crate::domain::forwarding::{ForwardRules, UpstreamTorrent};
 use crate::domain::ids::InfoHash;
 use crate::domain::peer::{Event, PeerList};
 use crate::domain::time::Timestamp;
-use crate::ports::{Clock, UpstreamTracker};
+use crate::ports::metrics::ForwardOutcome;
+use crate::ports::{Clock, Metrics, UpstreamError, UpstreamTracker};
 use crate::sharded::{Sharded, shrink_if_sparse};
 
 const SHARDS: usize = 64;
@@ -23,6 +24,7 @@ pub struct Forwarding {
     /// Per torrent, one record per upstream, in the order of `upstreams`.
     ledger: Sharded<InfoHash, Vec<UpstreamTorrent>>,
     clock: Arc<dyn Clock>,
+    metrics: Arc<dyn Metrics>,
     timeout: Duration,
     rules: ForwardRules,
 }
@@ -31,10 +33,11 @@ impl Forwarding {
     pub fn new(
         upstreams: Vec<Arc<dyn UpstreamTracker>>,
         clock: Arc<dyn Clock>,
+        metrics: Arc<dyn Metrics>,
         timeout: Duration,
         rules: ForwardRules,
     ) -> Self {
-        Self { upstreams, ledger: Sharded::new(SHARDS), clock, timeout, rules }
+        Self { upstreams, ledger: Sharded::new(SHARDS), clock, metrics, timeout, rules }
     }
 
     /// Forwards `request` where the policy says so and returns the upstream peer lists to
@@ -54,6 +57,10 @@ impl Forwarding {
         for (index, plan) in plans.into_iter().enumerate() {
             let must_wait = plan.cached.is_none() && request.event != Event::Stopped;
             lists.extend(plan.cached);
+            if !plan.forward && request.event != Event::Stopped {
+                let name = self.upstreams[index].name();
+                self.metrics.forward(name, ForwardOutcome::RateLimited, None, None);
+            }
             if plan.forward {
                 let task = tokio::spawn(Arc::clone(self).forward(index, request.clone()));
                 if must_wait {
@@ -76,43 +83,44 @@ impl Forwarding {
         request: AnnounceRequest,
     ) -> Option<Arc<PeerList>> {
         let upstream = &self.upstreams[index];
+        let name = upstream.name();
+        let started = tokio::time::Instant::now();
         let outcome = tokio::time::timeout(self.timeout, upstream.announce(&request)).await;
+        let took = Some(started.elapsed());
         let now = self.clock.now();
-        let record = |update: &mut dyn FnMut(&mut UpstreamTorrent) -> Option<Arc<PeerList>>| {
-            self.with_records(&request.info_hash, |records| update(&mut records[index]))
-        };
-        match outcome {
+        let answer = match outcome {
             Ok(Ok(answer)) => {
-                tracing::debug!(
-                    upstream = upstream.name(),
-                    peers = answer.peers.len(),
-                    "forwarded"
-                );
-                record(&mut |torrent| {
-                    Some(torrent.record_answer(
-                        answer.peers.clone(),
-                        answer.interval,
-                        answer.min_interval,
-                        now,
-                        &self.rules,
-                    ))
-                })
+                tracing::debug!(upstream = name, peers = answer.peers.len(), "forwarded");
+                self.metrics.forward(name, ForwardOutcome::Ok, Some(200), took);
+                Some(answer)
             }
             Ok(Err(error)) => {
-                tracing::debug!(upstream = upstream.name(), %error, "forward failed");
-                record(&mut |torrent| {
-                    torrent.record_failure(&request.peer_id, now, &self.rules);
-                    None
-                })
+                tracing::debug!(upstream = name, %error, "forward failed");
+                self.metrics.forward(name, ForwardOutcome::Error, answered_status(&error), took);
+                None
             }
             Err(_) => {
-                tracing::debug!(upstream = upstream.name(), timeout = ?self.timeout, "forward timed out");
-                record(&mut |torrent| {
-                    torrent.record_failure(&request.peer_id, now, &self.rules);
-                    None
-                })
+                tracing::debug!(upstream = name, timeout = ?self.timeout, "forward timed out");
+                self.metrics.forward(name, ForwardOutcome::Timeout, None, took);
+                None
             }
-        }
+        };
+        self.with_records(&request.info_hash, |records| {
+            let record = &mut records[index];
+            match answer {
+                Some(answer) => Some(record.record_answer(
+                    answer.peers,
+                    answer.interval,
+                    answer.min_interval,
+                    now,
+                    &self.rules,
+                )),
+                None => {
+                    record.record_failure(&request.peer_id, now, &self.rules);
+                    None
+                }
+            }
+        })
     }
 
     fn with_records<T>(
@@ -148,6 +156,18 @@ impl Forwarding {
     }
 }
 
+/// The HTTP status of the answer behind a failure, if an answer came: what the Go original's
+/// `forwarder_status` counts.
+fn answered_status(error: &UpstreamError) -> Option<u16> {
+    match error {
+        UpstreamError::Status(code) => Some(*code),
+        UpstreamError::TooLarge(_) | UpstreamError::Malformed(_) | UpstreamError::Refused(_) => {
+            Some(200)
+        }
+        UpstreamError::Transport(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
@@ -157,6 +177,7 @@ mod tests {
     use crate::domain::ids::PeerId;
     use crate::domain::peer::{Endpoint, Peer};
     use crate::ports::clock::MockClock;
+    use crate::ports::metrics::NoMetrics;
     use crate::ports::upstream::{MockUpstreamTracker, UpstreamAnswer, UpstreamError};
 
     const RULES: ForwardRules = ForwardRules::for_tests(100);
@@ -204,7 +225,13 @@ mod tests {
     fn forwarding(upstreams: Vec<MockUpstreamTracker>, now: &Arc<AtomicU32>) -> Arc<Forwarding> {
         let upstreams =
             upstreams.into_iter().map(|u| Arc::new(u) as Arc<dyn UpstreamTracker>).collect();
-        Arc::new(Forwarding::new(upstreams, clock(now.clone()), TIMEOUT, RULES))
+        Arc::new(Forwarding::new(
+            upstreams,
+            clock(now.clone()),
+            Arc::new(NoMetrics),
+            TIMEOUT,
+            RULES,
+        ))
     }
 
     #[tokio::test]
@@ -237,8 +264,13 @@ mod tests {
         // Answers the first client, then hangs for the second: its answer must not wait.
         let upstream =
             HangsAfter { answered: 1, calls: AtomicU32::new(0), inner: answering(1, 600, 2) };
-        let forwarding =
-            Arc::new(Forwarding::new(vec![Arc::new(upstream)], clock(now.clone()), TIMEOUT, RULES));
+        let forwarding = Arc::new(Forwarding::new(
+            vec![Arc::new(upstream)],
+            clock(now.clone()),
+            Arc::new(NoMetrics),
+            TIMEOUT,
+            RULES,
+        ));
         forwarding.upstream_peers(&request(1, Event::Started)).await;
         let started = tokio::time::Instant::now();
         let lists = forwarding.upstream_peers(&request(2, Event::Started)).await;
@@ -255,6 +287,7 @@ mod tests {
         let forwarding = Arc::new(Forwarding::new(
             vec![Arc::new(answering(1, 600, 1)), Arc::new(hung)],
             clock(now.clone()),
+            Arc::new(NoMetrics),
             TIMEOUT,
             RULES,
         ));

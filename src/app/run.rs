@@ -9,16 +9,20 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::config::Config;
-use super::forwarders::{self, ForwardersError};
+use super::forwarders::{self, ForwarderSpec, ForwardersError};
 use super::forwarding::Forwarding;
 use super::sweeper::sweep_periodically;
 use super::tracker::{Tracker, TrackerSettings};
 use crate::adapters::clock::SystemClock;
 use crate::adapters::forwarder::{self, HttpUpstream};
-use crate::adapters::http::{self, RequestLimits, ServerSettings};
+use crate::adapters::http::{self, Backends, RequestLimits, ServerSettings};
 use crate::adapters::memory::MemoryRepository;
+use crate::adapters::metrics::PrometheusMetrics;
 use crate::domain::forwarding::ForwardRules;
-use crate::ports::{Clock, SweepReport, TrackerService, UpstreamTracker};
+use crate::ports::metrics::NoMetrics;
+use crate::ports::{
+    Clock, Metrics, MetricsReport, PeerRepository, SweepReport, TrackerService, UpstreamTracker,
+};
 
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -36,6 +40,8 @@ pub enum StartError {
     Forwarders(#[from] ForwardersError),
     #[error("cannot set up forwarding: {0}")]
     Forwarding(String),
+    #[error("cannot set up metrics: {0}")]
+    Metrics(String),
 }
 
 /// A tracker that is serving; [`Running::stop`] shuts it down.
@@ -69,6 +75,17 @@ impl Running {
 /// Builds the tracker from `config` and starts serving on its listen address.
 pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
     let repository = Arc::new(MemoryRepository::new(config.max_torrents));
+    let forwarders = match config.forwards_file() {
+        Some(path) => forwarders::load(&path)?,
+        None => Vec::new(),
+    };
+    let prometheus = prometheus(config, &forwarders, repository.clone())?;
+    let metrics: Arc<dyn Metrics> = match &prometheus {
+        Some(prometheus) => prometheus.clone(),
+        None => Arc::new(NoMetrics),
+    };
+    let report = prometheus.map(|prometheus| prometheus as Arc<dyn MetricsReport>);
+
     let settings = TrackerSettings {
         peer_age: config.peer_age(),
         interval: config.interval(),
@@ -77,8 +94,10 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         max_peers_per_swarm: config.max_peers_per_swarm,
         allow_claimed_ip: config.allow_ip_param,
     };
-    let mut tracker = Tracker::new(repository, clock.clone(), settings);
-    if let Some(forwarding) = forwarding(config, clock)? {
+    let mut tracker =
+        Tracker::new(repository, clock.clone(), settings).with_metrics(metrics.clone());
+    if !forwarders.is_empty() {
+        let forwarding = forwarding(config, forwarders, clock, metrics.clone())?;
         tracker = tracker.with_forwarding(Arc::new(forwarding));
     }
     let tracker = Arc::new(tracker);
@@ -89,7 +108,9 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         max_query_length: config.max_query_length,
         max_scrape_hashes: config.max_scrape_hashes,
     };
-    let routes = http::routes(tracker.clone() as Arc<dyn TrackerService>, limits);
+    let backends =
+        Backends { tracker: tracker.clone() as Arc<dyn TrackerService>, metrics, report };
+    let routes = http::routes(backends, limits);
     let server_settings = ServerSettings {
         trust_x_real_ip: config.x_real_ip,
         header_read_timeout: Duration::from_secs(config.header_read_timeout),
@@ -116,13 +137,13 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         peer_age_minutes = config.peer_age,
         interval_secs = config.announce_interval,
         x_real_ip = config.x_real_ip,
-        "retracker {} serving /announce and /scrape",
+        prometheus = config.enable_prometheus,
+        forwards_file = %config.forwards_file,
+        max_torrents = config.max_torrents,
+        max_peers_per_swarm = config.max_peers_per_swarm,
+        "retracker {} serving",
         env!("CARGO_PKG_VERSION"),
     );
-    // Said plainly rather than silently accepted: this setting has no effect yet.
-    if config.enable_prometheus {
-        tracing::warn!("ENABLE_PROMETHEUS (-p) is not implemented in this version; no /metrics");
-    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.stop().await;
@@ -130,17 +151,34 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-/// The forwarding set up from the forwarders file, if the config names one.
-fn forwarding(config: &Config, clock: Arc<dyn Clock>) -> Result<Option<Forwarding>, StartError> {
-    let Some(path) = config.forwards_file() else {
+/// Prometheus metrics, when they are on.
+fn prometheus(
+    config: &Config,
+    forwarders: &[ForwarderSpec],
+    repository: Arc<MemoryRepository>,
+) -> Result<Option<Arc<PrometheusMetrics>>, StartError> {
+    if !config.enable_prometheus {
         return Ok(None);
-    };
-    let specs = forwarders::load(&path)?;
+    }
+    let names: Vec<String> = forwarders.iter().map(|spec| spec.name.clone()).collect();
+    let metrics =
+        PrometheusMetrics::new(&names, move || repository.totals()).map_err(StartError::Metrics)?;
+    Ok(Some(Arc::new(metrics)))
+}
+
+/// Forwarding to the upstream trackers of the forwarders file.
+fn forwarding(
+    config: &Config,
+    specs: Vec<ForwarderSpec>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<dyn Metrics>,
+) -> Result<Forwarding, StartError> {
     let client = forwarder::client().map_err(|error| StartError::Forwarding(error.to_string()))?;
     let mut upstreams: Vec<Arc<dyn UpstreamTracker>> = Vec::with_capacity(specs.len());
     for spec in specs {
-        tracing::info!(uri = %spec.uri, ip = ?spec.ip, host = ?spec.host, "forwarding announces");
+        tracing::info!(name = %spec.name, uri = %spec.uri, ip = ?spec.ip, host = ?spec.host, "forwarding announces");
         let upstream = HttpUpstream::new(
+            spec.name,
             client.clone(),
             spec.uri,
             spec.ip,
@@ -158,7 +196,7 @@ fn forwarding(config: &Config, clock: Arc<dyn Clock>) -> Result<Option<Forwardin
         max_clients: config.max_peers_per_swarm,
     };
     let timeout = Duration::from_secs(config.forward_timeout);
-    Ok(Some(Forwarding::new(upstreams, clock, timeout, rules)))
+    Ok(Forwarding::new(upstreams, clock, metrics, timeout, rules))
 }
 
 fn bind(config: &Config) -> Result<tokio::net::TcpListener, StartError> {

@@ -14,7 +14,8 @@ use crate::domain::peer::{AnyEndpoint, Event};
 use crate::domain::scrape::{self, ScrapeResponse};
 use crate::domain::swarm::{AnnounceContext, PeerAnnounce};
 use crate::domain::time::PeerAge;
-use crate::ports::{Clock, PeerRepository, SweepReport, TrackerService};
+use crate::ports::metrics::NoMetrics;
+use crate::ports::{Clock, Metrics, PeerRepository, SweepReport, TrackerService};
 
 /// The tracker's rules, from the configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,6 +35,7 @@ pub struct Tracker {
     clock: Arc<dyn Clock>,
     settings: TrackerSettings,
     forwarding: Option<Arc<Forwarding>>,
+    metrics: Arc<dyn Metrics>,
 }
 
 impl Tracker {
@@ -42,7 +44,12 @@ impl Tracker {
         clock: Arc<dyn Clock>,
         settings: TrackerSettings,
     ) -> Self {
-        Self { repository, clock, settings, forwarding: None }
+        Self { repository, clock, settings, forwarding: None, metrics: Arc::new(NoMetrics) }
+    }
+
+    /// Counts expired peers and merged upstream peers.
+    pub fn with_metrics(self, metrics: Arc<dyn Metrics>) -> Self {
+        Self { metrics, ..self }
     }
 
     /// Also forwards announces to upstream trackers and merges in their peers.
@@ -97,7 +104,9 @@ impl Tracker {
         if let Some(forwarding) = &self.forwarding {
             forwarding.sweep(cutoff);
         }
-        self.repository.sweep(cutoff)
+        let report = self.repository.sweep(cutoff);
+        self.metrics.peers_expired(report.peers_removed);
+        report
     }
 }
 
@@ -123,7 +132,9 @@ impl TrackerService for Tracker {
         let upstream = forwarding.upstream_peers(&forwarded).await;
         if request.event != Event::Stopped && !upstream.is_empty() {
             let client = self.endpoint(&request, remote_ip);
+            let local = response.peers.len();
             response.peers = merge(response.peers, &upstream, numwant, &request.peer_id, client);
+            self.metrics.upstream_peers_merged(response.peers.len() - local);
         }
         Ok(response)
     }
@@ -247,8 +258,13 @@ mod tests {
                 Ok(UpstreamAnswer { interval: None, min_interval: None, peers })
             });
         let rules = ForwardRules::for_tests(10);
-        let forwarding =
-            Forwarding::new(vec![Arc::new(upstream)], clock(), Duration::from_secs(2), rules);
+        let forwarding = Forwarding::new(
+            vec![Arc::new(upstream)],
+            clock(),
+            Arc::new(NoMetrics),
+            Duration::from_secs(2),
+            rules,
+        );
         let tracker = Tracker::new(Arc::new(repository), clock(), settings())
             .with_forwarding(Arc::new(forwarding));
 

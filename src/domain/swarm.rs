@@ -18,6 +18,24 @@ pub struct SwarmStats {
     pub downloaded: u32,
 }
 
+/// Peers counted by role and address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PeerCensus {
+    pub seeders_v4: usize,
+    pub leechers_v4: usize,
+    pub seeders_v6: usize,
+    pub leechers_v6: usize,
+}
+
+impl std::ops::AddAssign for PeerCensus {
+    fn add_assign(&mut self, other: Self) {
+        self.seeders_v4 += other.seeders_v4;
+        self.leechers_v4 += other.leechers_v4;
+        self.seeders_v6 += other.seeders_v6;
+        self.leechers_v6 += other.leechers_v6;
+    }
+}
+
 /// One peer's announce, reduced to what the swarm needs.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAnnounce {
@@ -72,6 +90,15 @@ impl Swarm {
             complete: count(self.v4.seeders() + self.v6.seeders()),
             incomplete: count(self.v4.leechers() + self.v6.leechers()),
             downloaded: self.downloaded,
+        }
+    }
+
+    pub fn census(&self) -> PeerCensus {
+        PeerCensus {
+            seeders_v4: self.v4.seeders(),
+            leechers_v4: self.v4.leechers(),
+            seeders_v6: self.v6.seeders(),
+            leechers_v6: self.v6.leechers(),
         }
     }
 
@@ -254,6 +281,8 @@ mod tests {
         let answer = swarm.announce(&peer(3, "10.0.0.3", false, Event::Started), &later);
         assert!(answer.peers.is_empty());
 
+        let census = swarm.census();
+        assert_eq!((census.seeders_v4, census.leechers_v4, census.leechers_v6), (1, 1, 1));
         assert_eq!(swarm.expire(later.cutoff), 2);
         assert_eq!(swarm.stats(), SwarmStats { complete: 0, incomplete: 1, downloaded: 0 });
     }

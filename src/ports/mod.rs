@@ -1,11 +1,13 @@
 //! What the core needs from the world, and what the world may ask of it: one trait per need.
 
 pub mod clock;
+pub mod metrics;
 pub mod peer_repository;
 pub mod tracker_service;
 pub mod upstream;
 
 pub use clock::Clock;
-pub use peer_repository::{PeerRepository, SweepReport};
+pub use metrics::{Metrics, MetricsReport};
+pub use peer_repository::{PeerRepository, StoreTotals, SweepReport};
 pub use tracker_service::TrackerService;
 pub use upstream::{UpstreamAnswer, UpstreamError, UpstreamTracker};

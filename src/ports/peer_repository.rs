@@ -5,8 +5,15 @@
 
 use crate::domain::announce::Refusal;
 use crate::domain::ids::InfoHash;
-use crate::domain::swarm::{AnnounceContext, PeerAnnounce, SwarmAnswer, SwarmStats};
+use crate::domain::swarm::{AnnounceContext, PeerAnnounce, PeerCensus, SwarmAnswer, SwarmStats};
 use crate::domain::time::Timestamp;
+
+/// Everything held, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreTotals {
+    pub torrents: usize,
+    pub peers: PeerCensus,
+}
 
 /// What one sweep freed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -31,4 +38,7 @@ pub trait PeerRepository: Send + Sync {
 
     /// Drops peers last seen at or before `cutoff`, then torrents left without peers.
     fn sweep(&self, cutoff: Timestamp) -> SweepReport;
+
+    /// Counts everything held. Walks every torrent: for a metrics scrape, not a request.
+    fn totals(&self) -> StoreTotals;
 }

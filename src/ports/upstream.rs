@@ -33,7 +33,7 @@ pub enum UpstreamError {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait UpstreamTracker: Send + Sync {
-    /// A short name for logs and metrics: the announce URL.
+    /// A short name for logs and metrics.
     fn name(&self) -> &str;
 
     /// Forwards one client's announce. Waiting is the caller's business: it puts its own

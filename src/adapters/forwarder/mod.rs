@@ -28,6 +28,7 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
 }
 
 pub struct HttpUpstream {
+    name: String,
     client: reqwest::Client,
     announce_url: Url,
     claimed_ip: Option<IpAddr>,
@@ -36,9 +37,11 @@ pub struct HttpUpstream {
 }
 
 impl HttpUpstream {
-    /// `claimed_ip` is announced as the client's address (`ip=`); `host` replaces the Host
-    /// header; answers longer than `max_answer_bytes` are refused.
+    /// `name` labels it in logs and metrics; `claimed_ip` is announced as the client's
+    /// address (`ip=`); `host` replaces the Host header; answers longer than
+    /// `max_answer_bytes` are refused.
     pub fn new(
+        name: String,
         client: reqwest::Client,
         announce_url: Url,
         claimed_ip: Option<IpAddr>,
@@ -50,7 +53,7 @@ impl HttpUpstream {
                 HeaderValue::from_str(host).map_err(|_| format!("bad Host header {host:?}"))
             })
             .transpose()?;
-        Ok(Self { client, announce_url, claimed_ip, host, max_answer_bytes })
+        Ok(Self { name, client, announce_url, claimed_ip, host, max_answer_bytes })
     }
 
     async fn read_capped(&self, mut response: reqwest::Response) -> Result<Vec<u8>, UpstreamError> {
@@ -72,7 +75,7 @@ impl HttpUpstream {
 #[async_trait]
 impl UpstreamTracker for HttpUpstream {
     fn name(&self) -> &str {
-        self.announce_url.as_str()
+        &self.name
     }
 
     async fn announce(&self, request: &AnnounceRequest) -> Result<UpstreamAnswer, UpstreamError> {

@@ -6,5 +6,5 @@ pub mod render;
 pub mod routes;
 pub mod server;
 
-pub use routes::{RequestLimits, routes};
+pub use routes::{Backends, RequestLimits, routes};
 pub use server::{ServerSettings, bind, serve};

@@ -5,14 +5,18 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
+use warp::http::StatusCode;
 use warp::http::header::{CONTENT_TYPE, HeaderValue};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::query::{self, RequestError};
 use super::render::{self, PeerFormat};
-use crate::ports::TrackerService;
+use crate::domain::announce::Refusal;
+use crate::ports::metrics::{FailureKind, RequestOutcome, Route};
+use crate::ports::{Metrics, MetricsReport, TrackerService};
 
 /// Limits on what a request may ask, named in the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,25 +29,57 @@ pub struct RequestLimits {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientIp(pub Result<IpAddr, RequestError>);
 
+/// What the routes serve from.
+#[derive(Clone)]
+pub struct Backends {
+    pub tracker: Arc<dyn TrackerService>,
+    pub metrics: Arc<dyn Metrics>,
+    /// `/metrics` is served only when this is set.
+    pub report: Option<Arc<dyn MetricsReport>>,
+}
+
+/// `/announce`, `/scrape`, `/healthz`, and `/metrics` when metrics are on; 404 elsewhere.
 pub fn routes(
-    service: Arc<dyn TrackerService>,
+    backends: Backends,
     limits: RequestLimits,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let with_service = warp::any().map(move || service.clone());
+    let with_backends = warp::any().map(move || backends.clone());
     let announce = warp::path!("announce")
         .and(warp::get())
         .and(raw_query())
         .and(warp::ext::optional::<ClientIp>())
-        .and(with_service.clone())
-        .then(move |query: String, client: Option<ClientIp>, service: Arc<dyn TrackerService>| {
-            announce(service, limits, query, client)
+        .and(with_backends.clone())
+        .then(move |query: String, client: Option<ClientIp>, backends: Backends| async move {
+            let started = Instant::now();
+            let (response, outcome) =
+                announce(backends.tracker.as_ref(), limits, &query, client).await;
+            backends.metrics.request(outcome, started.elapsed());
+            response
         });
-    let scrape = warp::path!("scrape").and(warp::get()).and(raw_query()).and(with_service).map(
-        move |query: String, service: Arc<dyn TrackerService>| {
-            scrape(service.as_ref(), limits, &query)
+    let scrape =
+        warp::path!("scrape").and(warp::get()).and(raw_query()).and(with_backends.clone()).map(
+            move |query: String, backends: Backends| {
+                let started = Instant::now();
+                let (response, outcome) = scrape(backends.tracker.as_ref(), limits, &query);
+                backends.metrics.request(outcome, started.elapsed());
+                response
+            },
+        );
+    let health = warp::path!("healthz")
+        .and(warp::get())
+        .map(|| text(StatusCode::OK, b"ok\n".to_vec(), "text/plain"));
+    let metrics = warp::path!("metrics").and(warp::get()).and(with_backends).and_then(
+        |backends: Backends| async move {
+            match backends.report {
+                Some(report) => {
+                    let (body, content_type) = report.render();
+                    Ok(text(StatusCode::OK, body.into_bytes(), content_type))
+                }
+                None => Err(warp::reject::not_found()),
+            }
         },
     );
-    announce.or(scrape).unify()
+    announce.or(scrape).unify().or(health).unify().or(metrics).unify()
 }
 
 /// The raw query string, or an empty one when the URL has no `?`, so that a bare
@@ -53,17 +89,18 @@ fn raw_query() -> impl Filter<Extract = (String,), Error = std::convert::Infalli
 }
 
 async fn announce(
-    service: Arc<dyn TrackerService>,
+    tracker: &dyn TrackerService,
     limits: RequestLimits,
-    query: String,
+    query: &str,
     client: Option<ClientIp>,
-) -> Response {
-    let parsed = query::check_length(&query, limits.max_query_length)
-        .and_then(|()| query::parse_announce(&query))
+) -> (Response, RequestOutcome) {
+    let mut outcome = RequestOutcome { route: Route::Announce, event: None, failure: None };
+    let parsed = query::check_length(query, limits.max_query_length)
+        .and_then(|()| query::parse_announce(query))
         .and_then(|parsed| Ok((parsed, client_ip(client)?)));
     let (parsed, ip) = match parsed {
         Ok(ok) => ok,
-        Err(error) => return failure(&error.to_string(), "announce"),
+        Err(error) => return failure(&error.to_string(), request_failure(&error), outcome),
     };
     let format = if parsed.compact {
         PeerFormat::Compact
@@ -72,24 +109,30 @@ async fn announce(
     };
     let info_hash = parsed.request.info_hash;
     let event = parsed.request.event;
-    match service.announce(parsed.request, ip).await {
+    outcome.event = Some(event);
+    match tracker.announce(parsed.request, ip).await {
         Ok(response) => {
             tracing::debug!(%ip, %info_hash, ?event, peers = response.peers.len(), "announce");
-            bencoded(render::announce(&response, format))
+            (bencoded(render::announce(&response, format)), outcome)
         }
-        Err(refusal) => failure(&refusal.to_string(), "announce"),
+        Err(refusal) => failure(&refusal.to_string(), refusal_failure(&refusal), outcome),
     }
 }
 
-fn scrape(service: &dyn TrackerService, limits: RequestLimits, query: &str) -> Response {
+fn scrape(
+    tracker: &dyn TrackerService,
+    limits: RequestLimits,
+    query: &str,
+) -> (Response, RequestOutcome) {
+    let outcome = RequestOutcome { route: Route::Scrape, event: None, failure: None };
     let hashes = query::check_length(query, limits.max_query_length)
         .and_then(|()| query::parse_scrape(query, limits.max_scrape_hashes));
     match hashes {
         Ok(hashes) => {
             tracing::debug!(torrents = hashes.len(), "scrape");
-            bencoded(render::scrape(&service.scrape(&hashes)))
+            (bencoded(render::scrape(&tracker.scrape(&hashes))), outcome)
         }
-        Err(error) => failure(&error.to_string(), "scrape"),
+        Err(error) => failure(&error.to_string(), request_failure(&error), outcome),
     }
 }
 
@@ -98,14 +141,38 @@ fn client_ip(client: Option<ClientIp>) -> Result<IpAddr, RequestError> {
     client.map_or(Err(RequestError::Missing("client address")), |ClientIp(ip)| ip)
 }
 
-fn failure(reason: &str, what: &str) -> Response {
-    tracing::debug!(reason, "{what} refused");
-    bencoded(render::failure(reason))
+fn request_failure(error: &RequestError) -> FailureKind {
+    match error {
+        RequestError::Missing(_) => FailureKind::MissingField,
+        RequestError::WrongLength { .. }
+        | RequestError::Invalid { .. }
+        | RequestError::UnknownEvent(_) => FailureKind::InvalidField,
+        RequestError::TooLong { .. } => FailureKind::QueryTooLong,
+        RequestError::TooManyHashes { .. } => FailureKind::TooManyHashes,
+        RequestError::BadRealIp => FailureKind::BadRealIp,
+    }
+}
+
+fn refusal_failure(refusal: &Refusal) -> FailureKind {
+    match refusal {
+        Refusal::PortZero => FailureKind::PortZero,
+        Refusal::TorrentLimit(_) => FailureKind::TorrentLimit,
+    }
+}
+
+fn failure(reason: &str, kind: FailureKind, outcome: RequestOutcome) -> (Response, RequestOutcome) {
+    tracing::debug!(reason, route = ?outcome.route, "refused");
+    (bencoded(render::failure(reason)), RequestOutcome { failure: Some(kind), ..outcome })
 }
 
 fn bencoded(body: Vec<u8>) -> Response {
+    text(StatusCode::OK, body, "text/plain")
+}
+
+fn text(status: StatusCode, body: Vec<u8>, content_type: &'static str) -> Response {
     let mut response = Response::new(body.into());
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
@@ -121,18 +188,24 @@ mod tests {
     use crate::domain::peer::{Event, PeerList};
     use crate::domain::scrape::ScrapeResponse;
     use crate::domain::swarm::SwarmStats;
+    use crate::ports::metrics::{MockMetrics, NoMetrics};
     use crate::ports::tracker_service::MockTrackerService;
 
     const LIMITS: RequestLimits = RequestLimits { max_query_length: 512, max_scrape_hashes: 3 };
     const ANNOUNCE: &str = "/announce?info_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=bbbbbbbbbbbbbbbbbbbb\
                             &port=6881&uploaded=0&downloaded=0&left=0&event=started";
 
+    /// The service under test, with metrics that accept anything.
+    fn backends(service: MockTrackerService) -> Backends {
+        Backends { tracker: Arc::new(service), metrics: Arc::new(NoMetrics), report: None }
+    }
+
     fn client() -> ClientIp {
         ClientIp(Ok("192.0.2.4".parse().unwrap()))
     }
 
     async fn get(service: MockTrackerService, path: &str) -> (u16, Vec<u8>) {
-        let filter = routes(Arc::new(service), LIMITS);
+        let filter = routes(backends(service), LIMITS);
         let reply = warp::test::request().path(path).extension(client()).reply(&filter).await;
         (reply.status().as_u16(), reply.body().to_vec())
     }
@@ -200,7 +273,7 @@ mod tests {
     async fn a_bad_client_address_is_a_failure() {
         let mut service = MockTrackerService::new();
         service.expect_announce().never();
-        let filter = routes(Arc::new(service), LIMITS);
+        let filter = routes(backends(service), LIMITS);
         let reply = warp::test::request()
             .path(ANNOUNCE)
             .extension(ClientIp(Err(RequestError::BadRealIp)))
@@ -242,15 +315,75 @@ mod tests {
     async fn unknown_paths_are_404_and_posts_are_not_served() {
         let (status, _) = get(MockTrackerService::new(), "/favicon.ico").await;
         assert_eq!(status, 404);
-        let filter = routes(Arc::new(MockTrackerService::new()), LIMITS);
+        let filter = routes(backends(MockTrackerService::new()), LIMITS);
         let reply = warp::test::request().method("POST").path(ANNOUNCE).reply(&filter).await;
         assert_eq!(reply.status().as_u16(), 405);
     }
 
     #[tokio::test]
     async fn answers_are_text_plain() {
-        let filter = routes(Arc::new(MockTrackerService::new()), LIMITS);
+        let filter = routes(backends(MockTrackerService::new()), LIMITS);
         let reply = warp::test::request().path("/scrape").reply(&filter).await;
         assert_eq!(reply.headers()[CONTENT_TYPE], "text/plain");
+    }
+
+    #[tokio::test]
+    async fn each_request_is_measured_with_its_outcome() {
+        let mut service = MockTrackerService::new();
+        service.expect_announce().returning(|_, _| Err(Refusal::TorrentLimit(1)));
+        let mut metrics = MockMetrics::new();
+        let refused = RequestOutcome {
+            route: Route::Announce,
+            event: Some(Event::Started),
+            failure: Some(FailureKind::TorrentLimit),
+        };
+        metrics
+            .expect_request()
+            .withf(move |outcome, _| *outcome == refused)
+            .times(1)
+            .return_const(());
+        let unread = RequestOutcome {
+            route: Route::Scrape,
+            event: None,
+            failure: Some(FailureKind::MissingField),
+        };
+        metrics
+            .expect_request()
+            .withf(move |outcome, _| *outcome == unread)
+            .times(1)
+            .return_const(());
+        let backends =
+            Backends { tracker: Arc::new(service), metrics: Arc::new(metrics), report: None };
+        let filter = routes(backends, LIMITS);
+        for path in [ANNOUNCE, "/scrape"] {
+            warp::test::request().path(path).extension(client()).reply(&filter).await;
+        }
+    }
+
+    struct FixedReport;
+
+    impl MetricsReport for FixedReport {
+        fn render(&self) -> (String, &'static str) {
+            ("requests 3\n".into(), "text/plain; version=0.0.4")
+        }
+    }
+
+    #[tokio::test]
+    async fn metrics_are_served_only_when_on() {
+        let off = routes(backends(MockTrackerService::new()), LIMITS);
+        assert_eq!(warp::test::request().path("/metrics").reply(&off).await.status(), 404);
+        let on =
+            Backends { report: Some(Arc::new(FixedReport)), ..backends(MockTrackerService::new()) };
+        let reply = warp::test::request().path("/metrics").reply(&routes(on, LIMITS)).await;
+        assert_eq!(reply.status(), 200);
+        assert_eq!(reply.headers()[CONTENT_TYPE], "text/plain; version=0.0.4");
+        assert_eq!(reply.body().as_ref(), b"requests 3\n");
+    }
+
+    #[tokio::test]
+    async fn healthz_says_ok() {
+        let filter = routes(backends(MockTrackerService::new()), LIMITS);
+        let reply = warp::test::request().path("/healthz").reply(&filter).await;
+        assert_eq!((reply.status().as_u16(), reply.body().as_ref()), (200, &b"ok\n"[..]));
     }
 }

@@ -11,7 +11,7 @@ use crate::domain::ids::InfoHash;
 use crate::domain::peer::Event;
 use crate::domain::swarm::{AnnounceContext, PeerAnnounce, Swarm, SwarmAnswer, SwarmStats};
 use crate::domain::time::Timestamp;
-use crate::ports::{PeerRepository, SweepReport};
+use crate::ports::{PeerRepository, StoreTotals, SweepReport};
 use crate::sharded::{Sharded, shrink_if_sparse};
 
 /// Many more shards than cores, so two busy torrents rarely share a lock.
@@ -89,6 +89,18 @@ impl PeerRepository for MemoryRepository {
         self.torrents.fetch_sub(report.torrents_removed, Ordering::Relaxed);
         report
     }
+
+    fn totals(&self) -> StoreTotals {
+        let mut totals = StoreTotals::default();
+        for shard in self.swarms.shards() {
+            let swarms = shard.lock();
+            totals.torrents += swarms.len();
+            for swarm in swarms.values() {
+                totals.peers += swarm.census();
+            }
+        }
+        totals
+    }
 }
 
 #[cfg(test)]
@@ -159,6 +171,18 @@ mod tests {
         let stats = repository.scrape(&[hash(9), hash(1)]);
         assert_eq!(stats[0], SwarmStats::default());
         assert_eq!(stats[1], SwarmStats { complete: 0, incomplete: 1, downloaded: 0 });
+    }
+
+    #[test]
+    fn totals_count_torrents_and_peers() {
+        let repository = MemoryRepository::new(10);
+        repository.announce(&hash(1), &announce(1, Event::Started), &context(10)).unwrap();
+        repository.announce(&hash(2), &announce(2, Event::Started), &context(10)).unwrap();
+        let seeder = PeerAnnounce { seeder: true, ..announce(3, Event::Started) };
+        repository.announce(&hash(2), &seeder, &context(10)).unwrap();
+        let totals = repository.totals();
+        assert_eq!(totals.torrents, 2);
+        assert_eq!((totals.peers.seeders_v4, totals.peers.leechers_v4), (1, 2));
     }
 
     #[test]

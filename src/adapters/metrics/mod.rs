@@ -1,0 +1,327 @@
+//! Prometheus metrics, built with opentelemetry and exported by opentelemetry-prometheus.
+//!
+//! The hot path takes no lock shared by all requests: counters are OpenTelemetry instruments
+//! bound to their labels once, up front, so a count is an atomic add; request latencies go to
+//! the `prometheus` crate's atomic histograms in the same registry (an OpenTelemetry histogram
+//! takes a mutex per label set on every record). Torrent and peer gauges are read from the
+//! repository when Prometheus scrapes, not counted on every announce.
+//!
+//! The Go original's `requests` and `forwarder_status` keep their exact names, so the exporter
+//! adds no `_total` suffix, unit, `target_info` or scope labels of its own; our counters carry
+//! `_total` in their names.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{BoundCounter, Counter, Meter, MeterProvider as _};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use parking_lot::Mutex;
+use prometheus::{Histogram, HistogramOpts, HistogramVec, Registry, TextEncoder};
+
+use crate::domain::peer::Event;
+use crate::ports::metrics::{FailureKind, ForwardOutcome, RequestOutcome, Route};
+use crate::ports::{Metrics, MetricsReport, StoreTotals};
+
+/// Seconds; a tracker answers in microseconds, so the buckets start low.
+const REQUEST_BUCKETS: &[f64] =
+    &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+/// Seconds; upstream trackers are across the internet.
+const FORWARD_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+const EVENTS: [(Option<Event>, &str); 5] = [
+    (Some(Event::Started), "started"),
+    (Some(Event::Completed), "completed"),
+    (Some(Event::Stopped), "stopped"),
+    (Some(Event::Periodic), "none"),
+    (None, "unknown"),
+];
+const FAILURES: [(FailureKind, &str); 7] = [
+    (FailureKind::MissingField, "missing_field"),
+    (FailureKind::InvalidField, "invalid_field"),
+    (FailureKind::QueryTooLong, "query_too_long"),
+    (FailureKind::TooManyHashes, "too_many_hashes"),
+    (FailureKind::BadRealIp, "bad_x_real_ip"),
+    (FailureKind::PortZero, "port_zero"),
+    (FailureKind::TorrentLimit, "torrent_limit"),
+];
+const OUTCOMES: [(ForwardOutcome, &str); 4] = [
+    (ForwardOutcome::Ok, "ok"),
+    (ForwardOutcome::Timeout, "timeout"),
+    (ForwardOutcome::Error, "error"),
+    (ForwardOutcome::RateLimited, "rate_limited"),
+];
+
+/// How long one walk of the repository serves the gauges, so that one scrape walks it once.
+const TOTALS_FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// Counters bound to one forwarder's labels.
+struct ForwarderCounters {
+    outcomes: [BoundCounter<u64>; 4],
+    latency: Histogram,
+}
+
+pub struct PrometheusMetrics {
+    registry: Registry,
+    // Kept alive: dropping the provider stops collection.
+    _provider: SdkMeterProvider,
+    go_requests: BoundCounter<u64>,
+    announces: [[BoundCounter<u64>; 2]; 5],
+    scrapes: [BoundCounter<u64>; 2],
+    failures: [BoundCounter<u64>; 7],
+    request_latency: [Histogram; 2],
+    forwarders: HashMap<String, ForwarderCounters>,
+    forwarder_status: Counter<u64>,
+    forwards: Counter<u64>,
+    forward_latency: HistogramVec,
+    upstream_peers: BoundCounter<u64>,
+    expired: BoundCounter<u64>,
+}
+
+impl PrometheusMetrics {
+    /// Metrics for a tracker forwarding to `forwarders` (by name), with gauges read from
+    /// `totals` at scrape time.
+    pub fn new(
+        forwarders: &[String],
+        totals: impl Fn() -> StoreTotals + Send + Sync + 'static,
+    ) -> Result<Self, String> {
+        let registry = Registry::new();
+        let exporter = opentelemetry_prometheus::exporter()
+            .with_registry(registry.clone())
+            .without_counter_suffixes()
+            .without_units()
+            .without_target_info()
+            .scope_info_enabled(false)
+            .build()
+            .map_err(|error| format!("metrics exporter: {error}"))?;
+        let provider = SdkMeterProvider::builder().with_reader(exporter).build();
+        let meter = provider.meter("retracker");
+
+        let counter = |name: &'static str, help: &'static str| {
+            meter.u64_counter(name).with_description(help).build()
+        };
+        let go_requests =
+            counter("requests", "Announce requests (as the Go retracker counts them)").bind(&[]);
+        let announces_counter =
+            counter("retracker_announces_total", "Announce requests by event and result");
+        let announces = EVENTS.map(|(_, event)| {
+            ["ok", "failed"].map(|result| {
+                announces_counter
+                    .bind(&[KeyValue::new("event", event), KeyValue::new("result", result)])
+            })
+        });
+        let scrapes_counter = counter("retracker_scrapes_total", "Scrape requests by result");
+        let scrapes =
+            ["ok", "failed"].map(|result| scrapes_counter.bind(&[KeyValue::new("result", result)]));
+        let failures_counter =
+            counter("retracker_failures_total", "Requests answered with a failure reason, by kind");
+        let failures =
+            FAILURES.map(|(_, kind)| failures_counter.bind(&[KeyValue::new("kind", kind)]));
+        let forwarder_status = counter(
+            "forwarder_status",
+            "Forwarder answers by HTTP status, or error (as the Go retracker counts them)",
+        );
+        let forwards =
+            counter("retracker_forwards_total", "Announces forwarded, by forwarder and outcome");
+        let upstream_peers =
+            counter("retracker_upstream_peers_merged_total", "Upstream peers added to answers")
+                .bind(&[]);
+        let expired = counter(
+            "retracker_peers_expired_total",
+            "Peers dropped for not announcing within PEER_AGE",
+        )
+        .bind(&[]);
+
+        let request_latency_vec = histogram(
+            &registry,
+            "retracker_request_duration_seconds",
+            "Time to answer a request, by route",
+            "route",
+            REQUEST_BUCKETS,
+        )?;
+        let request_latency =
+            ["announce", "scrape"].map(|route| request_latency_vec.with_label_values(&[route]));
+        let forward_latency = histogram(
+            &registry,
+            "retracker_forward_duration_seconds",
+            "Time an upstream tracker took to answer, by forwarder",
+            "forwarder",
+            FORWARD_BUCKETS,
+        )?;
+        let forwarders = forwarders
+            .iter()
+            .map(|name| {
+                let counters = ForwarderCounters {
+                    outcomes: OUTCOMES.map(|(_, outcome)| {
+                        forwards.bind(&[
+                            KeyValue::new("forwarder", name.clone()),
+                            KeyValue::new("outcome", outcome),
+                        ])
+                    }),
+                    latency: forward_latency.with_label_values(&[name.as_str()]),
+                };
+                (name.clone(), counters)
+            })
+            .collect();
+
+        register_gauges(&meter, totals);
+        // Unlabelled counters appear once touched; touch them so dashboards see zeros.
+        for counter in [&go_requests, &upstream_peers, &expired] {
+            counter.add(0);
+        }
+
+        Ok(Self {
+            registry,
+            _provider: provider,
+            go_requests,
+            announces,
+            scrapes,
+            failures,
+            request_latency,
+            forwarders,
+            forwarder_status,
+            forwards,
+            forward_latency,
+            upstream_peers,
+            expired,
+        })
+    }
+}
+
+fn histogram(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    label: &str,
+    buckets: &[f64],
+) -> Result<HistogramVec, String> {
+    let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+    let histogram =
+        HistogramVec::new(opts, &[label]).map_err(|error| format!("{name}: {error}"))?;
+    registry.register(Box::new(histogram.clone())).map_err(|error| format!("{name}: {error}"))?;
+    Ok(histogram)
+}
+
+/// Torrents and peers, read from the repository when Prometheus scrapes.
+fn register_gauges(meter: &Meter, totals: impl Fn() -> StoreTotals + Send + Sync + 'static) {
+    let cache: Arc<Mutex<Option<(Instant, StoreTotals)>>> = Arc::default();
+    let current = Arc::new(move || {
+        let mut cached = cache.lock();
+        match *cached {
+            Some((at, totals)) if at.elapsed() < TOTALS_FRESH_FOR => totals,
+            _ => {
+                let fresh = totals();
+                *cached = Some((Instant::now(), fresh));
+                fresh
+            }
+        }
+    });
+    let for_torrents = current.clone();
+    meter
+        .u64_observable_gauge("retracker_torrents")
+        .with_description("Torrents tracked")
+        .with_callback(move |observer| observer.observe(for_torrents().torrents as u64, &[]))
+        .build();
+    meter
+        .u64_observable_gauge("retracker_peers")
+        .with_description("Peers tracked, by role and address family")
+        .with_callback(move |observer| {
+            let peers = current().peers;
+            for (count, role, family) in [
+                (peers.seeders_v4, "seeder", "ipv4"),
+                (peers.leechers_v4, "leecher", "ipv4"),
+                (peers.seeders_v6, "seeder", "ipv6"),
+                (peers.leechers_v6, "leecher", "ipv6"),
+            ] {
+                observer.observe(
+                    count as u64,
+                    &[KeyValue::new("role", role), KeyValue::new("family", family)],
+                );
+            }
+        })
+        .build();
+}
+
+fn event_index(event: Option<Event>) -> usize {
+    EVENTS.iter().position(|(e, _)| *e == event).unwrap_or(EVENTS.len() - 1)
+}
+
+impl Metrics for PrometheusMetrics {
+    fn request(&self, outcome: RequestOutcome, took: Duration) {
+        let result = usize::from(outcome.failure.is_some());
+        match outcome.route {
+            Route::Announce => {
+                self.go_requests.add(1);
+                self.announces[event_index(outcome.event)][result].add(1);
+                self.request_latency[0].observe(took.as_secs_f64());
+            }
+            Route::Scrape => {
+                self.scrapes[result].add(1);
+                self.request_latency[1].observe(took.as_secs_f64());
+            }
+        }
+        if let Some(kind) = outcome.failure {
+            let index =
+                FAILURES.iter().position(|(k, _)| *k == kind).expect("every kind is listed");
+            self.failures[index].add(1);
+        }
+    }
+
+    fn forward(
+        &self,
+        forwarder: &str,
+        outcome: ForwardOutcome,
+        http_status: Option<u16>,
+        took: Option<Duration>,
+    ) {
+        let index =
+            OUTCOMES.iter().position(|(o, _)| *o == outcome).expect("every outcome is listed");
+        match self.forwarders.get(forwarder) {
+            Some(counters) => {
+                counters.outcomes[index].add(1);
+                if let Some(took) = took {
+                    counters.latency.observe(took.as_secs_f64());
+                }
+            }
+            None => {
+                let labels = [
+                    KeyValue::new("forwarder", forwarder.to_owned()),
+                    KeyValue::new("outcome", OUTCOMES[index].1),
+                ];
+                self.forwards.add(1, &labels);
+                if let Some(took) = took {
+                    self.forward_latency
+                        .with_label_values(&[forwarder])
+                        .observe(took.as_secs_f64());
+                }
+            }
+        }
+        if outcome != ForwardOutcome::RateLimited {
+            let status = http_status.map_or_else(|| "error".to_owned(), |code| code.to_string());
+            self.forwarder_status.add(
+                1,
+                &[KeyValue::new("name", forwarder.to_owned()), KeyValue::new("status", status)],
+            );
+        }
+    }
+
+    fn upstream_peers_merged(&self, peers: usize) {
+        self.upstream_peers.add(peers as u64);
+    }
+
+    fn peers_expired(&self, peers: usize) {
+        self.expired.add(peers as u64);
+    }
+}
+
+impl MetricsReport for PrometheusMetrics {
+    fn render(&self) -> (String, &'static str) {
+        let text =
+            TextEncoder::new().encode_to_string(&self.registry.gather()).unwrap_or_else(|error| {
+                tracing::warn!(%error, "encoding metrics failed");
+                String::new()
+            });
+        (text, prometheus::TEXT_FORMAT)
+    }
+}

@@ -1,0 +1,79 @@
+//! The metrics port: what the tracker counts, named for what happened, not for a library.
+
+use std::time::Duration;
+
+use crate::domain::peer::Event;
+
+/// Which request a measurement is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Announce,
+    Scrape,
+}
+
+/// Why a request got a `failure reason`, grouped for counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    MissingField,
+    InvalidField,
+    QueryTooLong,
+    TooManyHashes,
+    BadRealIp,
+    PortZero,
+    TorrentLimit,
+}
+
+/// How one request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestOutcome {
+    pub route: Route,
+    /// The announce's event, when the request got far enough to say.
+    pub event: Option<Event>,
+    pub failure: Option<FailureKind>,
+}
+
+/// How one forward to an upstream tracker ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardOutcome {
+    Ok,
+    Timeout,
+    Error,
+    /// Not sent: the policy said this client was forwarded recently enough.
+    RateLimited,
+}
+
+#[cfg_attr(test, mockall::automock)]
+pub trait Metrics: Send + Sync {
+    fn request(&self, outcome: RequestOutcome, took: Duration);
+
+    /// `forwarder` is the upstream's name; `http_status` is the status of its answer, if one
+    /// came; `took` is how long it was waited for (none when it was not sent).
+    fn forward(
+        &self,
+        forwarder: &str,
+        outcome: ForwardOutcome,
+        http_status: Option<u16>,
+        took: Option<Duration>,
+    );
+
+    fn upstream_peers_merged(&self, peers: usize);
+
+    fn peers_expired(&self, peers: usize);
+}
+
+/// Metrics switched off: every measurement is dropped at the cost of a call.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoMetrics;
+
+impl Metrics for NoMetrics {
+    fn request(&self, _: RequestOutcome, _: Duration) {}
+    fn forward(&self, _: &str, _: ForwardOutcome, _: Option<u16>, _: Option<Duration>) {}
+    fn upstream_peers_merged(&self, _: usize) {}
+    fn peers_expired(&self, _: usize) {}
+}
+
+/// The text a metrics endpoint serves.
+pub trait MetricsReport: Send + Sync {
+    /// The body, and its content type.
+    fn render(&self) -> (String, &'static str);
+}
