@@ -13,7 +13,11 @@ fn main() -> ExitCode {
         }
     };
     app::logging::init(config.debug_mode, config.log_format == "json");
-    let runtime = match tokio::runtime::Runtime::new() {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if config.worker_threads > 0 {
+        runtime.worker_threads(config.worker_threads);
+    }
+    let runtime = match runtime.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("retracker: cannot start the async runtime: {error}");

@@ -60,6 +60,8 @@ pub struct Config {
     pub max_upstream_response_bytes: usize,
     /// Seconds an upstream tracker is left alone after it failed or timed out.
     pub forward_retry_after: u64,
+    /// Threads answering requests; 0 for one per CPU core.
+    pub worker_threads: usize,
 }
 
 impl Default for Config {
@@ -86,6 +88,7 @@ impl Default for Config {
             header_read_timeout: 10,
             max_upstream_response_bytes: 256 * 1024,
             forward_retry_after: 60,
+            worker_threads: 0,
         }
     }
 }
@@ -370,7 +373,7 @@ mod tests {
     #[test]
     fn every_setting_has_an_environment_variable() {
         let keys = Config::keys();
-        assert_eq!(keys.len(), 21);
+        assert_eq!(keys.len(), 22);
         assert!(keys.contains(&"listen_addr".to_string()));
         assert!(keys.contains(&"max_torrents".to_string()));
     }
