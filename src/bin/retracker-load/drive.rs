@@ -1,0 +1,216 @@
+//! The simulated clients: each owns a connection and a disjoint set of peers, and sends their
+//! requests one after another, timing and checking every answer.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use fastrand::Rng;
+use hdrhistogram::Histogram;
+
+use crate::check;
+use crate::connection::Connection;
+use crate::workload::{PeerState, RequestKind, Workload};
+
+/// What one phase of the run recorded.
+pub struct Stats {
+    /// Microseconds from (intended) send to the end of the answer.
+    pub latency: Histogram<u64>,
+    pub answered: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub announces: u64,
+    pub announce_body_bytes: u64,
+    pub peers_received: u64,
+    pub scrapes: u64,
+}
+
+impl Stats {
+    pub fn new() -> Self {
+        Self {
+            latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds"),
+            answered: 0,
+            errors: BTreeMap::new(),
+            announces: 0,
+            announce_body_bytes: 0,
+            peers_received: 0,
+            scrapes: 0,
+        }
+    }
+
+    pub fn merge(&mut self, other: &Stats) {
+        self.latency.add(&other.latency).expect("histograms with the same bounds");
+        self.answered += other.answered;
+        for (error, count) in &other.errors {
+            *self.errors.entry(error.clone()).or_default() += count;
+        }
+        self.announces += other.announces;
+        self.announce_body_bytes += other.announce_body_bytes;
+        self.peers_received += other.peers_received;
+        self.scrapes += other.scrapes;
+    }
+
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    fn error(&mut self, what: String) {
+        *self.errors.entry(what).or_default() += 1;
+    }
+}
+
+/// When a phase ends and how hard it pushes.
+#[derive(Clone)]
+pub struct Phase {
+    pub until: Instant,
+    /// Requests left for the whole phase, shared by every client; `None` for no count.
+    pub budget: Option<Arc<AtomicU64>>,
+    /// Time between one client's requests; `None` to send the next as soon as one is answered.
+    pub pace: Option<Duration>,
+}
+
+impl Phase {
+    fn take_one(&self) -> bool {
+        if Instant::now() >= self.until {
+            return false;
+        }
+        match &self.budget {
+            None => true,
+            Some(left) => left
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok(),
+        }
+    }
+}
+
+pub struct Client {
+    target: SocketAddr,
+    connection: Option<Connection>,
+    peers: Vec<u32>,
+    states: Vec<PeerState>,
+    rng: Rng,
+    request: Vec<u8>,
+}
+
+impl Client {
+    /// Client `index` of `count` owns every peer whose number is `index` modulo `count`.
+    pub fn new(workload: &Workload, target: SocketAddr, index: u32, count: u32) -> Self {
+        let mut rng = Rng::with_seed(workload.shape.seed ^ u64::from(index).rotate_left(32));
+        let peers: Vec<u32> = (index..workload.shape.peers).step_by(count as usize).collect();
+        let states = peers.iter().map(|_| workload.initial_state(&mut rng)).collect();
+        Self { target, connection: None, peers, states, rng, request: Vec::with_capacity(512) }
+    }
+
+    /// Announces each of this client's peers once, so they are all live.
+    pub async fn preload(&mut self, workload: &Workload, stats: &mut Stats) {
+        for slot in 0..self.peers.len() {
+            self.send(workload, slot, None, stats).await;
+        }
+    }
+
+    /// Sends requests from random peers of this client's until the phase ends.
+    pub async fn run(&mut self, workload: &Workload, phase: &Phase, stats: &mut Stats) {
+        if self.peers.is_empty() {
+            return;
+        }
+        let start = Instant::now();
+        let mut sent: u32 = 0;
+        while phase.take_one() {
+            // Paced: keep to a schedule and time from the scheduled moment, so a slow answer
+            // counts against every request it delayed (no coordinated omission).
+            let scheduled = phase.pace.map(|pace| start + pace * sent);
+            if let Some(at) = scheduled {
+                tokio::time::sleep_until(at.into()).await;
+            }
+            sent = sent.wrapping_add(1);
+            let slot = self.rng.usize(..self.peers.len());
+            self.send(workload, slot, scheduled, stats).await;
+        }
+    }
+
+    async fn send(
+        &mut self,
+        workload: &Workload,
+        slot: usize,
+        scheduled: Option<Instant>,
+        stats: &mut Stats,
+    ) {
+        let kind = workload.next_request(
+            self.peers[slot],
+            &mut self.states[slot],
+            &mut self.rng,
+            &mut self.request,
+        );
+        let connection = match &mut self.connection {
+            Some(connection) => connection,
+            None => match Connection::open(self.target).await {
+                Ok(connection) => self.connection.insert(connection),
+                Err(error) => {
+                    stats.error(format!("connect: {error}"));
+                    // Don't spin on a server that is not there.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    return;
+                }
+            },
+        };
+        let sent_at = scheduled.unwrap_or_else(Instant::now);
+        let outcome = match connection.exchange(&self.request).await {
+            Ok(response) if response.status != 200 => {
+                Err(check::Problem::Status(response.status).to_string())
+            }
+            Ok(response) => {
+                judge(kind, response.body, stats).map_err(|problem| problem.to_string())
+            }
+            Err(error) => {
+                self.connection = None;
+                Err(error.to_string())
+            }
+        };
+        let micros = u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
+        stats.latency.saturating_record(micros);
+        match outcome {
+            Ok(()) => stats.answered += 1,
+            Err(what) => stats.error(what),
+        }
+    }
+}
+
+fn judge(kind: RequestKind, body: &[u8], stats: &mut Stats) -> Result<(), check::Problem> {
+    match kind {
+        RequestKind::Announce { numwant } => {
+            let peers = check::announce(body, numwant)?;
+            stats.announces += 1;
+            stats.announce_body_bytes += body.len() as u64;
+            stats.peers_received += peers as u64;
+        }
+        RequestKind::Scrape => {
+            check::scrape(body)?;
+            stats.scrapes += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `clients` on the current runtime, each in its own task, and gives them back with
+/// what they recorded.
+pub async fn run_all<F, Fut>(
+    clients: Vec<Client>,
+    workload: &Arc<Workload>,
+    job: F,
+) -> (Vec<Client>, Stats)
+where
+    F: Fn(Client, Arc<Workload>) -> Fut,
+    Fut: Future<Output = (Client, Stats)> + Send + 'static,
+{
+    let tasks: Vec<_> =
+        clients.into_iter().map(|client| tokio::spawn(job(client, workload.clone()))).collect();
+    let mut total = Stats::new();
+    let mut clients = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let (client, stats) = task.await.expect("a client task panicked");
+        total.merge(&stats);
+        clients.push(client);
+    }
+    (clients, total)
+}

@@ -1,0 +1,345 @@
+//! retracker-load: a load generator for HTTP trackers, and a bare baseline server to compare
+//! against. See docs/benchmarks.md for how the figures there were taken with it.
+
+mod baseline;
+mod check;
+mod connection;
+mod drive;
+mod report;
+mod workload;
+
+use std::io::{BufRead, BufReader, Write as _};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+
+use drive::{Client, Phase, Stats};
+use workload::{Shape, Workload};
+
+#[derive(Parser)]
+#[command(version, about = "Load generator for HTTP BitTorrent trackers, with a baseline server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Send announces and scrapes to a tracker and report throughput, latency and errors.
+    Run(RunArgs),
+    /// Serve fixed valid answers, as the ceiling to compare a tracker with.
+    Baseline(BaselineArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The tracker's address (loopback).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    target: SocketAddr,
+    /// Keep-alive connections, each with its own share of the peers.
+    #[arg(long, default_value_t = 64)]
+    connections: u32,
+    /// Threads of the load generator itself.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    #[arg(long, default_value_t = 100_000)]
+    torrents: u32,
+    /// Distinct peers; every one is announced once before the measured phase.
+    #[arg(long, default_value_t = 1_000_000)]
+    peers: u32,
+    /// Zipf exponent of torrent popularity (0: all equally popular).
+    #[arg(long, default_value_t = 1.0)]
+    skew: f64,
+    /// Share of peers that start as seeders.
+    #[arg(long, default_value_t = 0.5)]
+    seeders: f64,
+    /// Chance that an announce is a peer's last (event=stopped; it starts again later).
+    #[arg(long, default_value_t = 0.01)]
+    churn: f64,
+    /// Share of requests that are scrapes.
+    #[arg(long, default_value_t = 0.05)]
+    scrapes: f64,
+    #[arg(long, default_value_t = 50)]
+    numwant: u32,
+    /// Seconds of the measured phase.
+    #[arg(long, default_value_t = 20.0)]
+    duration: f64,
+    /// Stop the measured phase after this many requests instead.
+    #[arg(long)]
+    requests: Option<u64>,
+    /// Requests per second in all, on a fixed schedule; unset for as fast as answers come.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Seconds of unmeasured load before the measured phase.
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    /// Skip announcing every peer first.
+    #[arg(long)]
+    no_preload: bool,
+    /// The tracker's process id, to report its memory.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Also measure the baseline server, with this many threads (give the tracker's count).
+    #[arg(long)]
+    baseline_threads: Option<usize>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Args)]
+struct BaselineArgs {
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Runtime worker threads, as retracker's WORKER_THREADS.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Size of the fixed announce answer.
+    #[arg(long, default_value_t = 300)]
+    announce_bytes: usize,
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Mode::Run(args) => run(args),
+        Mode::Baseline(args) => serve_baseline(args),
+    }
+}
+
+fn runtime(threads: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .expect("the async runtime starts")
+}
+
+fn serve_baseline(args: BaselineArgs) -> ExitCode {
+    runtime(args.threads).block_on(async {
+        let listener = match baseline::bind(args.listen).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("retracker-load: cannot listen on {}: {error}", args.listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        let addr = listener.local_addr().expect("a bound socket has an address");
+        println!("listening on {addr}");
+        let _ = std::io::stdout().flush();
+        let announce = baseline::announce_body(args.announce_bytes).into();
+        baseline::serve(listener, announce, baseline::scrape_body().into()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    if args.torrents == 0 || args.peers < args.torrents || args.connections == 0 {
+        eprintln!("retracker-load: need torrents ≥ 1, peers ≥ torrents and connections ≥ 1");
+        return ExitCode::from(2);
+    }
+    let shape = Shape {
+        torrents: args.torrents,
+        peers: args.peers,
+        skew: args.skew,
+        seeder_share: args.seeders,
+        churn: args.churn,
+        scrape_share: args.scrapes,
+        numwant: args.numwant,
+        seed: args.seed,
+    };
+    let workload = Arc::new(Workload::new(shape, args.target.to_string()));
+    println!(
+        "retracker-load: {} connections on {} thread(s); {} torrents, {} peers (skew {}), numwant {}, \
+         {:.0}% scrapes, churn {}",
+        args.connections,
+        args.threads,
+        args.torrents,
+        args.peers,
+        args.skew,
+        args.numwant,
+        args.scrapes * 100.0,
+        args.churn,
+    );
+    let runtime = runtime(args.threads);
+    let target = runtime.block_on(measure_target(&args, &workload));
+    let mut failed = target.errors > 0;
+    if let Some(threads) = args.baseline_threads {
+        let answer_bytes = target.announce_answer_bytes.max(60);
+        match runtime.block_on(measure_baseline(&args, &workload, threads, answer_bytes)) {
+            Ok(ceiling) => {
+                failed |= ceiling.errors > 0;
+                println!(
+                    "ratio: the tracker's {:.0}/s is {:.1}% of the baseline's {:.0}/s",
+                    target.rate,
+                    100.0 * target.rate / ceiling.rate,
+                    ceiling.rate,
+                );
+            }
+            Err(error) => {
+                eprintln!("retracker-load: baseline server: {error}");
+                failed = true;
+            }
+        }
+    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// What the comparison needs from a measured phase.
+struct Measured {
+    rate: f64,
+    errors: u64,
+    announce_answer_bytes: usize,
+}
+
+async fn measure_target(args: &RunArgs, workload: &Arc<Workload>) -> Measured {
+    let clients = (0..args.connections)
+        .map(|i| Client::new(workload, args.target, i, args.connections))
+        .collect();
+    let rss_before = args.pid.and_then(report::rss_bytes);
+    let (clients, preload_errors) = if args.no_preload {
+        (clients, 0)
+    } else {
+        let started = Instant::now();
+        let (clients, stats) =
+            drive::run_all(clients, workload, |mut client, workload| async move {
+                let mut stats = Stats::new();
+                client.preload(&workload, &mut stats).await;
+                (client, stats)
+            })
+            .await;
+        println!("{}", report::phase_line("preload", &stats, started.elapsed()));
+        print_errors(&stats);
+        (clients, stats.error_count())
+    };
+    if let Some(pid) = args.pid {
+        print_memory(pid, rss_before, args.peers);
+    }
+    let (_, stats, elapsed) = measured_phases(args, workload, clients).await;
+    println!("{}", report::phase_line(&format!("tracker at {}", args.target), &stats, elapsed));
+    print_errors(&stats);
+    if let Some(rss) = args.pid.and_then(report::rss_bytes) {
+        println!("tracker RSS after the run: {:.1} MiB", report::mib(rss));
+    }
+    let announce_answer_bytes =
+        stats.announce_body_bytes.checked_div(stats.announces).unwrap_or(0) as usize;
+    Measured {
+        rate: report::requests_per_second(&stats, elapsed),
+        errors: preload_errors + stats.error_count(),
+        announce_answer_bytes,
+    }
+}
+
+async fn measure_baseline(
+    args: &RunArgs,
+    workload: &Arc<Workload>,
+    threads: usize,
+    answer_bytes: usize,
+) -> std::io::Result<Measured> {
+    let (mut child, addr) = start_baseline(threads, answer_bytes)?;
+    let clients =
+        (0..args.connections).map(|i| Client::new(workload, addr, i, args.connections)).collect();
+    let (_, stats, elapsed) = measured_phases(args, workload, clients).await;
+    let name = format!("baseline at {addr} ({threads} thread(s), {answer_bytes}-byte answers)");
+    println!("{}", report::phase_line(&name, &stats, elapsed));
+    print_errors(&stats);
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(Measured {
+        rate: report::requests_per_second(&stats, elapsed),
+        errors: stats.error_count(),
+        announce_answer_bytes: answer_bytes,
+    })
+}
+
+/// The warm-up, then the measured phase; gives back the clients, what was measured and how long it took.
+async fn measured_phases(
+    args: &RunArgs,
+    workload: &Arc<Workload>,
+    clients: Vec<Client>,
+) -> (Vec<Client>, Stats, Duration) {
+    let pace = args.rate.map(|rate| Duration::from_secs_f64(f64::from(args.connections) / rate));
+    let warmup =
+        Phase { until: Instant::now() + Duration::from_secs_f64(args.warmup), budget: None, pace };
+    let (clients, warmup_stats) = drive::run_all(clients, workload, move |client, workload| {
+        let phase = warmup.clone();
+        run_phase(client, workload, phase)
+    })
+    .await;
+    print_errors(&warmup_stats);
+    let started = Instant::now();
+    let measured = Phase {
+        until: started + Duration::from_secs_f64(args.duration),
+        budget: args.requests.map(|n| Arc::new(AtomicU64::new(n))),
+        pace,
+    };
+    let (clients, mut stats) = drive::run_all(clients, workload, move |client, workload| {
+        let phase = measured.clone();
+        run_phase(client, workload, phase)
+    })
+    .await;
+    let elapsed = started.elapsed();
+    for (what, count) in warmup_stats.errors {
+        *stats.errors.entry(format!("(warm-up) {what}")).or_default() += count;
+    }
+    (clients, stats, elapsed)
+}
+
+async fn run_phase(mut client: Client, workload: Arc<Workload>, phase: Phase) -> (Client, Stats) {
+    let mut stats = Stats::new();
+    client.run(&workload, &phase, &mut stats).await;
+    (client, stats)
+}
+
+/// Starts `retracker-load baseline` as a child process and reads the address it bound.
+fn start_baseline(threads: usize, answer_bytes: usize) -> std::io::Result<(Child, SocketAddr)> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .args([
+            "baseline",
+            "--threads",
+            &threads.to_string(),
+            "--announce-bytes",
+            &answer_bytes.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("stdout is piped");
+    BufReader::new(stdout).read_line(&mut line)?;
+    match line.trim().strip_prefix("listening on ").and_then(|addr| addr.parse().ok()) {
+        Some(addr) => Ok((child, addr)),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(std::io::Error::other(format!("unexpected first line {line:?}")))
+        }
+    }
+}
+
+fn print_memory(pid: u32, before: Option<u64>, peers: u32) {
+    let Some(after) = report::rss_bytes(pid) else {
+        eprintln!("retracker-load: cannot read /proc/{pid}/status");
+        return;
+    };
+    let per_peer = after as f64 / f64::from(peers);
+    let mut line = format!(
+        "tracker RSS with every peer live: {:.1} MiB = {per_peer:.0} B per peer",
+        report::mib(after)
+    );
+    if let Some(before) = before {
+        let added = after.saturating_sub(before) as f64 / f64::from(peers);
+        line += &format!(
+            " ({:.1} MiB before the preload; {added:.0} B per peer added)",
+            report::mib(before)
+        );
+    }
+    println!("{line}");
+}
+
+fn print_errors(stats: &Stats) {
+    for line in report::error_lines(stats) {
+        println!("{line}");
+    }
+}

@@ -1,0 +1,84 @@
+//! Turns what a phase recorded into the lines the user reads, and reads a process's RSS.
+
+use std::time::Duration;
+
+use crate::drive::Stats;
+
+/// One line: rate, errors, latency percentiles and the typical announce answer.
+pub fn phase_line(name: &str, stats: &Stats, elapsed: Duration) -> String {
+    let total = stats.answered + stats.error_count();
+    let rate = total as f64 / elapsed.as_secs_f64();
+    let ms = |quantile: f64| stats.latency.value_at_quantile(quantile) as f64 / 1000.0;
+    let mut line = format!(
+        "{name}: {total} requests in {:.1} s = {rate:.0}/s, {} errors; latency p50 {:.3} ms, p99 {:.3} ms, \
+         p99.9 {:.3} ms, max {:.3} ms",
+        elapsed.as_secs_f64(),
+        stats.error_count(),
+        ms(0.5),
+        ms(0.99),
+        ms(0.999),
+        stats.latency.max() as f64 / 1000.0,
+    );
+    if stats.announces > 0 {
+        let announces = stats.announces as f64;
+        line += &format!(
+            "; {:.0}-byte announce answers with {:.1} peers on average, {} scrapes",
+            stats.announce_body_bytes as f64 / announces,
+            stats.peers_received as f64 / announces,
+            stats.scrapes,
+        );
+    }
+    line
+}
+
+/// The most frequent errors, one per line, so a broken run says why.
+pub fn error_lines(stats: &Stats) -> Vec<String> {
+    let mut errors: Vec<_> = stats.errors.iter().collect();
+    errors.sort_by(|a, b| b.1.cmp(a.1));
+    errors.into_iter().take(5).map(|(what, count)| format!("  {count} × {what}")).collect()
+}
+
+pub fn requests_per_second(stats: &Stats, elapsed: Duration) -> f64 {
+    (stats.answered + stats.error_count()) as f64 / elapsed.as_secs_f64()
+}
+
+/// Resident set size of process `pid`, from `/proc/<pid>/status`.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+pub fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_gives_rate_errors_and_percentiles() {
+        let mut stats = Stats::new();
+        for micros in 1..=1000 {
+            stats.latency.record(micros).unwrap();
+        }
+        stats.answered = 999;
+        stats.errors.insert("HTTP status 500".into(), 1);
+        stats.announces = 10;
+        stats.announce_body_bytes = 1200;
+        stats.peers_received = 25;
+        let line = phase_line("target", &stats, Duration::from_secs(2));
+        assert!(line.starts_with("target: 1000 requests in 2.0 s = 500/s, 1 errors;"), "{line}");
+        assert!(line.contains("p50 0.500 ms, p99 0.990 ms"), "{line}");
+        assert!(line.contains("120-byte announce answers with 2.5 peers"), "{line}");
+        assert_eq!(error_lines(&stats), ["  1 × HTTP status 500"]);
+    }
+
+    #[test]
+    fn our_own_rss_is_readable() {
+        let rss = rss_bytes(std::process::id()).unwrap();
+        assert!(rss > 1024 * 1024, "{rss}");
+    }
+}

@@ -1,0 +1,266 @@
+//! What the simulated clients ask: which torrents exist, which peer is in which swarm, and
+//! the next announce or scrape each peer sends.
+//!
+//! Popularity is Zipf-like (torrent of rank r gets weight 1/r^skew), as on real trackers
+//! where a few torrents hold most peers. Every torrent gets one peer first so all of them
+//! are live; the rest are spread by popularity.
+
+use std::io::Write as _;
+
+use fastrand::Rng;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub torrents: u32,
+    pub peers: u32,
+    pub skew: f64,
+    /// Share of peers that hold the whole file when they first appear.
+    pub seeder_share: f64,
+    /// Chance that an announce of an online peer is its last (`event=stopped`).
+    pub churn: f64,
+    /// Share of requests that are scrapes instead of announces.
+    pub scrape_share: f64,
+    pub numwant: u32,
+    pub seed: u64,
+}
+
+/// The fixed part of the simulation, shared read-only by every connection.
+pub struct Workload {
+    pub shape: Shape,
+    torrent_of_peer: Vec<u32>,
+    /// `%xx%xx…` for each torrent's info hash, ready to paste into a query.
+    encoded_hashes: Vec<[u8; 60]>,
+    host: String,
+}
+
+/// Where one peer is in its life: offline, downloading with bytes left, or seeding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerState {
+    Offline { seeder: bool },
+    Leeching { left: u64 },
+    Seeding,
+}
+
+/// The bytes a torrent's payload has in this simulation; `left` counts down from it.
+const TORRENT_SIZE: u64 = 700 * 1024 * 1024;
+
+/// What a built request was, so its answer can be checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    Announce { numwant: u32 },
+    Scrape,
+}
+
+impl Workload {
+    pub fn new(shape: Shape, host: String) -> Self {
+        assert!(shape.torrents > 0 && shape.peers >= shape.torrents);
+        let mut rng = Rng::with_seed(shape.seed);
+        let popularity = cumulative_popularity(shape.torrents, shape.skew);
+        let torrent_of_peer = (0..shape.peers)
+            .map(|peer| if peer < shape.torrents { peer } else { pick(&popularity, &mut rng) })
+            .collect();
+        let encoded_hashes = (0..shape.torrents)
+            .map(|torrent| percent_encode(&info_hash(torrent, shape.seed)))
+            .collect();
+        Self { shape, torrent_of_peer, encoded_hashes, host }
+    }
+
+    pub fn torrent_of(&self, peer: u32) -> u32 {
+        self.torrent_of_peer[peer as usize]
+    }
+
+    /// How a peer starts: offline, a seeder with the share given in the shape.
+    pub fn initial_state(&self, rng: &mut Rng) -> PeerState {
+        PeerState::Offline { seeder: rng.f64() < self.shape.seeder_share }
+    }
+
+    /// Writes the request `peer` sends next into `out` and moves the peer on.
+    pub fn next_request(
+        &self,
+        peer: u32,
+        state: &mut PeerState,
+        rng: &mut Rng,
+        out: &mut Vec<u8>,
+    ) -> RequestKind {
+        out.clear();
+        let online = !matches!(state, PeerState::Offline { .. });
+        if online && rng.f64() < self.shape.scrape_share {
+            self.write_scrape(peer, out);
+            return RequestKind::Scrape;
+        }
+        let (event, left) = advance(state, self.shape.churn, rng);
+        self.write_announce(peer, event, left, out);
+        RequestKind::Announce { numwant: self.shape.numwant }
+    }
+
+    fn write_announce(&self, peer: u32, event: Option<&str>, left: u64, out: &mut Vec<u8>) {
+        let hash = &self.encoded_hashes[self.torrent_of(peer) as usize];
+        out.extend_from_slice(b"GET /announce?info_hash=");
+        out.extend_from_slice(hash);
+        // 20 bytes: "-RL0001-" and the peer's number in 12 digits.
+        let _ = write!(
+            out,
+            "&peer_id=-RL0001-{peer:012}&port={port}&uploaded=0&downloaded={downloaded}&left={left}\
+             &corrupt=0&key={peer:08X}&numwant={numwant}&compact=1&no_peer_id=1",
+            port = 1024 + peer % 64000,
+            downloaded = TORRENT_SIZE - left,
+            numwant = self.shape.numwant,
+        );
+        if let Some(event) = event {
+            out.extend_from_slice(b"&event=");
+            out.extend_from_slice(event.as_bytes());
+        }
+        self.finish_head(out);
+    }
+
+    fn write_scrape(&self, peer: u32, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"GET /scrape?info_hash=");
+        out.extend_from_slice(&self.encoded_hashes[self.torrent_of(peer) as usize]);
+        self.finish_head(out);
+    }
+
+    fn finish_head(&self, out: &mut Vec<u8>) {
+        let _ =
+            write!(out, " HTTP/1.1\r\nHost: {}\r\nUser-Agent: retracker-load/1\r\n\r\n", self.host);
+    }
+}
+
+/// The event a peer sends and the `left` it reports, and its state afterwards.
+fn advance(state: &mut PeerState, churn: f64, rng: &mut Rng) -> (Option<&'static str>, u64) {
+    match *state {
+        PeerState::Offline { seeder: true } => {
+            *state = PeerState::Seeding;
+            (Some("started"), 0)
+        }
+        PeerState::Offline { seeder: false } => {
+            let left = TORRENT_SIZE - rng.u64(0..TORRENT_SIZE / 2);
+            *state = PeerState::Leeching { left };
+            (Some("started"), left)
+        }
+        _ if rng.f64() < churn => {
+            let left = match *state {
+                PeerState::Leeching { left } => left,
+                _ => 0,
+            };
+            *state = PeerState::Offline { seeder: left == 0 };
+            (Some("stopped"), left)
+        }
+        PeerState::Leeching { left } => {
+            let left = left.saturating_sub(rng.u64(0..TORRENT_SIZE / 4));
+            if left == 0 {
+                *state = PeerState::Seeding;
+                (Some("completed"), 0)
+            } else {
+                *state = PeerState::Leeching { left };
+                (None, left)
+            }
+        }
+        PeerState::Seeding => (None, 0),
+    }
+}
+
+/// Running sums of 1/r^skew over ranks 1..=n, for sampling by binary search.
+fn cumulative_popularity(torrents: u32, skew: f64) -> Vec<f64> {
+    let mut total = 0.0;
+    (1..=torrents)
+        .map(|rank| {
+            total += 1.0 / f64::from(rank).powf(skew);
+            total
+        })
+        .collect()
+}
+
+fn pick(cumulative: &[f64], rng: &mut Rng) -> u32 {
+    let target = rng.f64() * cumulative[cumulative.len() - 1];
+    let index = cumulative.partition_point(|&sum| sum < target);
+    index.min(cumulative.len() - 1) as u32
+}
+
+/// A torrent's info hash: 20 bytes spread from its number (splitmix64), so they look random.
+pub fn info_hash(torrent: u32, seed: u64) -> [u8; 20] {
+    let mut state = seed ^ (u64::from(torrent) << 1);
+    let mut hash = [0u8; 20];
+    for chunk in hash.chunks_mut(8) {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        chunk.copy_from_slice(&z.to_be_bytes()[..chunk.len()]);
+    }
+    hash
+}
+
+fn percent_encode(bytes: &[u8; 20]) -> [u8; 60] {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = [0u8; 60];
+    for (byte, slot) in bytes.iter().zip(out.chunks_mut(3)) {
+        slot.copy_from_slice(&[b'%', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape() -> Shape {
+        Shape {
+            torrents: 100,
+            peers: 1000,
+            skew: 1.0,
+            seeder_share: 0.5,
+            churn: 0.0,
+            scrape_share: 0.0,
+            numwant: 50,
+            seed: 7,
+        }
+    }
+
+    #[test]
+    fn every_torrent_has_a_peer_and_the_first_ranks_have_most() {
+        let workload = Workload::new(shape(), "h".into());
+        let mut counts = vec![0u32; 100];
+        for peer in 0..1000 {
+            counts[workload.torrent_of(peer) as usize] += 1;
+        }
+        assert!(counts.iter().all(|&count| count >= 1));
+        assert!(counts[0] > 10 * counts[99], "rank 1 {} vs rank 100 {}", counts[0], counts[99]);
+    }
+
+    #[test]
+    fn a_leecher_starts_then_completes_and_a_stopped_peer_starts_again() {
+        let mut rng = Rng::with_seed(1);
+        let mut state = PeerState::Offline { seeder: false };
+        assert_eq!(advance(&mut state, 0.0, &mut rng).0, Some("started"));
+        let mut events = Vec::new();
+        while state != PeerState::Seeding {
+            events.push(advance(&mut state, 0.0, &mut rng).0);
+        }
+        assert_eq!(events.last(), Some(&Some("completed")));
+        assert_eq!(advance(&mut state, 1.0, &mut rng), (Some("stopped"), 0));
+        assert_eq!(state, PeerState::Offline { seeder: true });
+        assert_eq!(advance(&mut state, 1.0, &mut rng), (Some("started"), 0));
+    }
+
+    #[test]
+    fn an_announce_request_carries_the_peer_and_its_torrent() {
+        let workload = Workload::new(shape(), "127.0.0.1:1".into());
+        let mut rng = Rng::with_seed(1);
+        let mut state = PeerState::Offline { seeder: true };
+        let mut out = Vec::new();
+        let kind = workload.next_request(5, &mut state, &mut rng, &mut out);
+        assert_eq!(kind, RequestKind::Announce { numwant: 50 });
+        let text = String::from_utf8(out).unwrap();
+        let hash = percent_encode(&info_hash(5, 7));
+        assert!(text.starts_with("GET /announce?info_hash="), "{text}");
+        assert!(text.contains(std::str::from_utf8(&hash).unwrap()));
+        assert!(text.contains("&peer_id=-RL0001-000000000005&port=1029&"), "{text}");
+        assert!(text.contains("&left=0&") && text.contains("&event=started"), "{text}");
+        assert!(
+            text.ends_with(
+                " HTTP/1.1\r\nHost: 127.0.0.1:1\r\nUser-Agent: retracker-load/1\r\n\r\n"
+            )
+        );
+    }
+}

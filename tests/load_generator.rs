@@ -1,0 +1,86 @@
+//! The load generator is only worth its figures if it checks what it is answered: run it
+//! against a healthy tracker (no errors, a ratio to the baseline) and against one that
+//! refuses (it must say so and fail).
+
+mod common;
+
+use std::process::{Command, Output};
+
+use retracker::app::Config;
+
+/// Runs `retracker-load run` against `base` for a few hundred requests.
+async fn load(base: &str, extra: &[&str]) -> Output {
+    let target = base.trim_start_matches("http://").to_owned();
+    let mut args = vec![
+        "run",
+        "--target",
+        &target,
+        "--connections",
+        "4",
+        "--torrents",
+        "20",
+        "--peers",
+        "200",
+    ];
+    args.extend_from_slice(&["--requests", "400", "--duration", "60", "--warmup", "0"]);
+    args.extend_from_slice(extra);
+    let args: Vec<String> = args.into_iter().map(String::from).collect();
+    let command = move || Command::new(env!("CARGO_BIN_EXE_retracker-load")).args(&args).output();
+    tokio::task::spawn_blocking(command).await.unwrap().expect("the load generator runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_tracker_is_measured_and_compared_with_the_baseline() {
+    let config = Config { enable_prometheus: true, ..Config::default() };
+    let tracker = common::start_on("127.0.0.1:0", config).await;
+    let pid = std::process::id().to_string();
+    // No churn: every peer stays, so the tracker's counts are known.
+    let output =
+        load(&tracker.base, &["--churn", "0", "--baseline-threads", "1", "--pid", &pid]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+
+    let preload = stdout.lines().find(|line| line.starts_with("preload:")).expect(&stdout);
+    assert!(
+        preload.starts_with("preload: 200 requests in ") && preload.contains(" 0 errors"),
+        "{preload}"
+    );
+    let measured = stdout.lines().find(|line| line.starts_with("tracker at ")).expect(&stdout);
+    assert!(
+        measured.contains(": 400 requests in ") && measured.contains(" 0 errors"),
+        "{measured}"
+    );
+    assert!(stdout.contains("tracker RSS with every peer live: "), "{stdout}");
+    let baseline = stdout.lines().find(|line| line.starts_with("baseline at ")).expect(&stdout);
+    assert!(
+        baseline.contains(": 400 requests in ") && baseline.contains(" 0 errors"),
+        "{baseline}"
+    );
+    assert!(stdout.contains("ratio: the tracker's "), "{stdout}");
+
+    // The preload announced every peer, in every torrent, and none stopped.
+    let (_, metrics) = common::get(&format!("{}/metrics", tracker.base)).await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(metrics.lines().any(|line| line == "retracker_torrents 20"), "{metrics}");
+    let peers: f64 = metrics
+        .lines()
+        .filter(|line| line.starts_with("retracker_peers{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(peers, 200.0, "{metrics}");
+    tracker.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_reasons_are_counted_as_errors_and_fail_the_run() {
+    // Room for 5 torrents only: announces for the other 15 get a failure reason.
+    let tracker =
+        common::start_on("127.0.0.1:0", Config { max_torrents: 5, ..Config::default() }).await;
+    let output = load(&tracker.base, &[]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(stdout.contains("× failure reason: "), "{stdout}");
+    let measured = stdout.lines().find(|line| line.starts_with("tracker at ")).expect(&stdout);
+    assert!(!measured.contains(" 0 errors"), "{measured}");
+    tracker.running.stop().await;
+}
