@@ -149,19 +149,34 @@ impl<'a> Reader<'a> {
     fn integer_until(&mut self, end: u8) -> Result<i64, DecodeError> {
         let start = self.at;
         let rest = &self.input[start..];
-        let len = rest.iter().position(|&b| b == end).ok_or(DecodeError::UnexpectedEnd)?;
-        let text = &rest[..len];
-        let digits = text.strip_prefix(b"-").unwrap_or(text);
-        let well_formed = !digits.is_empty()
-            && digits.iter().all(u8::is_ascii_digit)
-            && (digits == b"0" || digits[0] != b'0')
-            && text != b"-0";
-        let bad = DecodeError::BadInteger { at: start };
-        if !well_formed {
-            return Err(bad);
+        let negative = rest.first() == Some(&b'-');
+        let digits_from = usize::from(negative);
+        // One pass that sums while it looks for `end`; summed below zero so that i64::MIN,
+        // whose magnitude has no positive i64, fits.
+        let mut below_zero: Option<i64> = Some(0);
+        let mut len = digits_from;
+        loop {
+            match rest.get(len) {
+                Some(&byte) if byte == end => break,
+                Some(&byte) if byte.is_ascii_digit() => {
+                    below_zero = below_zero
+                        .and_then(|sum| sum.checked_mul(10))
+                        .and_then(|sum| sum.checked_sub(i64::from(byte - b'0')));
+                    len += 1;
+                }
+                // Not an integer; but with no `end` anywhere, the input was cut short.
+                Some(_) if memchr::memchr(end, &rest[len..]).is_some() => {
+                    return Err(DecodeError::BadInteger { at: start });
+                }
+                _ => return Err(DecodeError::UnexpectedEnd),
+            }
         }
-        // All ASCII digits, so the text is UTF-8; out of range is the only failure left.
-        let n = std::str::from_utf8(text).ok().and_then(|t| t.parse().ok()).ok_or(bad)?;
+        let digits = &rest[digits_from..len];
+        let well_formed = !digits.is_empty()
+            && (digits == b"0" || digits[0] != b'0')
+            && !(negative && digits == b"0");
+        let n = if negative { below_zero } else { below_zero.and_then(i64::checked_neg) };
+        let n = n.filter(|_| well_formed).ok_or(DecodeError::BadInteger { at: start })?;
         self.at = start + len + 1;
         Ok(n)
     }
@@ -189,6 +204,17 @@ mod tests {
         let items = value.as_list().unwrap();
         assert_eq!(items[0].get(b"a").and_then(Value::as_integer), Some(-5));
         assert_eq!(items[1], Value::List(vec![Value::Bytes(b"")]));
+    }
+
+    #[test]
+    fn integers_reach_both_ends_of_i64_and_no_further() {
+        assert_eq!(decode(b"i9223372036854775807e"), Ok(Value::Integer(i64::MAX)));
+        assert_eq!(decode(b"i-9223372036854775808e"), Ok(Value::Integer(i64::MIN)));
+        assert_eq!(decode(b"i9223372036854775808e"), Err(DecodeError::BadInteger { at: 1 }));
+        assert_eq!(decode(b"i-9223372036854775809e"), Err(DecodeError::BadInteger { at: 1 }));
+        assert_eq!(decode(b"i0e"), Ok(Value::Integer(0)));
+        assert_eq!(decode(b"i-12e"), Ok(Value::Integer(-12)));
+        assert_eq!(decode(b"i1x2e"), Err(DecodeError::BadInteger { at: 1 }));
     }
 
     #[test]

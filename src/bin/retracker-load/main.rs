@@ -86,6 +86,9 @@ struct RunArgs {
     /// Also measure the baseline server, with this many threads (give the tracker's count).
     #[arg(long)]
     baseline_threads: Option<usize>,
+    /// CPUs to run the baseline server on (`taskset -c` list), to match a pinned tracker.
+    #[arg(long)]
+    baseline_cpus: Option<String>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
 }
@@ -217,8 +220,9 @@ async fn measure_target(args: &RunArgs, workload: &Arc<Workload>) -> Measured {
     if let Some(pid) = args.pid {
         print_memory(pid, rss_before, args.peers);
     }
-    let (_, stats, elapsed) = measured_phases(args, workload, clients).await;
+    let (_, stats, elapsed, cpu) = measured_phases(args, workload, clients, args.pid).await;
     println!("{}", report::phase_line(&format!("tracker at {}", args.target), &stats, elapsed));
+    print_cpu("tracker", cpu);
     print_errors(&stats);
     if let Some(rss) = args.pid.and_then(report::rss_bytes) {
         println!("tracker RSS after the run: {:.1} MiB", report::mib(rss));
@@ -238,12 +242,13 @@ async fn measure_baseline(
     threads: usize,
     answer_bytes: usize,
 ) -> std::io::Result<Measured> {
-    let (mut child, addr) = start_baseline(threads, answer_bytes)?;
+    let (mut child, addr) = start_baseline(threads, answer_bytes, args.baseline_cpus.as_deref())?;
     let clients =
         (0..args.connections).map(|i| Client::new(workload, addr, i, args.connections)).collect();
-    let (_, stats, elapsed) = measured_phases(args, workload, clients).await;
+    let (_, stats, elapsed, cpu) = measured_phases(args, workload, clients, Some(child.id())).await;
     let name = format!("baseline at {addr} ({threads} thread(s), {answer_bytes}-byte answers)");
     println!("{}", report::phase_line(&name, &stats, elapsed));
+    print_cpu("baseline", cpu);
     print_errors(&stats);
     let _ = child.kill();
     let _ = child.wait();
@@ -254,12 +259,14 @@ async fn measure_baseline(
     })
 }
 
-/// The warm-up, then the measured phase; gives back the clients, what was measured and how long it took.
+/// The warm-up, then the measured phase; gives back the clients, what was measured, how long
+/// it took and, given the server's pid, how many cores' worth of CPU the server used meanwhile.
 async fn measured_phases(
     args: &RunArgs,
     workload: &Arc<Workload>,
     clients: Vec<Client>,
-) -> (Vec<Client>, Stats, Duration) {
+    server: Option<u32>,
+) -> (Vec<Client>, Stats, Duration, Option<f64>) {
     let pace = args.rate.map(|rate| Duration::from_secs_f64(f64::from(args.connections) / rate));
     let warmup =
         Phase { until: Instant::now() + Duration::from_secs_f64(args.warmup), budget: None, pace };
@@ -270,6 +277,7 @@ async fn measured_phases(
     .await;
     print_errors(&warmup_stats);
     let started = Instant::now();
+    let cpu_before = server.and_then(report::cpu_seconds);
     let measured = Phase {
         until: started + Duration::from_secs_f64(args.duration),
         budget: args.requests.map(|n| Arc::new(AtomicU64::new(n))),
@@ -281,10 +289,13 @@ async fn measured_phases(
     })
     .await;
     let elapsed = started.elapsed();
+    let cpu_after = server.and_then(report::cpu_seconds);
+    let cores =
+        cpu_before.zip(cpu_after).map(|(before, after)| (after - before) / elapsed.as_secs_f64());
     for (what, count) in warmup_stats.errors {
         *stats.errors.entry(format!("(warm-up) {what}")).or_default() += count;
     }
-    (clients, stats, elapsed)
+    (clients, stats, elapsed, cores)
 }
 
 async fn run_phase(mut client: Client, workload: Arc<Workload>, phase: Phase) -> (Client, Stats) {
@@ -294,8 +305,22 @@ async fn run_phase(mut client: Client, workload: Arc<Workload>, phase: Phase) ->
 }
 
 /// Starts `retracker-load baseline` as a child process and reads the address it bound.
-fn start_baseline(threads: usize, answer_bytes: usize) -> std::io::Result<(Child, SocketAddr)> {
-    let mut child = Command::new(std::env::current_exe()?)
+fn start_baseline(
+    threads: usize,
+    answer_bytes: usize,
+    cpus: Option<&str>,
+) -> std::io::Result<(Child, SocketAddr)> {
+    let exe = std::env::current_exe()?;
+    // taskset execs the server in place, so the child's pid stays the server's.
+    let mut command = match cpus {
+        Some(cpus) => {
+            let mut taskset = Command::new("taskset");
+            taskset.args(["-c", cpus]).arg(exe);
+            taskset
+        }
+        None => Command::new(exe),
+    };
+    let mut child = command
         .args([
             "baseline",
             "--threads",
@@ -336,6 +361,13 @@ fn print_memory(pid: u32, before: Option<u64>, peers: u32) {
         );
     }
     println!("{line}");
+}
+
+/// The server's CPU use: near its thread count when it, not the load generator, is the limit.
+fn print_cpu(server: &str, cores: Option<f64>) {
+    if let Some(cores) = cores {
+        println!("{server} CPU during the measured phase: {:.0}% of one core", cores * 100.0);
+    }
 }
 
 fn print_errors(stats: &Stats) {

@@ -50,6 +50,16 @@ pub fn rss_bytes(pid: u32) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// CPU time process `pid` has used, user and system, from `/proc/<pid>/stat`.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields we want follow its closing parenthesis.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // /proc reports in USER_HZ, which Linux fixes at 100 for user space.
+    Some(ticks as f64 / 100.0)
+}
+
 pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
@@ -74,6 +84,18 @@ mod tests {
         assert!(line.contains("p50 0.500 ms, p99 0.990 ms"), "{line}");
         assert!(line.contains("120-byte announce answers with 2.5 peers"), "{line}");
         assert_eq!(error_lines(&stats), ["  1 × HTTP status 500"]);
+    }
+
+    #[test]
+    fn our_own_cpu_time_grows_as_we_work() {
+        let before = cpu_seconds(std::process::id()).unwrap();
+        let started = std::time::Instant::now();
+        let mut spin = 0u64;
+        while started.elapsed() < Duration::from_millis(100) {
+            spin = std::hint::black_box(spin.wrapping_add(1));
+        }
+        let after = cpu_seconds(std::process::id()).unwrap();
+        assert!(after > before, "{before} → {after}");
     }
 
     #[test]
