@@ -13,13 +13,15 @@ use tokio::net::TcpListener;
 
 use retracker::adapters::bencode::encode as be;
 
-/// A valid compact announce answer of `size` bytes or a little less.
+/// A valid compact announce answer of `size` bytes or a little less. Its peers are
+/// 127.0.0.1 on distinct ports and its interval is half an hour, as a real tracker's, so it
+/// also serves as a fake upstream for retracker's forwarding.
 pub fn announce_body(size: usize) -> Vec<u8> {
     let mut body = Vec::with_capacity(size + 16);
     be::dict_start(&mut body);
     be::key_integer(&mut body, "complete", 1);
     be::key_integer(&mut body, "incomplete", 1);
-    be::key_integer(&mut body, "interval", 30);
+    be::key_integer(&mut body, "interval", 1800);
     be::key_integer(&mut body, "min interval", 15);
     be::bytes(&mut body, b"peers");
     // Room left for the peer string, its length prefix ("NNN:") and the closing "e".
@@ -28,7 +30,14 @@ pub fn announce_body(size: usize) -> Vec<u8> {
     while peers > 0 && peers + peers.to_string().len() + 1 > room {
         peers -= 6;
     }
-    be::bytes(&mut body, &vec![7u8; peers]);
+    let ports = (10_000u16..).take(peers / 6);
+    let peers: Vec<u8> = ports
+        .flat_map(|port| {
+            let [high, low] = port.to_be_bytes();
+            [127, 0, 0, 1, high, low]
+        })
+        .collect();
+    be::bytes(&mut body, &peers);
     be::end(&mut body);
     body
 }

@@ -86,6 +86,9 @@ impl Phase {
 
 pub struct Client {
     target: SocketAddr,
+    /// Where this client's paced slots fall within each pace period, as a share of it, so
+    /// that clients take turns instead of all sending on the same timer tick.
+    slot_offset: f64,
     connection: Option<Connection>,
     peers: Vec<u32>,
     states: Vec<PeerState>,
@@ -99,7 +102,16 @@ impl Client {
         let mut rng = Rng::with_seed(workload.shape.seed ^ u64::from(index).rotate_left(32));
         let peers: Vec<u32> = (index..workload.shape.peers).step_by(count as usize).collect();
         let states = peers.iter().map(|_| workload.initial_state(&mut rng)).collect();
-        Self { target, connection: None, peers, states, rng, request: Vec::with_capacity(512) }
+        let slot_offset = f64::from(index) / f64::from(count);
+        Self {
+            target,
+            slot_offset,
+            connection: None,
+            peers,
+            states,
+            rng,
+            request: Vec::with_capacity(512),
+        }
     }
 
     /// Announces each of this client's peers once, so they are all live.
@@ -114,15 +126,21 @@ impl Client {
         if self.peers.is_empty() {
             return;
         }
-        let start = Instant::now();
+        let start = Instant::now() + phase.pace.unwrap_or_default().mul_f64(self.slot_offset);
         let mut sent: u32 = 0;
         while phase.take_one() {
-            // Paced: keep to a schedule and time from the scheduled moment, so a slow answer
-            // counts against every request it delayed (no coordinated omission).
+            // Paced: keep to a schedule. A client that has fallen behind (slow answers) times
+            // from the missed slot, so a stall counts against every request it delayed (no
+            // coordinated omission); one that waited for its slot times from when the timer,
+            // which ticks in whole milliseconds, let it go.
             let scheduled = phase.pace.map(|pace| start + pace * sent);
-            if let Some(at) = scheduled {
-                tokio::time::sleep_until(at.into()).await;
-            }
+            let scheduled = match scheduled {
+                Some(at) if at > Instant::now() => {
+                    tokio::time::sleep_until(at.into()).await;
+                    None
+                }
+                behind => behind,
+            };
             sent = sent.wrapping_add(1);
             let slot = self.rng.usize(..self.peers.len());
             self.send(workload, slot, scheduled, stats).await;

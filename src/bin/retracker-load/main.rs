@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Write as _};
 use std::net::SocketAddr;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
@@ -91,6 +91,9 @@ struct RunArgs {
     baseline_cpus: Option<String>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Print a line every this many seconds of the measured phase (for long soak runs).
+    #[arg(long)]
+    report_every: Option<f64>,
 }
 
 #[derive(Args)]
@@ -278,16 +281,36 @@ async fn measured_phases(
     print_errors(&warmup_stats);
     let started = Instant::now();
     let cpu_before = server.and_then(report::cpu_seconds);
-    let measured = Phase {
-        until: started + Duration::from_secs_f64(args.duration),
-        budget: args.requests.map(|n| Arc::new(AtomicU64::new(n))),
-        pace,
-    };
-    let (clients, mut stats) = drive::run_all(clients, workload, move |client, workload| {
-        let phase = measured.clone();
-        run_phase(client, workload, phase)
-    })
-    .await;
+    let until = started + Duration::from_secs_f64(args.duration);
+    let budget = args.requests.map(|n| Arc::new(AtomicU64::new(n)));
+    // With --report-every, the measured phase runs in slices with a line each, for soak runs.
+    let slice = args.report_every.map_or(Duration::MAX, Duration::from_secs_f64);
+    let mut clients = clients;
+    let mut stats = Stats::new();
+    loop {
+        let slice_started = Instant::now();
+        let slice_cpu = server.and_then(report::cpu_seconds);
+        let phase = Phase {
+            until: until.min(slice_started.checked_add(slice).unwrap_or(until)),
+            budget: budget.clone(),
+            pace,
+        };
+        let (returned, slice_stats) = drive::run_all(clients, workload, move |client, workload| {
+            let phase = phase.clone();
+            run_phase(client, workload, phase)
+        })
+        .await;
+        clients = returned;
+        stats.merge(&slice_stats);
+        let done = Instant::now() >= until
+            || budget.as_ref().is_some_and(|left| left.load(Ordering::Relaxed) == 0);
+        if args.report_every.is_some() {
+            print_slice(started, slice_started, &slice_stats, server, slice_cpu);
+        }
+        if done {
+            break;
+        }
+    }
     let elapsed = started.elapsed();
     let cpu_after = server.and_then(report::cpu_seconds);
     let cores =
@@ -361,6 +384,33 @@ fn print_memory(pid: u32, before: Option<u64>, peers: u32) {
         );
     }
     println!("{line}");
+}
+
+/// One slice of a long run: when, how fast, and the server's memory and CPU meanwhile.
+fn print_slice(
+    run_started: Instant,
+    slice_started: Instant,
+    stats: &Stats,
+    server: Option<u32>,
+    cpu_before: Option<f64>,
+) {
+    let name = format!("[{:>5.0} s]", run_started.elapsed().as_secs_f64());
+    let mut line = report::phase_line(&name, stats, slice_started.elapsed());
+    if let Some(pid) = server {
+        if let Some(rss) = report::rss_bytes(pid) {
+            line += &format!("; server RSS {:.1} MiB", report::mib(rss));
+        }
+        if let Some((before, after)) = cpu_before.zip(report::cpu_seconds(pid)) {
+            line += &format!(
+                ", CPU {:.0}%",
+                100.0 * (after - before) / slice_started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    println!("{line}");
+    for line in report::error_lines(stats) {
+        println!("{line}");
+    }
 }
 
 /// The server's CPU use: near its thread count when it, not the load generator, is the limit.
