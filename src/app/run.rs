@@ -114,6 +114,8 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     let server_settings = ServerSettings {
         trust_x_real_ip: config.x_real_ip,
         header_read_timeout: Duration::from_secs(config.header_read_timeout),
+        max_connections: config.max_connections,
+        max_header_bytes: config.max_header_bytes,
         shutdown_grace: SHUTDOWN_GRACE,
     };
 
@@ -141,6 +143,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         forwards_file = %config.forwards_file,
         max_torrents = config.max_torrents,
         max_peers_per_swarm = config.max_peers_per_swarm,
+        max_connections = config.max_connections,
         "retracker {} serving",
         env!("CARGO_PKG_VERSION"),
     );
