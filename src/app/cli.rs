@@ -68,6 +68,7 @@ More settings (config file key / environment variable, defaults in the README):
   max_query_length / MAX_QUERY_LENGTH        max_scrape_hashes / MAX_SCRAPE_HASHES
   sweep_interval / SWEEP_INTERVAL            header_read_timeout / HEADER_READ_TIMEOUT
   forward_retry_after / FORWARD_RETRY_AFTER  max_upstream_response_bytes / MAX_UPSTREAM_RESPONSE_BYTES
+  max_connections / MAX_CONNECTIONS          max_header_bytes / MAX_HEADER_BYTES
   worker_threads / WORKER_THREADS
 
 Example: retracker -l :8080 -d";

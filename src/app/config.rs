@@ -14,6 +14,12 @@ use serde::{Deserialize, Serialize};
 use crate::domain::announce::NumwantLimits;
 use crate::domain::time::PeerAge;
 
+/// Bytes a request head needs besides its query string: the request line's method, path and
+/// version, and a handful of ordinary headers.
+const HEAD_ROOM: usize = 1024;
+/// Far past any file descriptor limit; it keeps the connection semaphore within its bounds.
+const MAX_CONNECTIONS_CEILING: usize = 10_000_000;
+
 /// The raw settings, in the units users write them in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,8 +60,13 @@ pub struct Config {
     pub max_scrape_hashes: usize,
     /// Seconds between sweeps that free expired peers and empty torrents.
     pub sweep_interval: u64,
-    /// Seconds a client gets to send a whole request head before it is disconnected.
+    /// Seconds a client gets to send a whole request head before it is disconnected; also
+    /// how long a keep-alive connection may sit idle between requests.
     pub header_read_timeout: u64,
+    /// Connections served at once; past it, new ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Bytes of request line and headers accepted; a longer head is answered 431.
+    pub max_header_bytes: usize,
     /// Bytes of an upstream tracker's answer read at most; a longer one counts as a failure.
     pub max_upstream_response_bytes: usize,
     /// Seconds an upstream tracker is left alone after it failed or timed out.
@@ -86,6 +97,8 @@ impl Default for Config {
             max_scrape_hashes: 100,
             sweep_interval: 60,
             header_read_timeout: 10,
+            max_connections: 10_000,
+            max_header_bytes: 16 * 1024,
             max_upstream_response_bytes: 256 * 1024,
             forward_retry_after: 60,
             worker_threads: 0,
@@ -232,6 +245,7 @@ impl Config {
             ("max_scrape_hashes", self.max_scrape_hashes),
             ("sweep_interval", self.sweep_interval as usize),
             ("header_read_timeout", self.header_read_timeout as usize),
+            ("max_connections", self.max_connections),
             ("max_upstream_response_bytes", self.max_upstream_response_bytes),
             ("forward_retry_after", self.forward_retry_after as usize),
         ];
@@ -242,6 +256,21 @@ impl Config {
         }
         if self.max_query_length < 128 {
             return invalid("max_query_length", "must be at least 128 bytes to fit an announce");
+        }
+        if self.max_connections > MAX_CONNECTIONS_CEILING {
+            return invalid("max_connections", "must be at most 10000000");
+        }
+        // A query up to max_query_length must reach the tracker, not be cut off by the head
+        // limit with a bare 431.
+        if self.max_header_bytes < self.max_query_length.saturating_add(HEAD_ROOM) {
+            return invalid(
+                "max_header_bytes",
+                &format!(
+                    "must be at least max_query_length + {HEAD_ROOM} ({}) to leave room for the \
+                     request line and headers",
+                    self.max_query_length.saturating_add(HEAD_ROOM)
+                ),
+            );
         }
         Ok(())
     }
@@ -361,6 +390,9 @@ mod tests {
             ("MAX_NUMWANT", "0", "invalid max_numwant: must be at least 1"),
             ("MAX_QUERY_LENGTH", "10", "invalid max_query_length"),
             ("LOG_FORMAT", "xml", "invalid log_format: expected text or json"),
+            ("MAX_CONNECTIONS", "0", "invalid max_connections: must be at least 1"),
+            ("MAX_CONNECTIONS", "99999999", "invalid max_connections: must be at most"),
+            ("MAX_HEADER_BYTES", "9000", "invalid max_header_bytes: must be at least"),
         ];
         for (var, value, expected) in cases {
             let error = Config::load_from(&Overrides::default(), env_of(&[(var, value)]))
@@ -373,7 +405,7 @@ mod tests {
     #[test]
     fn every_setting_has_an_environment_variable() {
         let keys = Config::keys();
-        assert_eq!(keys.len(), 22);
+        assert_eq!(keys.len(), 24);
         assert!(keys.contains(&"listen_addr".to_string()));
         assert!(keys.contains(&"max_torrents".to_string()));
     }

@@ -114,6 +114,8 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     let server_settings = ServerSettings {
         trust_x_real_ip: config.x_real_ip,
         header_read_timeout: Duration::from_secs(config.header_read_timeout),
+        max_connections: config.max_connections,
+        max_header_bytes: config.max_header_bytes,
         shutdown_grace: SHUTDOWN_GRACE,
     };
 
@@ -141,14 +143,43 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         forwards_file = %config.forwards_file,
         max_torrents = config.max_torrents,
         max_peers_per_swarm = config.max_peers_per_swarm,
+        max_connections = config.max_connections,
         "retracker {} serving",
         env!("CARGO_PKG_VERSION"),
     );
+    warn_if_file_limit_below(config.max_connections);
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.stop().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// File descriptors the tracker needs besides its connections: the listener, the runtime's,
+/// the log's, and sockets to upstream trackers.
+const DESCRIPTORS_BESIDES_CONNECTIONS: u64 = 64;
+
+/// Every connection takes a file descriptor. Below `max_connections` the descriptor limit is
+/// the real cap, and a crowd meets failed accepts rather than a queue: say so at start.
+fn warn_if_file_limit_below(max_connections: usize) {
+    let Ok(limits) = std::fs::read_to_string("/proc/self/limits") else {
+        return; // not Linux: nothing to read it from without more code than the hint is worth
+    };
+    let needed = max_connections as u64 + DESCRIPTORS_BESIDES_CONNECTIONS;
+    if let Some(limit) = open_file_limit(&limits).filter(|limit| *limit < needed) {
+        tracing::warn!(
+            open_file_limit = limit,
+            max_connections,
+            "the open file limit is below max_connections; raise it to at least {needed} \
+             (systemd: LimitNOFILE=, shell: ulimit -n) or lower MAX_CONNECTIONS"
+        );
+    }
+}
+
+/// The soft limit on open files from the text of `/proc/self/limits`; `None` if unlimited.
+fn open_file_limit(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|line| line.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files").split_whitespace().next()?.parse().ok()
 }
 
 /// Prometheus metrics, when they are on.
@@ -244,4 +275,21 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_soft_open_file_limit() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units\n\
+                      Max processes             96364                96364                processes\n\
+                      Max open files            1024                 524288               files\n";
+        assert_eq!(open_file_limit(limits), Some(1024));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
+        assert_eq!(open_file_limit(unlimited), None);
+        assert_eq!(open_file_limit(""), None);
+    }
 }

@@ -73,7 +73,8 @@ impl Tracker {
         request: &AnnounceRequest,
         remote_ip: IpAddr,
     ) -> Result<AnnounceResponse, Refusal> {
-        announce::admit(request)?;
+        let endpoint = self.endpoint(request, remote_ip);
+        announce::admit(request, endpoint.ip())?;
         let now = self.clock.now();
         let context = AnnounceContext {
             now,
@@ -84,7 +85,7 @@ impl Tracker {
         };
         let peer = PeerAnnounce {
             peer_id: request.peer_id,
-            endpoint: self.endpoint(request, remote_ip),
+            endpoint,
             seeder: request.is_seeder(),
             event: request.event,
         };
@@ -293,6 +294,25 @@ mod tests {
         let tracker = Tracker::new(Arc::new(repository), clock(), settings());
         let refused = tracker.announce_locally(&AnnounceRequest { port: 0, ..request() }, REMOTE);
         assert_eq!(refused, Err(Refusal::PortZero));
+    }
+
+    #[test]
+    fn the_address_the_peer_would_be_listed_at_is_checked_after_ip_is_resolved() {
+        let multicast =
+            AnnounceRequest { claimed_ip: Some("224.0.0.1".parse().unwrap()), ..request() };
+
+        let mut repository = MockPeerRepository::new();
+        repository.expect_announce().never();
+        let allowing = TrackerSettings { allow_claimed_ip: true, ..settings() };
+        let tracker = Tracker::new(Arc::new(repository), clock(), allowing);
+        let refused = tracker.announce_locally(&multicast, REMOTE);
+        assert_eq!(refused, Err(Refusal::UnusableAddress("224.0.0.1".parse().unwrap())));
+
+        // Ignored, the claim cannot get the announce refused: the remote address is fine.
+        let mut repository = MockPeerRepository::new();
+        repository.expect_announce().times(1).returning(|_, _, _| Ok(SwarmAnswer::default()));
+        let tracker = Tracker::new(Arc::new(repository), clock(), settings());
+        assert!(tracker.announce_locally(&multicast, REMOTE).is_ok());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use super::address;
 use super::ids::{InfoHash, PeerId};
 use super::peer::{Event, PeerList};
 use super::swarm::SwarmStats;
@@ -38,6 +39,11 @@ pub enum Refusal {
     PortZero,
     #[error("tracker is full: it tracks {0} torrents, the most it allows; try again later")]
     TorrentLimit(usize),
+    #[error(
+        "invalid peer address {0}: other peers cannot connect to an unspecified, multicast, \
+         broadcast or reserved address"
+    )]
+    UnusableAddress(IpAddr),
 }
 
 /// How many peers an answer may carry.
@@ -57,10 +63,14 @@ impl NumwantLimits {
     }
 }
 
-/// Checks the rules an announce must meet before it may touch a swarm.
-pub fn admit(request: &AnnounceRequest) -> Result<(), Refusal> {
+/// Checks the rules an announce must meet before it may touch a swarm. `listed_at` is the
+/// address the peer would be handed out at, after `X-Real-IP` and `ip=` are taken into account.
+pub fn admit(request: &AnnounceRequest, listed_at: IpAddr) -> Result<(), Refusal> {
     if request.port == 0 {
         return Err(Refusal::PortZero);
+    }
+    if !address::is_listable(listed_at) {
+        return Err(Refusal::UnusableAddress(listed_at.to_canonical()));
     }
     Ok(())
 }
@@ -103,10 +113,21 @@ mod tests {
         assert_eq!(limits.effective(Some(u32::MAX)), 200);
     }
 
+    const LAN: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 168, 1, 15));
+
     #[test]
     fn port_zero_is_refused() {
-        assert_eq!(admit(&AnnounceRequest { port: 0, ..request() }), Err(Refusal::PortZero));
-        assert_eq!(admit(&request()), Ok(()));
+        assert_eq!(admit(&AnnounceRequest { port: 0, ..request() }, LAN), Err(Refusal::PortZero));
+        assert_eq!(admit(&request(), LAN), Ok(()));
+    }
+
+    #[test]
+    fn an_unusable_address_is_refused_and_named() {
+        let multicast: IpAddr = "::ffff:224.0.0.1".parse().unwrap();
+        let refused = admit(&request(), multicast);
+        assert_eq!(refused, Err(Refusal::UnusableAddress("224.0.0.1".parse().unwrap())));
+        let reason = refused.unwrap_err().to_string();
+        assert!(reason.starts_with("invalid peer address 224.0.0.1: "), "{reason}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! Nothing here does I/O, reads a clock or knows a wire format; time is a value handed in.
 
+pub mod address;
 pub mod announce;
 pub mod forwarding;
 pub mod ids;

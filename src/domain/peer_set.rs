@@ -146,6 +146,11 @@ impl<Ip: Copy> PeerSet<Ip> {
             alive
         });
         self.seeders = seeders_kept;
+        // After a flood of one-off peers ages out of a torrent that lives on, its room for
+        // the flood would otherwise stay allocated for as long as the torrent does.
+        if self.peers.capacity() > 4 * self.peers.len().max(8) {
+            self.peers.shrink_to_fit();
+        }
         before - self.peers.len()
     }
 
@@ -351,5 +356,21 @@ mod tests {
         assert_eq!((set.seeders(), set.leechers()), (1, 0));
         assert!(set.partition_holds());
         assert!(set.contains(&id(3)));
+    }
+
+    #[test]
+    fn a_swarm_shrinks_once_a_flood_of_peers_has_expired() {
+        let mut set = PeerSet::default();
+        for n in 0..10_000u32 {
+            let mut flooder = report(0, false);
+            flooder.id.0[..4].copy_from_slice(&n.to_be_bytes());
+            set.record(flooder, Timestamp::from_secs(100), true);
+        }
+        set.record(report(1, true), Timestamp::from_secs(300), true);
+        assert!(set.peers.capacity() >= 10_001);
+
+        assert_eq!(set.expire(Timestamp::from_secs(200)), 10_000);
+        assert!(set.peers.capacity() < 100, "capacity {}", set.peers.capacity());
+        assert!(set.contains(&id(1)) && set.partition_holds());
     }
 }

@@ -157,6 +157,8 @@ fn refusal_failure(refusal: &Refusal) -> FailureKind {
     match refusal {
         Refusal::PortZero => FailureKind::PortZero,
         Refusal::TorrentLimit(_) => FailureKind::TorrentLimit,
+        // The address came from `ip=` or `X-Real-IP`: a bad field, as far as counting goes.
+        Refusal::UnusableAddress(_) => FailureKind::InvalidField,
     }
 }
 

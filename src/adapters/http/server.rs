@@ -1,18 +1,22 @@
 //! The HTTP/1.1 server loop: accepts connections and runs the warp routes on each.
 //!
-//! A small accept loop of our own instead of `warp::serve`, for two things warp does not do:
-//! a header-read timeout, so a client that sends half a request cannot hold its connection
-//! (and shutdown) forever, and a shutdown deadline for connections that will not finish.
+//! A small accept loop of our own instead of `warp::serve`, for what warp does not do:
+//! - a header-read timeout, so a client that sends half a request, or nothing, cannot hold
+//!   its connection (and shutdown) forever;
+//! - a cap on connections open at once, and on the size of a request head;
+//! - a shutdown deadline for connections that will not finish.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower_service::Service;
 use warp::http::Request;
 use warp::reply::Response;
@@ -21,12 +25,21 @@ use warp::{Filter, Rejection};
 use super::client_ip;
 use super::routes::ClientIp;
 
+/// How often a tracker held at its connection cap says so in the log.
+const FULL_WARNING_EVERY: Duration = Duration::from_secs(60);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerSettings {
     /// Take the client's address from `X-Real-IP` (set by a trusted reverse proxy).
     pub trust_x_real_ip: bool,
-    /// A connection that has not sent a whole request head within this is closed.
+    /// A connection that has not sent a whole request head within this is closed. hyper
+    /// starts the clock as soon as it waits for a request, so this also closes a keep-alive
+    /// connection left idle this long after its last answer.
     pub header_read_timeout: Duration,
+    /// Connections served at once; past it, new ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Bytes of request line and headers accepted; a longer head is answered 431 and closed.
+    pub max_header_bytes: usize,
     /// How long shutdown waits for requests in flight before it drops them.
     pub shutdown_grace: Duration,
 }
@@ -43,11 +56,36 @@ pub async fn serve<F>(
 {
     let service = warp::service(routes);
     let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(settings.header_read_timeout);
+    http.timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout)
+        .max_header_size(settings.max_header_bytes)
+        // The read buffer need not outgrow the largest head we accept (hyper's floor is 8 KiB).
+        .max_buf_size(settings.max_header_bytes.max(8192));
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(settings.max_connections));
+    let mut full_warned_at: Option<Instant> = None;
     tokio::pin!(shutdown);
 
     loop {
+        // A slot first, then a connection: at the cap nothing is accepted, and clients queue
+        // in the kernel's listen backlog rather than being turned away. Every slot frees within
+        // `header_read_timeout` of its connection going quiet, so the wait is bounded.
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if full_warned_at.is_none_or(|at| at.elapsed() >= FULL_WARNING_EVERY) {
+                    tracing::warn!(
+                        max_connections = settings.max_connections,
+                        "connection limit reached; new connections wait until one closes"
+                    );
+                    full_warned_at = Some(Instant::now());
+                }
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+                    () = &mut shutdown => break,
+                }
+            }
+        };
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -74,6 +112,7 @@ pub async fn serve<F>(
             if let Err(error) = connection.await {
                 tracing::debug!(%remote, %error, "connection closed with an error");
             }
+            drop(slot);
         });
     }
 

@@ -4,6 +4,8 @@
 //! announces for different torrents rarely wait on the same lock, and a lock is held for one
 //! swarm update and the copy of at most `numwant` peers.
 
+mod release;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::domain::announce::Refusal;
@@ -87,6 +89,9 @@ impl PeerRepository for MemoryRepository {
             shrink_if_sparse(&mut swarms);
         }
         self.torrents.fetch_sub(report.torrents_removed, Ordering::Relaxed);
+        if report.peers_removed > 0 || report.torrents_removed > 0 {
+            release::release_freed_memory();
+        }
         report
     }
 
