@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use crate::adapters::bencode::decode::{Value, decode};
+use crate::domain::address;
 use crate::domain::ids::PeerId;
 use crate::domain::peer::{AnyEndpoint, Peer, PeerList};
 use crate::ports::{UpstreamAnswer, UpstreamError};
@@ -89,7 +90,8 @@ fn dictionary(list: &[Value<'_>], peers: &mut PeerList) {
 }
 
 fn push(peers: &mut PeerList, id: Option<PeerId>, ip: IpAddr, port: u16) {
-    if port == 0 {
+    // What we would refuse from a client we do not hand out from an upstream either.
+    if port == 0 || !address::is_listable(ip) {
         return;
     }
     match AnyEndpoint::new(ip, port) {
@@ -127,6 +129,15 @@ mod tests {
         assert_eq!(answer.peers.v4[0].id, Some(PeerId(*b"ABCDEFGHIJKLMNOPQRST")));
         assert_eq!(answer.peers.v6[0].endpoint.port, 8);
         assert_eq!(answer.interval, None);
+    }
+
+    #[test]
+    fn unusable_addresses_from_upstream_are_dropped() {
+        let body =
+            b"d5:peers18:\x00\x00\x00\x00\x1a\xe1\xe0\x00\x00\x01\x1a\xe1\x0a\x00\x00\x01\x1a\xe1e";
+        let answer = parse(body).unwrap();
+        let endpoints: Vec<_> = answer.peers.v4.iter().map(|p| p.endpoint).collect();
+        assert_eq!(endpoints, vec![v4("10.0.0.1:6881")]);
     }
 
     #[test]
