@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The load runs behind docs/benchmarks.md, on loopback: retracker (1 worker thread, CPU 0)
+# against the bare baseline server (1 thread, CPU 0), driven by retracker-load (1 thread,
+# CPU 1), with 100,000 torrents and 1,000,000 live peers. Then the same at half the measured
+# rate for latency, and with forwarding on. Not part of CI; run it on an otherwise idle machine.
+#
+#   scripts/bench.sh            # everything, about five minutes
+#   DURATION=10 scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=${DURATION:-20}
+out=${OUT:-target/bench}
+mkdir -p "$out"
+cargo build --release --locked --bin retracker --bin retracker-load
+tracker=target/release/retracker
+load=target/release/retracker-load
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+# Starts retracker on CPU 0 with the given extra flags; sets $server to its pid.
+start_tracker() {
+  local port=$1; shift
+  WORKER_THREADS=1 taskset -c 0 "$tracker" -l "127.0.0.1:$port" "$@" 2>>"$out/tracker.log" &
+  server=$!
+  pids+=("$server")
+  sleep 1
+}
+
+run_load() {
+  taskset -c 1 "$load" run --duration "$duration" --warmup 2 "$@"
+}
+
+echo "== throughput against the baseline"
+start_tracker 6981
+run_load --target 127.0.0.1:6981 --pid "$server" --baseline-threads 1 --baseline-cpus 0 \
+  | tee "$out/throughput.txt"
+kill "$server"
+
+rate=$(sed -n 's/^tracker at .* = \([0-9]*\)\/s.*/\1/p' "$out/throughput.txt")
+half=$((rate / 2))
+echo "== latency at half of the tracker's ${rate}/s: ${half}/s"
+start_tracker 6982
+run_load --target 127.0.0.1:6982 --pid "$server" --rate "$half" | tee "$out/latency.txt"
+kill "$server"
+
+echo "== forwarding on, to a fake upstream (the baseline server) on loopback"
+taskset -c 0 "$load" baseline --listen 127.0.0.1:6990 --threads 1 >/dev/null &
+pids+=("$!")
+forwarders="$out/forwarders.yml"
+printf -- '- uri: http://127.0.0.1:6990/announce\n  name: fake-upstream\n' >"$forwarders"
+start_tracker 6983 -f "$forwarders"
+run_load --target 127.0.0.1:6983 --pid "$server" | tee "$out/forwarding.txt"
+kill "$server"
