@@ -9,6 +9,7 @@ use crate::domain::ids::PeerId;
 use crate::domain::peer::{AnyEndpoint, Peer, PeerList};
 use crate::ports::{UpstreamAnswer, UpstreamError};
 
+/// An upstream's answer body as peers and intervals; a `failure reason` is `Refused`.
 pub fn parse(body: &[u8]) -> Result<UpstreamAnswer, UpstreamError> {
     let value = decode(body).map_err(|error| UpstreamError::Malformed(error.to_string()))?;
     if !matches!(value, Value::Dict(_)) {

@@ -1,6 +1,7 @@
 //! The forwarder: an upstream HTTP(S) tracker reached with reqwest.
 
-mod answer;
+// Public so the property tests and the fuzz target can feed it bodies directly.
+pub mod answer;
 mod request;
 
 use std::net::IpAddr;
