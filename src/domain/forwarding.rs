@@ -152,10 +152,16 @@ pub fn merge(
     client_id: &PeerId,
     client: AnyEndpoint,
 ) -> PeerList {
-    let mut seen: HashSet<AnyEndpoint, RandomState> = HashSet::default();
-    seen.insert(client);
-    seen.extend(local.v4.iter().map(|p| AnyEndpoint::V4(p.endpoint)));
-    seen.extend(local.v6.iter().map(|p| AnyEndpoint::V6(p.endpoint)));
+    if local.len() >= numwant || upstream.is_empty() {
+        return local;
+    }
+    // Sized for everything it can come to hold, and keyed by plain integers: growing the set
+    // and hashing endpoint structs field by field were most of merge's cost.
+    let mut seen: HashSet<(u128, u16), RandomState> =
+        HashSet::with_capacity_and_hasher(local.len() + numwant + 1, RandomState::default());
+    seen.insert(dedup_key(client));
+    seen.extend(local.v4.iter().map(|p| dedup_key(AnyEndpoint::V4(p.endpoint))));
+    seen.extend(local.v6.iter().map(|p| dedup_key(AnyEndpoint::V6(p.endpoint))));
 
     let mut sources: Vec<_> = upstream
         .iter()
@@ -172,11 +178,12 @@ pub fn merge(
             if local.len() >= numwant {
                 break;
             }
-            let next =
-                source.find(|(id, endpoint)| *id != Some(*client_id) && !seen.contains(endpoint));
+            let next = source.find(|(id, endpoint)| {
+                *id != Some(*client_id) && !seen.contains(&dedup_key(*endpoint))
+            });
             match next {
                 Some((id, endpoint)) => {
-                    seen.insert(endpoint);
+                    seen.insert(dedup_key(endpoint));
                     match endpoint {
                         AnyEndpoint::V4(endpoint) => {
                             local.v4.push(super::peer::Peer { id, endpoint })
@@ -191,6 +198,15 @@ pub fn merge(
         }
     }
     local
+}
+
+/// An endpoint as two integers; IPv4 addresses as their IPv6-mapped form, which no canonical
+/// IPv6 endpoint has.
+fn dedup_key(endpoint: AnyEndpoint) -> (u128, u16) {
+    match endpoint {
+        AnyEndpoint::V4(endpoint) => (u128::from(endpoint.ip.to_ipv6_mapped()), endpoint.port),
+        AnyEndpoint::V6(endpoint) => (u128::from(endpoint.ip), endpoint.port),
+    }
 }
 
 #[cfg(test)]
