@@ -53,12 +53,14 @@ pub fn check_length(query: &str, max: usize) -> Result<(), RequestError> {
 
 /// The query's `key=value` pairs, percent-decoded to bytes, in order, repeats kept.
 pub fn pairs(query: &str) -> impl Iterator<Item = (Cow<'_, [u8]>, Cow<'_, [u8]>)> {
-    raw_pairs(query).map(|(key, value)| (decode(key), decode(value)))
+    raw_pairs(query).map(|(key, value)| (key, decode(value)))
 }
 
-/// The pairs as they are on the wire, still percent-encoded. Splitting bytes once and
-/// decoding only the values we use is most of what makes parsing cheap.
-fn raw_pairs(query: &str) -> impl Iterator<Item = (&[u8], &[u8])> {
+/// The pairs as they are on the wire, values still percent-encoded: splitting once and
+/// decoding only the values we use is most of what makes parsing cheap. Values can be long
+/// (60 bytes for an escaped hash), so `&` is found with memchr; keys are short, so `=` and
+/// escapes in them are found with a plain loop.
+fn raw_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, [u8]>, &[u8])> {
     let mut rest = query.as_bytes();
     std::iter::from_fn(move || {
         loop {
@@ -71,10 +73,14 @@ fn raw_pairs(query: &str) -> impl Iterator<Item = (&[u8], &[u8])> {
             if pair.is_empty() {
                 continue;
             }
-            return Some(match memchr::memchr(b'=', pair) {
+            let (key, value) = match pair.iter().position(|&byte| byte == b'=') {
                 Some(at) => (&pair[..at], &pair[at + 1..]),
                 None => (pair, &[][..]),
-            });
+            };
+            // Clients never encode keys; one that is encoded anyway is decoded here.
+            let key =
+                if key.iter().any(|&byte| byte == b'%') { decode(key) } else { Cow::Borrowed(key) };
+            return Some((key, value));
         }
     })
 }
@@ -88,21 +94,27 @@ fn decode(raw: &[u8]) -> Cow<'_, [u8]> {
 fn decode_id(field: &'static str, raw: &[u8]) -> Result<[u8; 20], RequestError> {
     let mut id = [0u8; 20];
     let mut len = 0;
-    let mut rest = raw;
-    while let Some((&first, tail)) = rest.split_first() {
+    let mut at = 0;
+    while let Some(&first) = raw.get(at) {
         // As in the crate: a `%` without two hex digits after it is a literal `%`.
-        let (byte, after) = match (first, tail) {
-            (b'%', [high, low, after @ ..]) => match (hex_digit(*high), hex_digit(*low)) {
-                (Some(high), Some(low)) => (high << 4 | low, after),
-                _ => (first, tail),
-            },
-            _ => (first, tail),
+        let escaped = match (first, raw.get(at + 1), raw.get(at + 2)) {
+            (b'%', Some(&high), Some(&low)) => hex_digit(high).zip(hex_digit(low)),
+            _ => None,
+        };
+        let byte = match escaped {
+            Some((high, low)) => {
+                at += 3;
+                high << 4 | low
+            }
+            None => {
+                at += 1;
+                first
+            }
         };
         if let Some(slot) = id.get_mut(len) {
             *slot = byte;
         }
         len += 1;
-        rest = after;
     }
     if len == id.len() { Ok(id) } else { Err(RequestError::WrongLength { field, len }) }
 }
@@ -130,15 +142,13 @@ pub fn parse_announce(query: &str) -> Result<AnnounceQuery, RequestError> {
     let mut no_peer_id = false;
 
     for (key, raw) in raw_pairs(query) {
-        // Clients never encode the keys; a key that is encoded anyway is decoded first.
-        let key = decode(key);
         match &*key {
             b"info_hash" => info_hash = Some(InfoHash(decode_id("info_hash", raw)?)),
             b"peer_id" => peer_id = Some(PeerId(decode_id("peer_id", raw)?)),
-            b"port" => port = Some(port_number(&decode(raw))?),
-            b"uploaded" => uploaded = Some(count("uploaded", &decode(raw))?),
-            b"downloaded" => downloaded = Some(count("downloaded", &decode(raw))?),
-            b"left" => left = Some(count("left", &decode(raw))?),
+            b"port" => port = Some(port_number(raw)?),
+            b"uploaded" => uploaded = Some(count("uploaded", raw)?),
+            b"downloaded" => downloaded = Some(count("downloaded", raw)?),
+            b"left" => left = Some(count("left", raw)?),
             b"event" => event = parse_event(&decode(raw))?,
             b"numwant" => numwant = parse_numwant(&decode(raw))?,
             // BEP 3 allows a DNS name here too; only a literal address is any use to us.
@@ -167,7 +177,7 @@ pub fn parse_announce(query: &str) -> Result<AnnounceQuery, RequestError> {
 pub fn parse_scrape(query: &str, max: usize) -> Result<Vec<InfoHash>, RequestError> {
     let mut hashes = Vec::new();
     for (key, raw) in raw_pairs(query) {
-        if &*decode(key) == b"info_hash" {
+        if &*key == b"info_hash" {
             hashes.push(InfoHash(decode_id("info_hash", raw)?));
         }
     }
@@ -192,15 +202,20 @@ fn digits(bytes: &[u8]) -> Option<u64> {
     })
 }
 
-fn port_number(bytes: &[u8]) -> Result<u16, RequestError> {
+/// The number in `raw`: digits as they came, or percent-encoded ones (rare; decoded only then).
+fn raw_digits(raw: &[u8]) -> Option<u64> {
+    digits(raw).or_else(|| if raw.contains(&b'%') { digits(&decode(raw)) } else { None })
+}
+
+fn port_number(raw: &[u8]) -> Result<u16, RequestError> {
     let expected = "a port number from 1 to 65535";
-    digits(bytes)
+    raw_digits(raw)
         .and_then(|n| u16::try_from(n).ok())
         .ok_or(RequestError::Invalid { field: "port", expected })
 }
 
-fn count(field: &'static str, bytes: &[u8]) -> Result<u64, RequestError> {
-    digits(bytes).ok_or(RequestError::Invalid { field, expected: "a whole number of bytes" })
+fn count(field: &'static str, raw: &[u8]) -> Result<u64, RequestError> {
+    raw_digits(raw).ok_or(RequestError::Invalid { field, expected: "a whole number of bytes" })
 }
 
 fn text(bytes: &[u8]) -> Option<&str> {

@@ -43,13 +43,15 @@ pub fn routes(
     backends: Backends,
     limits: RequestLimits,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    // One reference count per request rather than one per backend.
+    let backends = Arc::new(backends);
     let with_backends = warp::any().map(move || backends.clone());
     let announce = warp::path!("announce")
         .and(warp::get())
         .and(raw_query())
         .and(warp::ext::optional::<ClientIp>())
         .and(with_backends.clone())
-        .then(move |query: String, client: Option<ClientIp>, backends: Backends| async move {
+        .then(move |query: String, client: Option<ClientIp>, backends: Arc<Backends>| async move {
             let started = Instant::now();
             let (response, outcome) =
                 announce(backends.tracker.as_ref(), limits, &query, client).await;
@@ -58,7 +60,7 @@ pub fn routes(
         });
     let scrape =
         warp::path!("scrape").and(warp::get()).and(raw_query()).and(with_backends.clone()).map(
-            move |query: String, backends: Backends| {
+            move |query: String, backends: Arc<Backends>| {
                 let started = Instant::now();
                 let (response, outcome) = scrape(backends.tracker.as_ref(), limits, &query);
                 backends.metrics.request(outcome, started.elapsed());
@@ -69,8 +71,8 @@ pub fn routes(
         .and(warp::get())
         .map(|| text(StatusCode::OK, b"ok\n".to_vec(), "text/plain"));
     let metrics = warp::path!("metrics").and(warp::get()).and(with_backends).and_then(
-        |backends: Backends| async move {
-            match backends.report {
+        |backends: Arc<Backends>| async move {
+            match &backends.report {
                 Some(report) => {
                     let (body, content_type) = report.render();
                     Ok(text(StatusCode::OK, body.into_bytes(), content_type))
