@@ -58,8 +58,8 @@ pub fn pairs(query: &str) -> impl Iterator<Item = (Cow<'_, [u8]>, Cow<'_, [u8]>)
 
 /// The pairs as they are on the wire, values still percent-encoded: splitting once and
 /// decoding only the values we use is most of what makes parsing cheap. Values can be long
-/// (60 bytes for an escaped hash), so `&` is found with memchr; keys are short, so `=` and
-/// escapes in them are found with a plain loop.
+/// (60 bytes for an escaped hash), so `&` is found with memchr; keys are short, so `=` is
+/// found with a plain loop.
 fn raw_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, [u8]>, &[u8])> {
     let mut rest = query.as_bytes();
     std::iter::from_fn(move || {
@@ -78,9 +78,7 @@ fn raw_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, [u8]>, &[u8])> {
                 None => (pair, &[][..]),
             };
             // Clients never encode keys; one that is encoded anyway is decoded here.
-            let key =
-                if key.iter().any(|&byte| byte == b'%') { decode(key) } else { Cow::Borrowed(key) };
-            return Some((key, value));
+            return Some((decode(key), value));
         }
     })
 }
