@@ -41,13 +41,18 @@ kill "$server"
 
 rate=$(sed -n 's/^tracker at .* = \([0-9]*\)\/s.*/\1/p' "$out/throughput.txt")
 half=$((rate / 2))
-echo "== latency at half of the tracker's ${rate}/s: ${half}/s"
+echo "== latency at half of the tracker's ${rate}/s: ${half}/s, paced (open loop)"
 start_tracker 6982
 run_load --target 127.0.0.1:6982 --pid "$server" --rate "$half" | tee "$out/latency.txt"
+echo "== latency with 4 connections, each sending as soon as answered (closed loop)"
+run_load --target 127.0.0.1:6982 --pid "$server" --no-preload --connections 4 \
+  | tee "$out/latency-closed.txt"
 kill "$server"
 
 echo "== forwarding on, to a fake upstream (the baseline server) on loopback"
-taskset -c 0 "$load" baseline --listen 127.0.0.1:6990 --threads 1 >/dev/null &
+# The fake upstream stands for a remote tracker: it runs beside the load generator, not on
+# the tracker's CPU.
+taskset -c 1 "$load" baseline --listen 127.0.0.1:6990 --threads 1 >/dev/null &
 pids+=("$!")
 forwarders="$out/forwarders.yml"
 printf -- '- uri: http://127.0.0.1:6990/announce\n  name: fake-upstream\n' >"$forwarders"
