@@ -112,7 +112,8 @@ fn peer_set(size: usize) -> PeerSet<Ipv4Addr> {
 /// Peer selection alone, without the update of the announcing peer or the answer's allocation.
 fn pick(c: &mut Criterion) {
     let mut group = c.benchmark_group("pick");
-    for (size, numwant) in [(10, 9), (100_000, 9), (100_000, 50)] {
+    // 50 of 100 fits in L1 cache: against 50 of 100,000 it shows what cache misses add.
+    for (size, numwant) in [(10, 9), (100_000, 9), (100, 50), (100_000, 50)] {
         let set = peer_set(size);
         let asking = peer_id(1);
         let mut out: Vec<Peer<Ipv4Addr>> = Vec::with_capacity(numwant);
