@@ -57,6 +57,7 @@ fn announce(c: &mut Criterion) {
     for size in SWARM_SIZES {
         let (repository, hash) = repository_with_swarm(size);
         let repository: &dyn PeerRepository = &repository;
+        let everyone: Vec<PeerAnnounce> = (0..size).map(|n| member(n, Event::Periodic)).collect();
         for numwant in NUMWANTS {
             let expected = numwant.min(size - 1);
 
@@ -77,8 +78,6 @@ fn announce(c: &mut Criterion) {
 
             // Every member in turn, as a live swarm re-announces: the lookup of the
             // announcing peer's own entry is a cold one in a big swarm.
-            let everyone: Vec<PeerAnnounce> =
-                (0..size).map(|n| member(n, Event::Periodic)).collect();
             let mut turn = everyone.iter().cycle();
             group.bench_function(
                 BenchmarkId::new(format!("each_peer/numwant_{numwant}"), size),
