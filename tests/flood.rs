@@ -2,38 +2,23 @@
 //! sweep gives back once they age out. A file of its own, so that its process runs nothing
 //! else and its resident size (Linux's /proc/self/status) measures the tracker alone.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
+use common::ManualClock;
 use retracker::adapters::memory::MemoryRepository;
 use retracker::app::Config;
-use retracker::app::tracker::{Tracker, TrackerSettings};
+use retracker::app::tracker::Tracker;
 use retracker::domain::announce::AnnounceRequest;
 use retracker::domain::ids::{InfoHash, PeerId};
 use retracker::domain::peer::Event;
-use retracker::domain::time::Timestamp;
-use retracker::ports::Clock;
 
 /// Announces in each flood: enough to take tens of MiB, few enough for a debug build.
 const FLOOD: u32 = 200_000;
 /// The torrent a crowd of one-off peers floods, and that lives on after them.
 const POPULAR: InfoHash = InfoHash([7; 20]);
-
-/// A clock the test moves by hand.
-struct HandClock(AtomicU32);
-
-impl HandClock {
-    fn advance(&self, secs: u32) {
-        self.0.fetch_add(secs, Ordering::SeqCst);
-    }
-}
-
-impl Clock for HandClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_secs(self.0.load(Ordering::SeqCst))
-    }
-}
 
 /// Resident memory of this process, in bytes.
 fn resident_bytes() -> usize {
@@ -75,17 +60,9 @@ fn one_off_torrent(n: u32) -> InfoHash {
 #[test]
 fn what_a_flood_takes_the_sweep_gives_back_once_it_ages_out() {
     let config = Config::default();
-    let clock = Arc::new(HandClock(AtomicU32::new(1_700_000_000)));
+    let clock = Arc::new(ManualClock::new());
     let repository = Arc::new(MemoryRepository::new(config.max_torrents));
-    let settings = TrackerSettings {
-        peer_age: config.peer_age(),
-        interval: config.interval(),
-        min_interval: config.min_interval(),
-        numwant: config.numwant(),
-        max_peers_per_swarm: config.max_peers_per_swarm,
-        allow_claimed_ip: false,
-    };
-    let tracker = Tracker::new(repository.clone(), clock.clone(), settings);
+    let tracker = Tracker::new(repository.clone(), clock.clone(), config.tracker_settings());
     let peer_age = u32::try_from(config.peer_age().duration().as_secs()).unwrap();
 
     let before = resident_bytes();
@@ -99,7 +76,7 @@ fn what_a_flood_takes_the_sweep_gives_back_once_it_ages_out() {
     assert_eq!(repository.torrents(), FLOOD as usize + 1);
 
     // The flood ages out; one real peer keeps the popular torrent alive.
-    clock.advance(peer_age + 1);
+    clock.advance_secs(peer_age + 1);
     let (regular, remote) = flooder(u32::MAX, POPULAR);
     tracker.announce_locally(&regular, remote).unwrap();
     let report = tracker.sweep();

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::tracker::TrackerSettings;
 use crate::domain::announce::NumwantLimits;
 use crate::domain::time::PeerAge;
 
@@ -293,6 +294,18 @@ impl Config {
 
     pub fn numwant(&self) -> NumwantLimits {
         NumwantLimits { default: self.default_numwant, max: self.max_numwant }
+    }
+
+    /// The tracker's announce rules, in the units it works in.
+    pub fn tracker_settings(&self) -> TrackerSettings {
+        TrackerSettings {
+            peer_age: self.peer_age(),
+            interval: self.interval(),
+            min_interval: self.min_interval(),
+            numwant: self.numwant(),
+            max_peers_per_swarm: self.max_peers_per_swarm,
+            allow_claimed_ip: self.allow_ip_param,
+        }
     }
 
     pub fn forwards_file(&self) -> Option<PathBuf> {

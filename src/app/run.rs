@@ -12,7 +12,7 @@ use super::config::Config;
 use super::forwarders::{self, ForwarderSpec, ForwardersError};
 use super::forwarding::Forwarding;
 use super::sweeper::sweep_periodically;
-use super::tracker::{Tracker, TrackerSettings};
+use super::tracker::Tracker;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::forwarder::{self, HttpUpstream};
 use crate::adapters::http::{self, Backends, RequestLimits, ServerSettings};
@@ -86,16 +86,8 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     };
     let report = prometheus.map(|prometheus| prometheus as Arc<dyn MetricsReport>);
 
-    let settings = TrackerSettings {
-        peer_age: config.peer_age(),
-        interval: config.interval(),
-        min_interval: config.min_interval(),
-        numwant: config.numwant(),
-        max_peers_per_swarm: config.max_peers_per_swarm,
-        allow_claimed_ip: config.allow_ip_param,
-    };
-    let mut tracker =
-        Tracker::new(repository, clock.clone(), settings).with_metrics(metrics.clone());
+    let mut tracker = Tracker::new(repository, clock.clone(), config.tracker_settings())
+        .with_metrics(metrics.clone());
     if !forwarders.is_empty() {
         let forwarding = forwarding(config, forwarders, clock, metrics.clone())?;
         tracker = tracker.with_forwarding(Arc::new(forwarding));

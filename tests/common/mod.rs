@@ -18,8 +18,17 @@ use retracker::ports::Clock;
 pub struct ManualClock(AtomicU32);
 
 impl ManualClock {
+    /// Stands at an arbitrary fixed moment until moved.
+    pub fn new() -> Self {
+        Self(AtomicU32::new(1_700_000_000))
+    }
+
     pub fn advance_minutes(&self, minutes: u32) {
-        self.0.fetch_add(minutes * 60, Ordering::SeqCst);
+        self.advance_secs(minutes * 60);
+    }
+
+    pub fn advance_secs(&self, secs: u32) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
     }
 }
 
@@ -37,7 +46,7 @@ pub struct Tracker {
 
 /// Starts a tracker on `listen` (port 0: the system picks) with `config` for the rest.
 pub async fn start_on(listen: &str, config: Config) -> Tracker {
-    let clock = Arc::new(ManualClock(AtomicU32::new(1_700_000_000)));
+    let clock = Arc::new(ManualClock::new());
     let config = Config { listen_addr: listen.into(), ..config };
     let running = app::start(&config, clock.clone()).await.expect("tracker starts");
     let base = format!("http://{}", running.local_addr());
