@@ -3,7 +3,6 @@
 //! Whatever retracker does beyond this costs throughput; the report divides by this.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -76,10 +75,6 @@ pub async fn serve(listener: TcpListener, announce: Bytes, scrape: Bytes) {
             let _ = connection.await;
         });
     }
-}
-
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
 }
 
 #[cfg(test)]

@@ -125,7 +125,7 @@ fn runtime(threads: usize) -> tokio::runtime::Runtime {
 
 fn serve_baseline(args: BaselineArgs) -> ExitCode {
     runtime(args.threads).block_on(async {
-        let listener = match baseline::bind(args.listen).await {
+        let listener = match tokio::net::TcpListener::bind(args.listen).await {
             Ok(listener) => listener,
             Err(error) => {
                 eprintln!("retracker-load: cannot listen on {}: {error}", args.listen);
