@@ -6,10 +6,6 @@ use warp::http::HeaderValue;
 
 use super::query::RequestError;
 
-/// The connection's peer address, put on each request by the server (warp's own is private).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RemoteAddr(pub SocketAddr);
-
 /// The client's address: the connection's, or the `X-Real-IP` header's when a trusted proxy
 /// (nginx) sets it. The header is read as raw bytes: a non-ASCII value is a bad address, not a
 /// reason to fail the whole request some other way. Untrusted, it is ignored, because anyone

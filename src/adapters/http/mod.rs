@@ -1,10 +1,14 @@
 //! The HTTP front end: BEP 3 announce (with BEP 23 and BEP 7 peers) and BEP 48 scrape.
 
 pub mod client_ip;
+pub mod dispatch;
+pub mod endpoints;
 pub mod query;
 pub mod render;
 pub mod routes;
 pub mod server;
 
-pub use routes::{Backends, RequestLimits, routes};
+pub use dispatch::Dispatch;
+pub use endpoints::{Endpoints, RequestLimits};
+pub use routes::routes;
 pub use server::{ServerSettings, bind, serve};

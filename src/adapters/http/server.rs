@@ -1,4 +1,4 @@
-//! The HTTP/1.1 server loop: accepts connections and runs the warp routes on each.
+//! The HTTP/1.1 server loop: accepts connections and answers their requests through `Dispatch`.
 //!
 //! A small accept loop of our own instead of `warp::serve`, for what warp does not do:
 //! - a header-read timeout, so a client that sends half a request, or nothing, cannot hold
@@ -6,32 +6,28 @@
 //! - a cap on connections open at once, and on the size of a request head;
 //! - a shutdown deadline for connections that will not finish.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyper::body::Incoming;
+use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower_service::Service;
-use warp::http::Request;
-use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::http::{Request, Response};
 
-use super::client_ip;
-use super::routes::ClientIp;
+use super::dispatch::Dispatch;
 
 /// How often a tracker held at its connection cap says so in the log.
 const FULL_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerSettings {
-    /// Take the client's address from `X-Real-IP` (set by a trusted reverse proxy).
-    pub trust_x_real_ip: bool,
     /// A connection that has not sent a whole request head within this is closed. hyper
     /// starts the clock as soon as it waits for a request, so this also closes a keep-alive
     /// connection left idle this long after its last answer.
@@ -44,17 +40,21 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
 }
 
-/// Serves `routes` on `listener` until `shutdown` resolves, then lets requests in flight
+/// Serves `dispatch` on `listener` until `shutdown` resolves, then lets requests in flight
 /// finish for up to `shutdown_grace`.
-pub async fn serve<F>(
+pub async fn serve<S, R>(
     listener: TcpListener,
-    routes: F,
+    dispatch: Dispatch<S>,
     settings: ServerSettings,
     shutdown: impl Future<Output = ()>,
 ) where
-    F: Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static,
+    S: Service<Request<Incoming>, Response = Response<R>, Error = Infallible>,
+    S: Clone + Send + Sync + 'static,
+    S::Future: Send,
+    R: hyper::body::Body<Data = Bytes> + Send + 'static,
+    R::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let service = warp::service(routes);
+    let dispatch = Arc::new(dispatch);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout)
@@ -100,12 +100,10 @@ pub async fn serve<F>(
         };
         // Answers are small and written whole: send them at once.
         let _ = stream.set_nodelay(true);
-        let service = service.clone();
-        let trust = settings.trust_x_real_ip;
-        let per_request = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-            let ip = client_ip::resolve(remote, request.headers().get("x-real-ip"), trust);
-            request.extensions_mut().insert(ClientIp(ip));
-            service.clone().call(request)
+        let dispatch = dispatch.clone();
+        let per_request = hyper::service::service_fn(move |request: Request<Incoming>| {
+            let dispatch = dispatch.clone();
+            async move { Ok::<_, Infallible>(dispatch.answer(request, remote).await) }
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), per_request));
         tokio::spawn(async move {
