@@ -28,6 +28,14 @@ pub fn key_integer(out: &mut Vec<u8>, key: &str, n: u64) {
     integer(out, n);
 }
 
+/// An integer under a key given already encoded and followed by its `i`, e.g.
+/// `b"8:intervali"`: for keys that never change, so the hot path need not write their lengths.
+pub fn encoded_key_integer(out: &mut Vec<u8>, key_and_i: &[u8], n: u64) {
+    out.extend_from_slice(key_and_i);
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    out.push(b'e');
+}
+
 pub fn dict_start(out: &mut Vec<u8>) {
     out.push(b'd');
 }
@@ -50,6 +58,7 @@ mod tests {
         let mut out = Vec::new();
         dict_start(&mut out);
         key_integer(&mut out, "interval", 1800);
+        encoded_key_integer(&mut out, b"4:porti", 6881);
         bytes(&mut out, b"k");
         list_start(&mut out);
         integer(&mut out, 0);
@@ -57,7 +66,7 @@ mod tests {
         bytes(&mut out, &[0xff, b':']);
         end(&mut out);
         end(&mut out);
-        assert_eq!(out, b"d8:intervali1800e1:kli0e0:2:\xff:ee");
+        assert_eq!(out, b"d8:intervali1800e4:porti6881e1:kli0e0:2:\xff:ee");
     }
 
     #[test]

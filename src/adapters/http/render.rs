@@ -31,14 +31,22 @@ pub fn failure(reason: &str) -> Vec<u8> {
     out
 }
 
+// The integer entries, each key encoded with its `i` opened: constants, written in one copy.
+const COMPLETE: &[u8] = b"8:completei";
+const DOWNLOADED: &[u8] = b"10:downloadedi";
+const INCOMPLETE: &[u8] = b"10:incompletei";
+const INTERVAL: &[u8] = b"8:intervali";
+const MIN_INTERVAL: &[u8] = b"12:min intervali";
+const PORT: &[u8] = b"4:porti";
+
 pub fn announce(response: &AnnounceResponse, format: PeerFormat) -> Vec<u8> {
     let peers = &response.peers;
-    let mut out = Vec::with_capacity(128 + 6 * peers.v4.len() + 18 * peers.v6.len());
+    let mut out = Vec::with_capacity(announce_len(response, format));
     be::dict_start(&mut out);
     stats(&mut out, &response.stats);
-    be::key_integer(&mut out, "interval", response.interval.as_secs());
-    be::key_integer(&mut out, "min interval", response.min_interval.as_secs());
-    be::bytes(&mut out, b"peers");
+    be::encoded_key_integer(&mut out, INTERVAL, response.interval.as_secs());
+    be::encoded_key_integer(&mut out, MIN_INTERVAL, response.min_interval.as_secs());
+    out.extend_from_slice(b"5:peers");
     match format {
         PeerFormat::Compact => {
             be::byte_string_header(&mut out, 6 * peers.v4.len());
@@ -46,7 +54,7 @@ pub fn announce(response: &AnnounceResponse, format: PeerFormat) -> Vec<u8> {
                 compact(&mut out, &peer.endpoint.ip.octets(), peer.endpoint.port);
             }
             if !peers.v6.is_empty() {
-                be::bytes(&mut out, b"peers6");
+                out.extend_from_slice(b"6:peers6");
                 be::byte_string_header(&mut out, 18 * peers.v6.len());
                 for peer in &peers.v6 {
                     compact(&mut out, &peer.endpoint.ip.octets(), peer.endpoint.port);
@@ -66,6 +74,33 @@ pub fn announce(response: &AnnounceResponse, format: PeerFormat) -> Vec<u8> {
     }
     be::end(&mut out);
     out
+}
+
+/// The exact length of a compact answer, so that hyper can take the body over without
+/// allocating again (`Bytes` from a `Vec` with spare room allocates); an estimate for the rare
+/// dictionary form, whose addresses are written as text.
+fn announce_len(response: &AnnounceResponse, format: PeerFormat) -> usize {
+    let SwarmStats { complete, incomplete, downloaded } = response.stats;
+    let integers = [
+        (COMPLETE, u64::from(complete)),
+        (DOWNLOADED, u64::from(downloaded)),
+        (INCOMPLETE, u64::from(incomplete)),
+        (INTERVAL, response.interval.as_secs()),
+        (MIN_INTERVAL, response.min_interval.as_secs()),
+    ];
+    let entries: usize = integers.iter().map(|(key, n)| key.len() + decimal_len(*n) + 1).sum();
+    let string = |len: usize| decimal_len(len as u64) + 1 + len;
+    let (v4, v6) = (response.peers.v4.len(), response.peers.v6.len());
+    let peers = match format {
+        PeerFormat::Compact if v6 == 0 => string(6 * v4),
+        PeerFormat::Compact => string(6 * v4) + b"6:peers6".len() + string(18 * v6),
+        PeerFormat::Dictionary { .. } => 2 + 96 * (v4 + v6),
+    };
+    b"d".len() + entries + b"5:peers".len() + peers + b"e".len()
+}
+
+fn decimal_len(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
 pub fn scrape(response: &ScrapeResponse) -> Vec<u8> {
@@ -88,9 +123,9 @@ pub fn scrape(response: &ScrapeResponse) -> Vec<u8> {
 }
 
 fn stats(out: &mut Vec<u8>, stats: &SwarmStats) {
-    be::key_integer(out, "complete", stats.complete.into());
-    be::key_integer(out, "downloaded", stats.downloaded.into());
-    be::key_integer(out, "incomplete", stats.incomplete.into());
+    be::encoded_key_integer(out, COMPLETE, stats.complete.into());
+    be::encoded_key_integer(out, DOWNLOADED, stats.downloaded.into());
+    be::encoded_key_integer(out, INCOMPLETE, stats.incomplete.into());
 }
 
 fn compact(out: &mut Vec<u8>, ip: &[u8], port: u16) {
@@ -114,7 +149,7 @@ fn dictionary_peer<Ip: Copy + Into<IpAddr>>(
         be::bytes(out, b"peer id");
         be::bytes(out, id.as_bytes());
     }
-    be::key_integer(out, "port", port.into());
+    be::encoded_key_integer(out, PORT, port.into());
     be::end(out);
 }
 
@@ -172,6 +207,24 @@ mod tests {
             body,
             b"d8:completei2e10:downloadedi5e10:incompletei1e8:intervali30e12:min intervali15e5:peers0:e"
         );
+    }
+
+    #[test]
+    fn compact_answers_are_allocated_at_their_exact_length() {
+        let v4 = |_| Peer { id: None, endpoint: Endpoint { ip: Ipv4Addr::LOCALHOST, port: 1 } };
+        let v6 = |_| Peer { id: None, endpoint: Endpoint { ip: Ipv6Addr::LOCALHOST, port: 1 } };
+        for (ipv4, ipv6) in [(0, 0), (1, 0), (2, 0), (17, 0), (200, 0), (0, 1), (3, 6), (50, 50)] {
+            for big in [0, 9, 10, 99_999, u32::MAX] {
+                let mut answer = response(PeerList {
+                    v4: (0..ipv4).map(v4).collect(),
+                    v6: (0..ipv6).map(v6).collect(),
+                });
+                answer.stats = SwarmStats { complete: big, incomplete: big / 3, downloaded: big };
+                answer.interval = Duration::from_secs(big.into());
+                let body = announce(&answer, PeerFormat::Compact);
+                assert_eq!(body.len(), body.capacity(), "{ipv4} + {ipv6} peers, {big}");
+            }
+        }
     }
 
     #[test]
