@@ -5,6 +5,7 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -44,17 +45,24 @@ pub struct Response<'a> {
 pub struct Connection {
     stream: TcpStream,
     buffer: Vec<u8>,
+    last_used: Instant,
 }
 
 impl Connection {
     pub async fn open(target: SocketAddr) -> io::Result<Self> {
         let stream = TcpStream::connect(target).await?;
         stream.set_nodelay(true)?;
-        Ok(Self { stream, buffer: Vec::with_capacity(4096) })
+        Ok(Self { stream, buffer: Vec::with_capacity(4096), last_used: Instant::now() })
+    }
+
+    /// How long since the last exchange (or the connect).
+    pub fn idle(&self) -> Duration {
+        self.last_used.elapsed()
     }
 
     /// Sends `request` (a whole request head) and reads the response to it.
     pub async fn exchange(&mut self, request: &[u8]) -> Result<Response<'_>, ExchangeError> {
+        self.last_used = Instant::now();
         self.stream.write_all(request).await?;
         self.buffer.clear();
         let (status, head_len, body_len) = loop {

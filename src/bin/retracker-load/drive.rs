@@ -15,6 +15,9 @@ use crate::connection::Connection;
 use crate::workload::{PeerState, RequestKind, Workload};
 
 /// What one phase of the run recorded.
+/// How long a connection may sit unused before it is replaced rather than reused.
+const IDLE_REOPEN: Duration = Duration::from_secs(5);
+
 pub struct Stats {
     /// Microseconds from (intended) send to the end of the answer.
     pub latency: Histogram<u64>,
@@ -160,6 +163,13 @@ impl Client {
             &mut self.rng,
             &mut self.request,
         );
+        // Between phases (and rounds) connections sit idle, and servers close idle ones:
+        // retracker after its 10 s header-read timeout. A request written into a connection
+        // the server is closing would fail, so a connection idle this long is replaced first,
+        // as HTTP clients do.
+        if self.connection.as_ref().is_some_and(|connection| connection.idle() > IDLE_REOPEN) {
+            self.connection = None;
+        }
         let connection = match &mut self.connection {
             Some(connection) => connection,
             None => match Connection::open(self.target).await {

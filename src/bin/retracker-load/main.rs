@@ -89,6 +89,10 @@ struct RunArgs {
     /// CPUs to run the baseline server on (`taskset -c` list), to match a pinned tracker.
     #[arg(long)]
     baseline_cpus: Option<String>,
+    /// With a baseline: measure tracker and baseline this many times each, taking turns, and
+    /// compare their medians, since a shared or virtual machine drifts from minute to minute.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Print a line every this many seconds of the measured phase (for long soak runs).
@@ -170,20 +174,11 @@ fn run(args: RunArgs) -> ExitCode {
         args.churn,
     );
     let runtime = runtime(args.threads);
-    let target = runtime.block_on(measure_target(&args, &workload));
+    let (target, clients) = runtime.block_on(measure_target(&args, &workload));
     let mut failed = target.errors > 0;
     if let Some(threads) = args.baseline_threads {
-        let answer_bytes = target.announce_answer_bytes.max(60);
-        match runtime.block_on(measure_baseline(&args, &workload, threads, answer_bytes)) {
-            Ok(ceiling) => {
-                failed |= ceiling.errors > 0;
-                println!(
-                    "ratio: the tracker's {:.0}/s is {:.1}% of the baseline's {:.0}/s",
-                    target.rate,
-                    100.0 * target.rate / ceiling.rate,
-                    ceiling.rate,
-                );
-            }
+        match runtime.block_on(compare(&args, &workload, clients, target, threads)) {
+            Ok(errors) => failed |= errors > 0,
             Err(error) => {
                 eprintln!("retracker-load: baseline server: {error}");
                 failed = true;
@@ -193,6 +188,61 @@ fn run(args: RunArgs) -> ExitCode {
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
+/// Measures the baseline after the tracker's first measured phase, then both again for the
+/// remaining rounds, taking turns; prints the ratio of the medians. Returns the errors seen.
+async fn compare(
+    args: &RunArgs,
+    workload: &Arc<Workload>,
+    mut tracker_clients: Vec<Client>,
+    first: Measured,
+    threads: usize,
+) -> std::io::Result<u64> {
+    let answer_bytes = first.announce_answer_bytes.max(60);
+    let (mut child, addr) = start_baseline(threads, answer_bytes, args.baseline_cpus.as_deref())?;
+    let mut baseline_clients =
+        (0..args.connections).map(|i| Client::new(workload, addr, i, args.connections)).collect();
+    let mut errors = 0;
+    let (mut tracker_rates, mut baseline_rates) = (vec![first.rate], Vec::new());
+    for round in 1..=args.rounds {
+        if round > 1 {
+            let name = format!("tracker at {} (round {round})", args.target);
+            let measured;
+            (tracker_clients, measured) =
+                measure(args, workload, tracker_clients, args.pid, &name).await;
+            errors += measured.errors;
+            tracker_rates.push(measured.rate);
+        }
+        let mut name =
+            format!("baseline at {addr} ({threads} thread(s), {answer_bytes}-byte answers)");
+        if args.rounds > 1 {
+            name += &format!(" (round {round})");
+        }
+        let measured;
+        (baseline_clients, measured) =
+            measure(args, workload, baseline_clients, Some(child.id()), &name).await;
+        errors += measured.errors;
+        baseline_rates.push(measured.rate);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let (tracker, baseline) = (report::median(&tracker_rates), report::median(&baseline_rates));
+    let mut line = format!(
+        "ratio: the tracker's {tracker:.0}/s is {:.1}% of the baseline's {baseline:.0}/s",
+        100.0 * tracker / baseline
+    );
+    if args.rounds > 1 {
+        let rounds: Vec<_> = tracker_rates
+            .iter()
+            .zip(&baseline_rates)
+            .map(|(tracker, baseline)| format!("{:.1}%", 100.0 * tracker / baseline))
+            .collect();
+        line +=
+            &format!(" (medians of {} rounds; round by round {})", args.rounds, rounds.join(", "));
+    }
+    println!("{line}");
+    Ok(errors)
+}
+
 /// What the comparison needs from a measured phase.
 struct Measured {
     rate: f64,
@@ -200,7 +250,7 @@ struct Measured {
     announce_answer_bytes: usize,
 }
 
-async fn measure_target(args: &RunArgs, workload: &Arc<Workload>) -> Measured {
+async fn measure_target(args: &RunArgs, workload: &Arc<Workload>) -> (Measured, Vec<Client>) {
     let clients = (0..args.connections)
         .map(|i| Client::new(workload, args.target, i, args.connections))
         .collect();
@@ -223,43 +273,35 @@ async fn measure_target(args: &RunArgs, workload: &Arc<Workload>) -> Measured {
     if let Some(pid) = args.pid {
         print_memory(pid, rss_before, args.peers);
     }
-    let (_, stats, elapsed, cpu) = measured_phases(args, workload, clients, args.pid).await;
-    println!("{}", report::phase_line(&format!("tracker at {}", args.target), &stats, elapsed));
-    print_cpu("tracker", cpu);
-    print_errors(&stats);
+    let name = format!("tracker at {}", args.target);
+    let (clients, mut measured) = measure(args, workload, clients, args.pid, &name).await;
     if let Some(rss) = args.pid.and_then(report::rss_bytes) {
         println!("tracker RSS after the run: {:.1} MiB", report::mib(rss));
     }
-    let announce_answer_bytes =
-        stats.announce_body_bytes.checked_div(stats.announces).unwrap_or(0) as usize;
-    Measured {
-        rate: report::requests_per_second(&stats, elapsed),
-        errors: preload_errors + stats.error_count(),
-        announce_answer_bytes,
-    }
+    measured.errors += preload_errors;
+    (measured, clients)
 }
 
-async fn measure_baseline(
+/// One warm-up and measured phase against the server the clients talk to, reported as `name`.
+async fn measure(
     args: &RunArgs,
     workload: &Arc<Workload>,
-    threads: usize,
-    answer_bytes: usize,
-) -> std::io::Result<Measured> {
-    let (mut child, addr) = start_baseline(threads, answer_bytes, args.baseline_cpus.as_deref())?;
-    let clients =
-        (0..args.connections).map(|i| Client::new(workload, addr, i, args.connections)).collect();
-    let (_, stats, elapsed, cpu) = measured_phases(args, workload, clients, Some(child.id())).await;
-    let name = format!("baseline at {addr} ({threads} thread(s), {answer_bytes}-byte answers)");
-    println!("{}", report::phase_line(&name, &stats, elapsed));
-    print_cpu("baseline", cpu);
+    clients: Vec<Client>,
+    server: Option<u32>,
+    name: &str,
+) -> (Vec<Client>, Measured) {
+    let (clients, stats, elapsed, cpu) = measured_phases(args, workload, clients, server).await;
+    println!("{}", report::phase_line(name, &stats, elapsed));
+    let who = name.split(' ').next().unwrap_or(name);
+    print_cpu(who, cpu);
     print_errors(&stats);
-    let _ = child.kill();
-    let _ = child.wait();
-    Ok(Measured {
+    let measured = Measured {
         rate: report::requests_per_second(&stats, elapsed),
         errors: stats.error_count(),
-        announce_answer_bytes: answer_bytes,
-    })
+        announce_answer_bytes: stats.announce_body_bytes.checked_div(stats.announces).unwrap_or(0)
+            as usize,
+    };
+    (clients, measured)
 }
 
 /// The warm-up, then the measured phase; gives back the clients, what was measured, how long
