@@ -11,8 +11,9 @@ use std::time::Duration;
 use crate::domain::announce::AnnounceRequest;
 use crate::domain::forwarding::{ForwardRules, UpstreamTorrent};
 use crate::domain::ids::InfoHash;
-use crate::domain::peer::{Event, PeerList};
+use crate::domain::peer::Event;
 use crate::domain::time::Timestamp;
+use crate::domain::upstream_peers::UpstreamPeers;
 use crate::ports::metrics::ForwardOutcome;
 use crate::ports::{Clock, Metrics, UpstreamError, UpstreamTracker};
 use crate::sharded::{Sharded, shrink_if_sparse};
@@ -43,29 +44,35 @@ impl Forwarding {
     /// Forwards `request` where the policy says so and returns the upstream peer lists to
     /// merge: fresh cached ones at once, and those of upstreams without one once they answer
     /// or time out.
-    pub async fn upstream_peers(self: &Arc<Self>, request: &AnnounceRequest) -> Vec<Arc<PeerList>> {
+    pub async fn upstream_peers(
+        self: &Arc<Self>,
+        request: &AnnounceRequest,
+    ) -> Vec<Arc<UpstreamPeers>> {
         let now = self.clock.now();
-        let plans = self.with_records(&request.info_hash, |records| {
-            records
-                .iter_mut()
-                .map(|record| record.plan(&request.peer_id, request.event, now, &self.rules))
-                .collect::<Vec<_>>()
+        let stopping = request.event == Event::Stopped;
+        let mut lists = Vec::with_capacity(self.upstreams.len());
+        // Upstreams to ask, and whether the client waits for each; empty (so never allocated)
+        // on most announces, which cached lists answer.
+        let mut due = Vec::new();
+        self.with_records(&request.info_hash, |records| {
+            for (index, record) in records.iter_mut().enumerate() {
+                let plan = record.plan(&request.peer_id, request.event, now, &self.rules);
+                let must_wait = plan.cached.is_none() && !stopping;
+                lists.extend(plan.cached);
+                if plan.forward {
+                    due.push((index, must_wait));
+                } else if !stopping {
+                    let name = self.upstreams[index].name();
+                    self.metrics.forward(name, ForwardOutcome::RateLimited, None, None);
+                }
+            }
         });
 
-        let mut lists = Vec::new();
         let mut awaited = Vec::new();
-        for (index, plan) in plans.into_iter().enumerate() {
-            let must_wait = plan.cached.is_none() && request.event != Event::Stopped;
-            lists.extend(plan.cached);
-            if !plan.forward && request.event != Event::Stopped {
-                let name = self.upstreams[index].name();
-                self.metrics.forward(name, ForwardOutcome::RateLimited, None, None);
-            }
-            if plan.forward {
-                let task = tokio::spawn(Arc::clone(self).forward(index, request.clone()));
-                if must_wait {
-                    awaited.push(task);
-                }
+        for (index, must_wait) in due {
+            let task = tokio::spawn(Arc::clone(self).forward(index, request.clone()));
+            if must_wait {
+                awaited.push(task);
             }
         }
         for task in awaited {
@@ -81,7 +88,7 @@ impl Forwarding {
         self: Arc<Self>,
         index: usize,
         request: AnnounceRequest,
-    ) -> Option<Arc<PeerList>> {
+    ) -> Option<Arc<UpstreamPeers>> {
         let upstream = &self.upstreams[index];
         let name = upstream.name();
         let started = tokio::time::Instant::now();
@@ -175,7 +182,7 @@ mod tests {
 
     use super::*;
     use crate::domain::ids::PeerId;
-    use crate::domain::peer::{Endpoint, Peer};
+    use crate::domain::peer::{Endpoint, Peer, PeerList};
     use crate::ports::clock::MockClock;
     use crate::ports::metrics::NoMetrics;
     use crate::ports::upstream::{MockUpstreamTracker, UpstreamAnswer, UpstreamError};
@@ -209,6 +216,11 @@ mod tests {
         PeerList { v4: vec![Peer { id: None, endpoint }], v6: vec![] }
     }
 
+    /// `peers(port)` as the forwarding keeps it.
+    fn kept(port: u16) -> UpstreamPeers {
+        UpstreamPeers::new(&peers(port))
+    }
+
     fn answering(port: u16, interval: u64, times: usize) -> MockUpstreamTracker {
         let mut upstream = MockUpstreamTracker::new();
         upstream.expect_name().return_const("upstream".to_string());
@@ -239,10 +251,7 @@ mod tests {
         let now = Arc::new(AtomicU32::new(1_000));
         let forwarding = forwarding(vec![answering(1, 600, 1), answering(2, 600, 1)], &now);
         let lists = forwarding.upstream_peers(&request(1, Event::Started)).await;
-        assert_eq!(
-            lists.iter().map(|l| (**l).clone()).collect::<Vec<_>>(),
-            vec![peers(1), peers(2)]
-        );
+        assert_eq!(lists.iter().map(|l| (**l).clone()).collect::<Vec<_>>(), vec![kept(1), kept(2)]);
     }
 
     #[tokio::test]
@@ -252,7 +261,7 @@ mod tests {
         forwarding.upstream_peers(&request(1, Event::Started)).await;
         now.store(1_030, Ordering::SeqCst);
         let cached = forwarding.upstream_peers(&request(1, Event::Periodic)).await;
-        assert_eq!(*cached[0], peers(1), "the cached answer serves the re-announce");
+        assert_eq!(*cached[0], kept(1), "the cached answer serves the re-announce");
         now.store(1_600, Ordering::SeqCst);
         forwarding.upstream_peers(&request(1, Event::Periodic)).await;
         // `times(2)` on the mock checks that exactly two forwards happened.
@@ -275,7 +284,7 @@ mod tests {
         let started = tokio::time::Instant::now();
         let lists = forwarding.upstream_peers(&request(2, Event::Started)).await;
         assert_eq!(started.elapsed(), Duration::ZERO);
-        assert_eq!(*lists[0], peers(1));
+        assert_eq!(*lists[0], kept(1));
         tokio::time::sleep(TIMEOUT).await; // let the hung forward time out in the background
     }
 
@@ -294,7 +303,7 @@ mod tests {
         let started = tokio::time::Instant::now();
         let lists = forwarding.upstream_peers(&request(1, Event::Started)).await;
         assert_eq!(lists.len(), 1);
-        assert_eq!(*lists[0], peers(1));
+        assert_eq!(*lists[0], kept(1));
         assert_eq!(started.elapsed(), TIMEOUT);
     }
 

@@ -134,7 +134,9 @@ impl TrackerService for Tracker {
         if request.event != Event::Stopped && !upstream.is_empty() {
             let client = self.endpoint(&request, remote_ip);
             let local = response.peers.len();
-            response.peers = merge(response.peers, &upstream, numwant, &request.peer_id, client);
+            // A random start spreads the clients of a torrent over the upstream peers.
+            let start = fastrand::usize(..);
+            response.peers = merge(response.peers, &upstream, numwant, client, start);
             self.metrics.upstream_peers_merged(response.peers.len() - local);
         }
         Ok(response)

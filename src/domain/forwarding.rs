@@ -6,15 +6,15 @@
 //! answer, cached for that interval, serves every client of the torrent.
 
 use std::collections::HashMap;
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use foldhash::fast::RandomState;
 
 use super::ids::PeerId;
-use super::peer::{AnyEndpoint, Event, PeerList};
+use super::peer::{AnyEndpoint, Event, Peer, PeerList};
 use super::time::Timestamp;
+use super::upstream_peers::UpstreamPeers;
 
 /// The fixed parts of the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,13 +51,13 @@ pub struct Plan {
     /// Send the announce upstream.
     pub forward: bool,
     /// Peers from an upstream answer still within its interval: usable without waiting.
-    pub cached: Option<Arc<PeerList>>,
+    pub cached: Option<Arc<UpstreamPeers>>,
 }
 
 /// What is remembered of one upstream tracker for one torrent.
 #[derive(Debug, Clone)]
 pub struct UpstreamTorrent {
-    answer: Option<(Arc<PeerList>, Timestamp)>,
+    answer: Option<(Arc<UpstreamPeers>, Timestamp)>,
     interval: Duration,
     min_interval: Duration,
     retry_after: Timestamp,
@@ -117,11 +117,11 @@ impl UpstreamTorrent {
         min_interval: Option<Duration>,
         now: Timestamp,
         rules: &ForwardRules,
-    ) -> Arc<PeerList> {
+    ) -> Arc<UpstreamPeers> {
         let bound = |d: Duration| d.clamp(rules.interval_floor, rules.interval_ceiling);
         self.interval = bound(interval.unwrap_or(rules.default_interval));
         self.min_interval = bound(min_interval.unwrap_or(self.interval)).min(self.interval);
-        let peers = Arc::new(peers);
+        let peers = Arc::new(UpstreamPeers::new(&peers));
         self.answer = Some((peers.clone(), now));
         peers
     }
@@ -143,75 +143,119 @@ impl UpstreamTorrent {
     }
 }
 
-/// Local peers first, then upstream peers taken in turn from each list, skipping the asking
-/// client and any endpoint already listed, up to `numwant` in all.
+/// Local peers first, then upstream peers taken in turn from each list, skipping the client
+/// and any endpoint already in the answer, up to `numwant` in all. Each list is read from
+/// `start` round (any number; the caller draws it at random), so that the clients of a torrent
+/// do not all get the same few upstream peers.
 pub fn merge(
     mut local: PeerList,
-    upstream: &[Arc<PeerList>],
+    upstream: &[Arc<UpstreamPeers>],
     numwant: usize,
-    client_id: &PeerId,
     client: AnyEndpoint,
+    start: usize,
 ) -> PeerList {
     if local.len() >= numwant || upstream.is_empty() {
         return local;
     }
-    // Sized for everything it can come to hold, and keyed by plain integers: growing the set
-    // and hashing endpoint structs field by field were most of merge's cost.
-    let mut seen: HashSet<(u128, u16), RandomState> =
-        HashSet::with_capacity_and_hasher(local.len() + numwant + 1, RandomState::default());
-    seen.insert(dedup_key(client));
-    seen.extend(local.v4.iter().map(|p| dedup_key(AnyEndpoint::V4(p.endpoint))));
-    seen.extend(local.v6.iter().map(|p| dedup_key(AnyEndpoint::V6(p.endpoint))));
-
-    let mut sources: Vec<_> = upstream
-        .iter()
-        .map(|list| {
-            let v4 = list.v4.iter().map(|p| (p.id, AnyEndpoint::V4(p.endpoint)));
-            let v6 = list.v6.iter().map(|p| (p.id, AnyEndpoint::V6(p.endpoint)));
-            v4.chain(v6)
-        })
-        .collect();
+    // The (list, position) of upstream entries the answer already has. Local and upstream
+    // peers rarely overlap, so this is nearly always empty and a plain search of it is free.
+    let mut listed = Vec::new();
+    let local_endpoints = local.v4.iter().map(|peer| AnyEndpoint::V4(peer.endpoint));
+    let local_endpoints =
+        local_endpoints.chain(local.v6.iter().map(|peer| AnyEndpoint::V6(peer.endpoint)));
+    for endpoint in std::iter::once(client).chain(local_endpoints) {
+        for (list, peers) in upstream.iter().enumerate() {
+            if let Some(position) = peers.position(endpoint) {
+                listed.push((list, position));
+            }
+        }
+    }
+    if let [only] = upstream {
+        take_in_order(&mut local, only, numwant, start, &listed);
+        return local;
+    }
+    let mut cursors: Vec<_> = upstream.iter().map(|peers| Cursor::new(peers, start)).collect();
     let mut exhausted = 0;
-    while local.len() < numwant && exhausted < sources.len() {
+    while local.len() < numwant && exhausted < upstream.len() {
         exhausted = 0;
-        for source in &mut sources {
+        for (list, cursor) in cursors.iter_mut().enumerate() {
             if local.len() >= numwant {
                 break;
             }
-            let next = source.find(|(id, endpoint)| {
-                *id != Some(*client_id) && !seen.contains(&dedup_key(*endpoint))
-            });
-            match next {
-                Some((id, endpoint)) => {
-                    seen.insert(dedup_key(endpoint));
-                    match endpoint {
-                        AnyEndpoint::V4(endpoint) => {
-                            local.v4.push(super::peer::Peer { id, endpoint })
-                        }
-                        AnyEndpoint::V6(endpoint) => {
-                            local.v6.push(super::peer::Peer { id, endpoint })
-                        }
-                    }
+            let Some(position) = cursor.next_unlisted(list, &listed) else {
+                exhausted += 1;
+                continue;
+            };
+            let peer = upstream[list].peer(position);
+            // An endpoint in several lists is taken from the first that offers it.
+            for (other, peers) in upstream.iter().enumerate().filter(|(other, _)| *other != list) {
+                if let Some(position) = peers.position(peer.endpoint()) {
+                    listed.push((other, position));
                 }
-                None => exhausted += 1,
             }
+            local.push(peer);
         }
     }
     local
 }
 
-/// An endpoint as two integers; IPv4 addresses as their IPv6-mapped form, which no canonical
-/// IPv6 endpoint has.
-fn dedup_key(endpoint: AnyEndpoint) -> (u128, u16) {
-    match endpoint {
-        AnyEndpoint::V4(endpoint) => (u128::from(endpoint.ip.to_ipv6_mapped()), endpoint.port),
-        AnyEndpoint::V6(endpoint) => (u128::from(endpoint.ip), endpoint.port),
+/// The usual case, a single forwarder: its peers in order from `start` round, as plain loops
+/// over its two families (taking turns between lists cost three times as much per peer).
+fn take_in_order(
+    local: &mut PeerList,
+    peers: &UpstreamPeers,
+    numwant: usize,
+    start: usize,
+    listed: &[(usize, usize)],
+) {
+    let (v4, v6) = (peers.v4(), peers.v6());
+    let first = start.checked_rem(peers.len()).unwrap_or(0);
+    let unlisted = |position: &usize| !listed.contains(&(0, *position));
+    let room = numwant - local.len();
+    let order = (first..peers.len()).chain(0..first).filter(unlisted).take(room);
+    // Positions below `v4.len()` are IPv4 endpoints, the rest IPv6 ones.
+    local.v4.reserve(room.min(v4.len()));
+    for position in order {
+        match v4.get(position) {
+            Some(&endpoint) => local.v4.push(Peer { id: None, endpoint }),
+            None => local.v6.push(Peer { id: None, endpoint: v6[position - v4.len()] }),
+        }
+    }
+}
+
+/// Reads one upstream list once round, from a starting position.
+struct Cursor {
+    len: usize,
+    first: usize,
+    read: usize,
+}
+
+impl Cursor {
+    fn new(peers: &UpstreamPeers, start: usize) -> Self {
+        let len = peers.len();
+        Self { len, first: start.checked_rem(len).unwrap_or(0), read: 0 }
+    }
+
+    /// The next position of list `list` not in `listed`, if any is left.
+    fn next_unlisted(&mut self, list: usize, listed: &[(usize, usize)]) -> Option<usize> {
+        while self.read < self.len {
+            // `first + read` wraps round once at most: no division per peer.
+            let mut position = self.first + self.read;
+            if position >= self.len {
+                position -= self.len;
+            }
+            self.read += 1;
+            if !listed.contains(&(list, position)) {
+                return Some(position);
+            }
+        }
+        None
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::net::{IpAddr, Ipv4Addr};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
     use super::*;
     use crate::domain::peer::{Endpoint, Peer};
@@ -230,8 +274,17 @@ mod tests {
         Peer { id: None, endpoint: Endpoint { ip: Ipv4Addr::new(10, 0, 0, last), port } }
     }
 
-    fn list(peers: &[Peer<Ipv4Addr>]) -> Arc<PeerList> {
-        Arc::new(PeerList { v4: peers.to_vec(), v6: vec![] })
+    fn list(peers: &[Peer<Ipv4Addr>]) -> Arc<UpstreamPeers> {
+        Arc::new(UpstreamPeers::new(&PeerList { v4: peers.to_vec(), v6: vec![] }))
+    }
+
+    fn ports(peers: &PeerList) -> Vec<u16> {
+        peers
+            .v4
+            .iter()
+            .map(|p| p.endpoint.port)
+            .chain(peers.v6.iter().map(|p| p.endpoint.port))
+            .collect()
     }
 
     fn answered(state: &mut UpstreamTorrent, interval: u64, at: u32) {
@@ -345,27 +398,52 @@ mod tests {
         let a = list(&[v4(1, 1), v4(2, 2), v4(3, 3)]);
         let b = list(&[v4(4, 4), v4(2, 2), v4(5, 5)]);
         let client = AnyEndpoint::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)), 9);
-        let merged = merge(local, &[a, b], 4, &id(0), client);
-        let ports: Vec<u16> = merged.v4.iter().map(|p| p.endpoint.port).collect();
-        assert_eq!(ports, vec![1, 2, 4, 3]);
+        let merged = merge(local, &[a, b], 4, client, 0);
+        assert_eq!(ports(&merged), vec![1, 2, 4, 3]);
+    }
+
+    #[test]
+    fn merge_reads_each_list_from_the_start_it_is_given() {
+        let upstream = list(&[v4(1, 1), v4(2, 2), v4(3, 3)]);
+        let client = AnyEndpoint::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9);
+        let given = |start| {
+            ports(&merge(PeerList::default(), std::slice::from_ref(&upstream), 2, client, start))
+        };
+        assert_eq!(given(0), [1, 2]);
+        assert_eq!(given(2), [3, 1]);
+        assert_eq!(given(4), [2, 3]);
+        assert_eq!(given(usize::MAX), [1, 2], "usize::MAX is 0 mod 3");
+    }
+
+    #[test]
+    fn merge_drops_ipv6_repeats_too() {
+        let v6 = |port| Peer { id: None, endpoint: Endpoint { ip: Ipv6Addr::LOCALHOST, port } };
+        let upstream = |v6: Vec<Peer<Ipv6Addr>>| {
+            Arc::new(UpstreamPeers::new(&PeerList { v4: vec![v4(1, 1)], v6 }))
+        };
+        let local = PeerList { v4: vec![], v6: vec![v6(1)] };
+        let (a, b) = (upstream(vec![v6(1), v6(2)]), upstream(vec![v6(2), v6(3)]));
+        let client = AnyEndpoint::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 3);
+        let merged = merge(local, &[a, b], 50, client, 0);
+        assert_eq!((merged.v4.len(), ports(&merged)), (1, vec![1, 1, 2]));
     }
 
     #[test]
     fn merge_never_returns_the_client() {
         let me = AnyEndpoint::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7)), 7);
-        let by_id = Peer { id: Some(id(5)), ..v4(8, 8) };
-        let upstream = list(&[v4(7, 7), by_id, v4(6, 6)]);
-        let merged = merge(PeerList::default(), &[upstream], 50, &id(5), me);
-        let ports: Vec<u16> = merged.v4.iter().map(|p| p.endpoint.port).collect();
-        assert_eq!(ports, vec![6]);
+        let upstream = list(&[v4(7, 7), v4(6, 6)]);
+        for start in 0..2 {
+            let merged = merge(PeerList::default(), std::slice::from_ref(&upstream), 50, me, start);
+            assert_eq!(ports(&merged), vec![6]);
+        }
     }
 
     #[test]
     fn merge_respects_numwant_even_with_nothing_upstream() {
         let local = PeerList { v4: vec![v4(1, 1), v4(2, 2)], v6: vec![] };
         let client = AnyEndpoint::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1);
-        assert_eq!(merge(local.clone(), &[], 50, &id(0), client), local);
-        let merged = merge(PeerList::default(), &[list(&[v4(1, 1), v4(2, 2)])], 1, &id(0), client);
+        assert_eq!(merge(local.clone(), &[], 50, client, 0), local);
+        let merged = merge(PeerList::default(), &[list(&[v4(1, 1), v4(2, 2)])], 1, client, 0);
         assert_eq!(merged.len(), 1);
     }
 }

@@ -11,3 +11,4 @@ pub mod peer_set;
 pub mod scrape;
 pub mod swarm;
 pub mod time;
+pub mod upstream_peers;

@@ -55,6 +55,22 @@ pub struct Peer<Ip> {
     pub endpoint: Endpoint<Ip>,
 }
 
+/// A peer of either family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnyPeer {
+    V4(Peer<Ipv4Addr>),
+    V6(Peer<Ipv6Addr>),
+}
+
+impl AnyPeer {
+    pub fn endpoint(&self) -> AnyEndpoint {
+        match self {
+            Self::V4(peer) => AnyEndpoint::V4(peer.endpoint),
+            Self::V6(peer) => AnyEndpoint::V6(peer.endpoint),
+        }
+    }
+}
+
 /// The peers chosen for one answer, by address family.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeerList {
@@ -69,6 +85,14 @@ impl PeerList {
 
     pub fn is_empty(&self) -> bool {
         self.v4.is_empty() && self.v6.is_empty()
+    }
+
+    /// Appends `peer` to the list of its family.
+    pub fn push(&mut self, peer: AnyPeer) {
+        match peer {
+            AnyPeer::V4(peer) => self.v4.push(peer),
+            AnyPeer::V6(peer) => self.v6.push(peer),
+        }
     }
 }
 
