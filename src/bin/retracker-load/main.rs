@@ -30,7 +30,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Mode {
     /// Send announces and scrapes to a tracker and report throughput, latency and errors.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Serve fixed valid answers, as the ceiling to compare a tracker with.
     Baseline(BaselineArgs),
 }
@@ -89,8 +89,15 @@ struct RunArgs {
     /// CPUs to run the baseline server on (`taskset -c` list), to match a pinned tracker.
     #[arg(long)]
     baseline_cpus: Option<String>,
-    /// With a baseline: measure tracker and baseline this many times each, taking turns, and
-    /// compare their medians, since a shared or virtual machine drifts from minute to minute.
+    /// Compare with another running server instead of the baseline, e.g. the same tracker
+    /// without forwarding. It gets the same preload.
+    #[arg(long, conflicts_with = "baseline_threads")]
+    versus: Option<SocketAddr>,
+    /// The --versus server's process id, to report its CPU.
+    #[arg(long, requires = "versus")]
+    versus_pid: Option<u32>,
+    /// With a baseline or --versus: measure both this many times, taking turns, and compare
+    /// their medians, since a shared or virtual machine drifts from minute to minute.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: u32,
     #[arg(long, default_value_t = 1)]
@@ -114,7 +121,7 @@ struct BaselineArgs {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Mode::Run(args) => run(args),
+        Mode::Run(args) => run(*args),
         Mode::Baseline(args) => serve_baseline(args),
     }
 }
@@ -176,71 +183,109 @@ fn run(args: RunArgs) -> ExitCode {
     let runtime = runtime(args.threads);
     let (target, clients) = runtime.block_on(measure_target(&args, &workload));
     let mut failed = target.errors > 0;
-    if let Some(threads) = args.baseline_threads {
-        match runtime.block_on(compare(&args, &workload, clients, target, threads)) {
-            Ok(errors) => failed |= errors > 0,
-            Err(error) => {
-                eprintln!("retracker-load: baseline server: {error}");
-                failed = true;
+    let reference = match (args.baseline_threads, args.versus) {
+        (Some(threads), _) => {
+            let answer_bytes = target.announce_answer_bytes.max(60);
+            match start_baseline(threads, answer_bytes, args.baseline_cpus.as_deref()) {
+                Ok((child, addr)) => Some(Reference {
+                    name: format!(
+                        "baseline at {addr} ({threads} thread(s), {answer_bytes}-byte answers)"
+                    ),
+                    addr,
+                    pid: Some(child.id()),
+                    child: Some(child),
+                }),
+                Err(error) => {
+                    eprintln!("retracker-load: baseline server: {error}");
+                    return ExitCode::FAILURE;
+                }
             }
         }
+        (None, Some(addr)) => Some(Reference {
+            name: format!("versus at {addr}"),
+            addr,
+            pid: args.versus_pid,
+            child: None,
+        }),
+        (None, None) => None,
+    };
+    if let Some(reference) = reference {
+        failed |= runtime.block_on(compare(&args, &workload, clients, target, reference)) > 0;
     }
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
-/// Measures the baseline after the tracker's first measured phase, then both again for the
-/// remaining rounds, taking turns; prints the ratio of the medians. Returns the errors seen.
+/// The server the tracker is compared with.
+struct Reference {
+    name: String,
+    addr: SocketAddr,
+    pid: Option<u32>,
+    /// The baseline server, when this tool started it.
+    child: Option<Child>,
+}
+
+/// Measures the reference server after the tracker's first measured phase, then both again
+/// for the remaining rounds, taking turns; prints the ratio of the medians. Returns the errors.
 async fn compare(
     args: &RunArgs,
     workload: &Arc<Workload>,
     mut tracker_clients: Vec<Client>,
     first: Measured,
-    threads: usize,
-) -> std::io::Result<u64> {
-    let answer_bytes = first.announce_answer_bytes.max(60);
-    let (mut child, addr) = start_baseline(threads, answer_bytes, args.baseline_cpus.as_deref())?;
-    let mut baseline_clients =
-        (0..args.connections).map(|i| Client::new(workload, addr, i, args.connections)).collect();
+    mut reference: Reference,
+) -> u64 {
+    let mut clients: Vec<_> = (0..args.connections)
+        .map(|i| Client::new(workload, reference.addr, i, args.connections))
+        .collect();
     let mut errors = 0;
-    let (mut tracker_rates, mut baseline_rates) = (vec![first.rate], Vec::new());
+    // A baseline answers without state; another tracker needs the same peers as the first.
+    if reference.child.is_none() && !args.no_preload {
+        let started = Instant::now();
+        let stats;
+        (clients, stats) = preload(clients, workload).await;
+        println!("{}", report::phase_line("preload (versus)", &stats, started.elapsed()));
+        print_errors(&stats);
+        errors += stats.error_count();
+    }
+    let (mut tracker_rates, mut reference_rates) = (vec![first.rate], Vec::new());
     for round in 1..=args.rounds {
+        let numbered = |name: &str| {
+            if args.rounds > 1 { format!("{name} (round {round})") } else { name.to_owned() }
+        };
         if round > 1 {
-            let name = format!("tracker at {} (round {round})", args.target);
+            let name = numbered(&format!("tracker at {}", args.target));
             let measured;
             (tracker_clients, measured) =
                 measure(args, workload, tracker_clients, args.pid, &name).await;
             errors += measured.errors;
             tracker_rates.push(measured.rate);
         }
-        let mut name =
-            format!("baseline at {addr} ({threads} thread(s), {answer_bytes}-byte answers)");
-        if args.rounds > 1 {
-            name += &format!(" (round {round})");
-        }
         let measured;
-        (baseline_clients, measured) =
-            measure(args, workload, baseline_clients, Some(child.id()), &name).await;
+        (clients, measured) =
+            measure(args, workload, clients, reference.pid, &numbered(&reference.name)).await;
         errors += measured.errors;
-        baseline_rates.push(measured.rate);
+        reference_rates.push(measured.rate);
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    let (tracker, baseline) = (report::median(&tracker_rates), report::median(&baseline_rates));
+    if let Some(mut child) = reference.child.take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let (tracker, other) = (report::median(&tracker_rates), report::median(&reference_rates));
+    let who = reference.name.split(' ').next().unwrap_or_default();
     let mut line = format!(
-        "ratio: the tracker's {tracker:.0}/s is {:.1}% of the baseline's {baseline:.0}/s",
-        100.0 * tracker / baseline
+        "ratio: the tracker's {tracker:.0}/s is {:.1}% of the {who}'s {other:.0}/s",
+        100.0 * tracker / other
     );
     if args.rounds > 1 {
         let rounds: Vec<_> = tracker_rates
             .iter()
-            .zip(&baseline_rates)
-            .map(|(tracker, baseline)| format!("{:.1}%", 100.0 * tracker / baseline))
+            .zip(&reference_rates)
+            .map(|(tracker, other)| format!("{:.1}%", 100.0 * tracker / other))
             .collect();
         line +=
             &format!(" (medians of {} rounds; round by round {})", args.rounds, rounds.join(", "));
     }
     println!("{line}");
-    Ok(errors)
+    errors
 }
 
 /// What the comparison needs from a measured phase.
@@ -259,13 +304,7 @@ async fn measure_target(args: &RunArgs, workload: &Arc<Workload>) -> (Measured, 
         (clients, 0)
     } else {
         let started = Instant::now();
-        let (clients, stats) =
-            drive::run_all(clients, workload, |mut client, workload| async move {
-                let mut stats = Stats::new();
-                client.preload(&workload, &mut stats).await;
-                (client, stats)
-            })
-            .await;
+        let (clients, stats) = preload(clients, workload).await;
         println!("{}", report::phase_line("preload", &stats, started.elapsed()));
         print_errors(&stats);
         (clients, stats.error_count())
@@ -280,6 +319,16 @@ async fn measure_target(args: &RunArgs, workload: &Arc<Workload>) -> (Measured, 
     }
     measured.errors += preload_errors;
     (measured, clients)
+}
+
+/// Announces every peer once, so that the measured phases run against full swarms.
+async fn preload(clients: Vec<Client>, workload: &Arc<Workload>) -> (Vec<Client>, Stats) {
+    drive::run_all(clients, workload, |mut client, workload| async move {
+        let mut stats = Stats::new();
+        client.preload(&workload, &mut stats).await;
+        (client, stats)
+    })
+    .await
 }
 
 /// One warm-up and measured phase against the server the clients talk to, reported as `name`.
