@@ -142,48 +142,224 @@ static HEX: [u8; 256] = {
 const NOT_HEX: u8 = 0xff;
 
 pub fn parse_announce(query: &str) -> Result<AnnounceQuery, RequestError> {
-    let mut info_hash = None;
-    let mut peer_id = None;
-    let mut port = None;
-    let mut uploaded = None;
-    let mut downloaded = None;
-    let mut left = None;
-    let mut event = Event::Periodic;
-    let mut numwant = None;
-    let mut claimed_ip = None;
-    let mut compact = true;
-    let mut no_peer_id = false;
+    let mut fields = AnnounceFields::default();
+    let mut rest = query.as_bytes();
+    while !rest.is_empty() {
+        rest = match known_key(rest) {
+            Some((field, value_onward)) => fields.take(field, value_onward)?,
+            None => fields.take_unusual_pair(rest)?,
+        };
+    }
+    fields.into_query()
+}
 
-    for (key, raw) in raw_pairs(query) {
-        match &*key {
-            b"info_hash" => info_hash = Some(InfoHash(decode_id("info_hash", raw)?)),
-            b"peer_id" => peer_id = Some(PeerId(decode_id("peer_id", raw)?)),
-            b"port" => port = Some(port_number(raw)?),
-            b"uploaded" => uploaded = Some(count("uploaded", raw)?),
-            b"downloaded" => downloaded = Some(count("downloaded", raw)?),
-            b"left" => left = Some(count("left", raw)?),
-            b"event" => event = parse_event(&decode(raw))?,
-            b"numwant" => numwant = parse_numwant(&decode(raw))?,
-            // BEP 3 allows a DNS name here too; only a literal address is any use to us.
-            b"ip" => claimed_ip = text(&decode(raw)).and_then(|ip| IpAddr::from_str(ip).ok()),
-            b"compact" => compact = &*decode(raw) != b"0",
-            b"no_peer_id" => no_peer_id = &*decode(raw) == b"1",
-            _ => {}
+/// An announce field a query key names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    InfoHash,
+    PeerId,
+    Port,
+    Uploaded,
+    Downloaded,
+    Left,
+    Event,
+    Numwant,
+    Compact,
+    NoPeerId,
+    Ip,
+}
+
+/// The field a key starting with `key_start` would name, and that key to confirm it with:
+/// two bytes at most pick the one candidate, where comparing with every key was most of the
+/// parsing.
+fn candidate(key_start: &[u8]) -> Option<(Field, &'static [u8])> {
+    let second = key_start.get(1).copied();
+    Some(match key_start.first()? {
+        b'i' if second == Some(b'p') => (Field::Ip, b"ip"),
+        b'i' => (Field::InfoHash, b"info_hash"),
+        b'p' if second == Some(b'e') => (Field::PeerId, b"peer_id"),
+        b'p' => (Field::Port, b"port"),
+        b'u' => (Field::Uploaded, b"uploaded"),
+        b'd' => (Field::Downloaded, b"downloaded"),
+        b'l' => (Field::Left, b"left"),
+        b'e' => (Field::Event, b"event"),
+        b'n' if second == Some(b'o') => (Field::NoPeerId, b"no_peer_id"),
+        b'n' => (Field::Numwant, b"numwant"),
+        b'c' => (Field::Compact, b"compact"),
+        _ => return None,
+    })
+}
+
+/// The field whose plain `key=` starts `pair`, and what follows the `=`: matching the query as
+/// it stands spares splitting it into pairs and keys first.
+fn known_key(pair: &[u8]) -> Option<(Field, &[u8])> {
+    let (field, key) = candidate(pair)?;
+    Some((field, pair.strip_prefix(key)?.strip_prefix(b"=")?))
+}
+
+fn field_named(key: &[u8]) -> Option<Field> {
+    candidate(key).filter(|&(_, name)| name == key).map(|(field, _)| field)
+}
+
+/// A value and what follows its `&`.
+fn split_value(value_onward: &[u8]) -> (&[u8], &[u8]) {
+    // A loop, not memchr: values are mostly a few bytes, too short to repay its setup.
+    match value_onward.iter().position(|&byte| byte == b'&') {
+        Some(end) => (&value_onward[..end], &value_onward[end + 1..]),
+        None => (value_onward, &[]),
+    }
+}
+
+/// The announce fields as they are read.
+struct AnnounceFields {
+    info_hash: Option<InfoHash>,
+    peer_id: Option<PeerId>,
+    port: Option<u16>,
+    uploaded: Option<u64>,
+    downloaded: Option<u64>,
+    left: Option<u64>,
+    event: Event,
+    numwant: Option<u32>,
+    claimed_ip: Option<IpAddr>,
+    compact: bool,
+    no_peer_id: bool,
+}
+
+impl Default for AnnounceFields {
+    fn default() -> Self {
+        Self {
+            info_hash: None,
+            peer_id: None,
+            port: None,
+            uploaded: None,
+            downloaded: None,
+            left: None,
+            event: Event::Periodic,
+            numwant: None,
+            claimed_ip: None,
+            compact: true,
+            no_peer_id: false,
         }
     }
+}
 
-    let request = AnnounceRequest {
-        info_hash: info_hash.ok_or(RequestError::Missing("info_hash"))?,
-        peer_id: peer_id.ok_or(RequestError::Missing("peer_id"))?,
-        port: port.ok_or(RequestError::Missing("port"))?,
-        uploaded: uploaded.ok_or(RequestError::Missing("uploaded"))?,
-        downloaded: downloaded.ok_or(RequestError::Missing("downloaded"))?,
-        left: left.ok_or(RequestError::Missing("left"))?,
-        event,
-        numwant,
-        claimed_ip,
+impl AnnounceFields {
+    /// Reads `field`'s value from the start of `value_onward`; returns what follows its `&`.
+    fn take<'q>(&mut self, field: Field, value_onward: &'q [u8]) -> Result<&'q [u8], RequestError> {
+        // The long and the numeric values are read straight up to their `&` when they are
+        // plain; anything else (escaped digits, a wrong length) goes the general way below.
+        match field {
+            Field::InfoHash | Field::PeerId => {
+                if let Some((id, rest)) = id_until_amp(value_onward) {
+                    match field {
+                        Field::InfoHash => self.info_hash = Some(InfoHash(id)),
+                        _ => self.peer_id = Some(PeerId(id)),
+                    }
+                    return Ok(rest);
+                }
+            }
+            Field::Port | Field::Uploaded | Field::Downloaded | Field::Left => {
+                if let Some((n, rest)) = digits_until_amp(value_onward) {
+                    match field {
+                        Field::Port => match u16::try_from(n) {
+                            Ok(port) => self.port = Some(port),
+                            Err(_) => return Err(port_error()),
+                        },
+                        Field::Uploaded => self.uploaded = Some(n),
+                        Field::Downloaded => self.downloaded = Some(n),
+                        _ => self.left = Some(n),
+                    }
+                    return Ok(rest);
+                }
+            }
+            _ => {}
+        }
+        let (value, rest) = split_value(value_onward);
+        self.take_value(field, value)?;
+        Ok(rest)
+    }
+
+    /// A pair whose key is unknown, escaped or has no `=`; returns what follows its `&`.
+    fn take_unusual_pair<'q>(&mut self, pair_onward: &'q [u8]) -> Result<&'q [u8], RequestError> {
+        let (pair, rest) = split_value(pair_onward);
+        let (key, value) = match pair.iter().position(|&byte| byte == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &[][..]),
+        };
+        // Clients never encode keys; one that is encoded anyway is decoded here.
+        if let Some(field) = field_named(&decode(key)) {
+            self.take_value(field, value)?;
+        }
+        Ok(rest)
+    }
+
+    /// `field`'s whole value, still percent-encoded.
+    fn take_value(&mut self, field: Field, raw: &[u8]) -> Result<(), RequestError> {
+        match field {
+            Field::InfoHash => self.info_hash = Some(InfoHash(decode_id("info_hash", raw)?)),
+            Field::PeerId => self.peer_id = Some(PeerId(decode_id("peer_id", raw)?)),
+            Field::Port => self.port = Some(port_number(raw)?),
+            Field::Uploaded => self.uploaded = Some(count("uploaded", raw)?),
+            Field::Downloaded => self.downloaded = Some(count("downloaded", raw)?),
+            Field::Left => self.left = Some(count("left", raw)?),
+            Field::Event => self.event = parse_event(&decode(raw))?,
+            Field::Numwant => self.numwant = parse_numwant(&decode(raw))?,
+            // BEP 3 allows a DNS name here too; only a literal address is any use to us.
+            Field::Ip => {
+                self.claimed_ip = text(&decode(raw)).and_then(|ip| IpAddr::from_str(ip).ok());
+            }
+            Field::Compact => self.compact = &*decode(raw) != b"0",
+            Field::NoPeerId => self.no_peer_id = &*decode(raw) == b"1",
+        }
+        Ok(())
+    }
+
+    fn into_query(self) -> Result<AnnounceQuery, RequestError> {
+        let request = AnnounceRequest {
+            info_hash: self.info_hash.ok_or(RequestError::Missing("info_hash"))?,
+            peer_id: self.peer_id.ok_or(RequestError::Missing("peer_id"))?,
+            port: self.port.ok_or(RequestError::Missing("port"))?,
+            uploaded: self.uploaded.ok_or(RequestError::Missing("uploaded"))?,
+            downloaded: self.downloaded.ok_or(RequestError::Missing("downloaded"))?,
+            left: self.left.ok_or(RequestError::Missing("left"))?,
+            event: self.event,
+            numwant: self.numwant,
+            claimed_ip: self.claimed_ip,
+        };
+        Ok(AnnounceQuery { request, compact: self.compact, no_peer_id: self.no_peer_id })
+    }
+}
+
+/// A 20-byte id decoded from the start of `value_onward` when its value is exactly that
+/// (ending at `&` or the end), with what follows; `None` for anything else.
+fn id_until_amp(value_onward: &[u8]) -> Option<([u8; 20], &[u8])> {
+    let mut id = [0u8; 20];
+    let mut rest = value_onward;
+    for slot in &mut id {
+        // A plain `&` ends the value, here too soon (an escaped one, `%26`, is an id byte).
+        if rest.first() == Some(&b'&') {
+            return None;
+        }
+        (*slot, rest) = next_byte(rest)?;
+    }
+    match rest {
+        [] => Some((id, rest)),
+        [b'&', after @ ..] => Some((id, after)),
+        _ => None,
+    }
+}
+
+/// A run of digits at the start of `value_onward` that is its whole value, with what follows;
+/// `None` for anything else (no digits, escaped ones, overflow, other bytes).
+fn digits_until_amp(value_onward: &[u8]) -> Option<(u64, &[u8])> {
+    let end =
+        value_onward.iter().position(|byte| !byte.is_ascii_digit()).unwrap_or(value_onward.len());
+    let rest = match &value_onward[end..] {
+        [] => &[][..],
+        [b'&', after @ ..] => after,
+        _ => return None,
     };
-    Ok(AnnounceQuery { request, compact, no_peer_id })
+    Some((digits(&value_onward[..end])?, rest))
 }
 
 /// The `info_hash` values of a scrape, at most `max` of them.
@@ -221,10 +397,11 @@ fn raw_digits(raw: &[u8]) -> Option<u64> {
 }
 
 fn port_number(raw: &[u8]) -> Result<u16, RequestError> {
-    let expected = "a port number from 1 to 65535";
-    raw_digits(raw)
-        .and_then(|n| u16::try_from(n).ok())
-        .ok_or(RequestError::Invalid { field: "port", expected })
+    raw_digits(raw).and_then(|n| u16::try_from(n).ok()).ok_or_else(port_error)
+}
+
+fn port_error() -> RequestError {
+    RequestError::Invalid { field: "port", expected: "a port number from 1 to 65535" }
 }
 
 fn count(field: &'static str, raw: &[u8]) -> Result<u64, RequestError> {
@@ -437,6 +614,35 @@ mod tests {
             }
         }
         assert!(decode_id("peer_id", b"abcdefghijklmnopqr%4").is_ok());
+    }
+
+    #[test]
+    fn values_read_in_place_end_exactly_where_the_split_ones_do() {
+        const ID: &str = "%26%3D%25aaaaaaaaaaaaaaaaa";
+        let parsed = |query: &str| parse_announce(query).map(|q| q.request);
+        let base = "peer_id=bbbbbbbbbbbbbbbbbbbb&port=1&uploaded=1&downloaded=2&left=3";
+        // Escaped `&`, `=` and `%` are id bytes; a plain `&` ends the id.
+        let ok = parsed(&format!("info_hash={ID}&{base}")).unwrap();
+        assert_eq!(&ok.info_hash.as_bytes()[..3], b"&=%");
+        let short = parsed(&format!("info_hash={}&{base}", &ID[..ID.len() - 1]));
+        assert_eq!(short, Err(RequestError::WrongLength { field: "info_hash", len: 19 }));
+        let long = parsed(&format!("{base}&info_hash={ID}a"));
+        assert_eq!(long, Err(RequestError::WrongLength { field: "info_hash", len: 21 }));
+        // Numbers: plain digits, escaped ones, and what is not a number.
+        let query = |left: &str| format!("info_hash={ID}&{base}&left={left}&event=started");
+        assert_eq!(parsed(&query("42")).unwrap().left, 42);
+        assert_eq!(parsed(&query("%342")).unwrap().left, 42);
+        let not_a_number =
+            Err(RequestError::Invalid { field: "left", expected: "a whole number of bytes" });
+        for bad in ["", "4x2", "-1", "99999999999999999999", "4=2"] {
+            assert_eq!(parsed(&query(bad)), not_a_number, "{bad:?}");
+        }
+        let port = |port: &str| parsed(&format!("info_hash={ID}&{base}&port={port}"));
+        assert_eq!(port("65535").unwrap().port, 65535);
+        assert_eq!(port("65536"), Err(port_error()));
+        // An escaped key, and a repeated one: the last value counts.
+        let escaped = parsed(&format!("info%5Fhash={ID}&{base}&left=7&left=8")).unwrap();
+        assert_eq!((escaped.info_hash.as_bytes()[0], escaped.left), (b'&', 8));
     }
 
     #[test]
