@@ -2,14 +2,17 @@
 # The load runs behind docs/benchmarks.md, on loopback: retracker (1 worker thread, CPU 0)
 # against the bare baseline server (1 thread, CPU 0), driven by retracker-load (1 thread,
 # CPU 1), with 100,000 torrents and 1,000,000 live peers. Then the same at half the measured
-# rate for latency, and with forwarding on. Not part of CI; run it on an otherwise idle machine.
+# rate for latency, and with forwarding on against the same tracker without. Comparisons take
+# turns over ROUNDS rounds and compare medians: this VM drifts by a fifth from minute to minute.
+# Not part of CI; run it on an otherwise idle machine.
 #
-#   scripts/bench.sh            # everything, about five minutes
-#   DURATION=10 scripts/bench.sh
+#   scripts/bench.sh            # everything, about ten minutes
+#   DURATION=4 ROUNDS=3 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration=${DURATION:-20}
+duration=${DURATION:-8}
+rounds=${ROUNDS:-7}
 out=${OUT:-target/bench}
 mkdir -p "$out"
 cargo build --release --locked --bin retracker --bin retracker-load
@@ -36,10 +39,10 @@ run_load() {
 echo "== throughput against the baseline"
 start_tracker 6981
 run_load --target 127.0.0.1:6981 --pid "$server" --baseline-threads 1 --baseline-cpus 0 \
-  | tee "$out/throughput.txt"
+  --rounds "$rounds" | tee "$out/throughput.txt"
 kill "$server"
 
-rate=$(sed -n 's/^tracker at .* = \([0-9]*\)\/s.*/\1/p' "$out/throughput.txt")
+rate=$(sed -n "s/^ratio: the tracker's \([0-9]*\)\/s.*/\1/p" "$out/throughput.txt")
 half=$((rate / 2))
 echo "== latency at half of the tracker's ${rate}/s: ${half}/s, paced (open loop)"
 start_tracker 6982
@@ -49,13 +52,17 @@ run_load --target 127.0.0.1:6982 --pid "$server" --no-preload --connections 4 \
   | tee "$out/latency-closed.txt"
 kill "$server"
 
-echo "== forwarding on, to a fake upstream (the baseline server) on loopback"
+echo "== forwarding on, to a fake upstream (the baseline server) on loopback, against the same"
+echo "   tracker without forwarding, both on CPU 0 and measured in turns"
 # The fake upstream stands for a remote tracker: it runs beside the load generator, not on
 # the tracker's CPU.
 taskset -c 1 "$load" baseline --listen 127.0.0.1:6990 --threads 1 >/dev/null &
 pids+=("$!")
 forwarders="$out/forwarders.yml"
 printf -- '- uri: http://127.0.0.1:6990/announce\n  name: fake-upstream\n' >"$forwarders"
+start_tracker 6984
+plain=$server
 start_tracker 6983 -f "$forwarders"
-run_load --target 127.0.0.1:6983 --pid "$server" | tee "$out/forwarding.txt"
-kill "$server"
+run_load --target 127.0.0.1:6983 --pid "$server" --versus 127.0.0.1:6984 --versus-pid "$plain" \
+  --rounds "$rounds" | tee "$out/forwarding.txt"
+kill "$server" "$plain"

@@ -84,3 +84,27 @@ async fn failure_reasons_are_counted_as_errors_and_fail_the_run() {
     assert!(!measured.contains(" 0 errors"), "{measured}");
     tracker.running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_trackers_are_compared_in_rounds_each_preloaded() {
+    let config = || Config { enable_prometheus: true, ..Config::default() };
+    let (measured, versus) = (
+        common::start_on("127.0.0.1:0", config()).await,
+        common::start_on("127.0.0.1:0", config()).await,
+    );
+    let other = versus.base.trim_start_matches("http://").to_owned();
+    let output = load(&measured.base, &["--churn", "0", "--versus", &other, "--rounds", "3"]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let lines = |start: &str| stdout.lines().filter(|line| line.starts_with(start)).count();
+    assert_eq!((lines("tracker at "), lines("versus at ")), (3, 3), "{stdout}");
+    assert!(stdout.contains("preload (versus): 200 requests"), "{stdout}");
+    let ratio = stdout.lines().find(|line| line.starts_with("ratio: ")).expect(&stdout);
+    assert!(ratio.contains("of the versus's") && ratio.contains("medians of 3 rounds"), "{ratio}");
+    // The reference got the same peers as the measured tracker.
+    let (_, metrics) = common::get(&format!("{}/metrics", versus.base)).await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(metrics.lines().any(|line| line == "retracker_torrents 20"), "{metrics}");
+    measured.running.stop().await;
+    versus.running.stop().await;
+}
