@@ -30,6 +30,8 @@ pub fn key_integer(out: &mut Vec<u8>, key: &str, n: u64) {
 
 /// An integer under a key given already encoded and followed by its `i`, e.g.
 /// `b"8:intervali"`: for keys that never change, so the hot path need not write their lengths.
+/// Inlined so that each key's length is known where it is copied (no `memcpy` call).
+#[inline]
 pub fn encoded_key_integer(out: &mut Vec<u8>, key_and_i: &[u8], n: u64) {
     out.extend_from_slice(key_and_i);
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
