@@ -42,16 +42,22 @@ impl<S> Dispatch<S> {
     where
         S: Service<Request<B>, Response = Response<R>, Error = Infallible> + Clone,
     {
+        // A trailing slash is allowed, as warp's routes allowed it before.
         let path = request.uri().path();
-        if path != "/announce" && path != "/scrape" {
-            let Ok(answer) = self.others.clone().call(request).await;
-            return answer.map(Either::Right);
-        }
+        let path = path.strip_suffix('/').unwrap_or(path);
+        let announce = match path {
+            "/announce" => true,
+            "/scrape" => false,
+            _ => {
+                let Ok(answer) = self.others.clone().call(request).await;
+                return answer.map(Either::Right);
+            }
+        };
         if request.method() != Method::GET {
             return method_not_allowed();
         }
         let query = request.uri().query().unwrap_or_default();
-        let body = if path == "/announce" {
+        let body = if announce {
             let x_real_ip = request.headers().get(X_REAL_IP);
             let client = client_ip::resolve(remote, x_real_ip, self.trust_x_real_ip);
             self.endpoints.announce(query, client).await
@@ -158,8 +164,10 @@ mod tests {
         let (status, _, body) =
             send(service, false, get("/scrape?info_hash=aaaaaaaaaaaaaaaaaaaa")).await;
         assert_eq!((status, body), (200, b"d5:filesdee".to_vec()));
-        let (status, _, body) = send(MockTrackerService::new(), false, get("/announce")).await;
-        assert_eq!((status, body), (200, b"d14:failure reason17:missing info_hashe".to_vec()));
+        for bare in ["/announce", "/announce/"] {
+            let (status, _, body) = send(MockTrackerService::new(), false, get(bare)).await;
+            assert_eq!((status, body), (200, b"d14:failure reason17:missing info_hashe".to_vec()));
+        }
     }
 
     #[tokio::test]
@@ -175,7 +183,7 @@ mod tests {
     async fn everything_else_goes_to_the_warp_routes() {
         let (status, _, body) = send(MockTrackerService::new(), false, get("/healthz")).await;
         assert_eq!((status, body), (200, b"ok\n".to_vec()));
-        for path in ["/favicon.ico", "/announce/", "/scrapes", "/"] {
+        for path in ["/favicon.ico", "/announcex", "/scrapes", "/", "/announce//"] {
             let (status, _, _) = send(MockTrackerService::new(), false, get(path)).await;
             assert_eq!(status, 404, "{path}");
         }
