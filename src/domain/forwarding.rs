@@ -199,8 +199,8 @@ pub fn merge(
     local
 }
 
-/// The usual case, a single forwarder: its peers in order from `start` round, as plain loops
-/// over its two families (taking turns between lists cost three times as much per peer).
+/// The usual case, a single forwarder: its peers in one pass from `start` round (the cursors
+/// that take turns between lists cost three times as much per peer).
 fn take_in_order(
     local: &mut PeerList,
     peers: &UpstreamPeers,
