@@ -15,7 +15,7 @@ use super::sweeper::sweep_periodically;
 use super::tracker::Tracker;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::forwarder::{self, HttpUpstream};
-use crate::adapters::http::{self, Dispatch, Endpoints, RequestLimits, ServerSettings};
+use crate::adapters::http::{self, Endpoints, RequestLimits, ServerSettings};
 use crate::adapters::memory::MemoryRepository;
 use crate::adapters::metrics::PrometheusMetrics;
 use crate::domain::forwarding::ForwardRules;
@@ -102,7 +102,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     };
     let endpoints =
         Endpoints { tracker: tracker.clone() as Arc<dyn TrackerService>, metrics, limits };
-    let dispatch = Dispatch::new(endpoints, warp::service(http::routes(report)), config.x_real_ip);
+    let front_end = http::front_end(endpoints, report, config.x_real_ip);
     let server_settings = ServerSettings {
         header_read_timeout: Duration::from_secs(config.header_read_timeout),
         max_connections: config.max_connections,
@@ -115,7 +115,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     let shutdown = async move {
         let _ = server_stop.wait_for(|stopped| *stopped).await;
     };
-    let server = tokio::spawn(http::serve(listener, dispatch, server_settings, shutdown));
+    let server = tokio::spawn(http::serve(listener, front_end, server_settings, shutdown));
     let sweep_every = Duration::from_secs(config.sweep_interval);
     let sweeper = tokio::spawn(sweep_periodically(tracker.clone(), sweep_every, stopped));
 

@@ -9,15 +9,18 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use http_body_util::{Either, Full};
-use hyper::body::Bytes;
+use hyper::body::{Bytes, Incoming};
 use tower_service::Service;
 use warp::http::header::{ALLOW, CONTENT_TYPE, HeaderName, HeaderValue};
 use warp::http::{Method, Request, Response, StatusCode};
 
 use super::client_ip;
 use super::endpoints::Endpoints;
+use super::routes::routes;
+use crate::ports::MetricsReport;
 
 const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
@@ -31,6 +34,22 @@ pub struct Dispatch<S> {
 
 /// An answer: a bencoded body of ours, or whatever the warp routes sent.
 pub type Answer<R> = Response<Either<Full<Bytes>, R>>;
+
+/// The front end the server runs: `endpoints`, and the warp routes (with `/metrics` when there
+/// is a `report`) for everything else.
+pub fn front_end(
+    endpoints: Endpoints,
+    report: Option<Arc<dyn MetricsReport>>,
+    trust_x_real_ip: bool,
+) -> Dispatch<
+    impl Service<Request<Incoming>, Response = warp::reply::Response, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + Sync
+    + 'static,
+> {
+    Dispatch::new(endpoints, warp::service(routes(report)), trust_x_real_ip)
+}
 
 impl<S> Dispatch<S> {
     pub fn new(endpoints: Endpoints, others: S, trust_x_real_ip: bool) -> Self {
@@ -84,13 +103,10 @@ fn method_not_allowed<R>() -> Answer<R> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use http_body_util::{BodyExt, Empty};
 
     use super::*;
     use crate::adapters::http::RequestLimits;
-    use crate::adapters::http::routes::routes;
     use crate::domain::announce::Refusal;
     use crate::domain::scrape::ScrapeResponse;
     use crate::ports::metrics::NoMetrics;

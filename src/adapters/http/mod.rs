@@ -8,7 +8,7 @@ pub mod render;
 pub mod routes;
 pub mod server;
 
-pub use dispatch::Dispatch;
+pub use dispatch::{Dispatch, front_end};
 pub use endpoints::{Endpoints, RequestLimits};
 pub use routes::routes;
 pub use server::{ServerSettings, bind, serve};
