@@ -56,38 +56,32 @@ pub fn pairs(query: &str) -> impl Iterator<Item = (Cow<'_, [u8]>, Cow<'_, [u8]>)
     raw_pairs(query).map(|(key, value)| (key, decode(value)))
 }
 
-/// The pairs as they are on the wire, values still percent-encoded: splitting once and
-/// decoding only the values we use is most of what makes parsing cheap. Values can be long
-/// (60 bytes for an escaped hash), so `&` is found with memchr; keys are short, so `=` is
-/// found with a plain loop, which also notes whether the key needs decoding.
+/// The pairs as they are on the wire, values still percent-encoded (keys decoded, should one
+/// be escaped), for the scrape and for `pairs`; the announce reads its query in place.
 fn raw_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, [u8]>, &[u8])> {
+    // memchr for the `&`: a scrape's values are 60-byte escaped hashes.
     let mut rest = query.as_bytes();
-    std::iter::from_fn(move || {
-        loop {
-            if rest.is_empty() {
-                return None;
-            }
-            let end = memchr::memchr(b'&', rest).unwrap_or(rest.len());
-            let pair = &rest[..end];
-            rest = rest.get(end + 1..).unwrap_or_default();
-            if pair.is_empty() {
-                continue;
-            }
-            let mut split = pair.len();
-            let mut escaped = false;
-            for (at, &byte) in pair.iter().enumerate() {
-                if byte == b'=' {
-                    split = at;
-                    break;
-                }
-                escaped |= byte == b'%';
-            }
-            let (key, value) = (&pair[..split], pair.get(split + 1..).unwrap_or_default());
-            // Clients never encode keys; one that is encoded anyway is decoded here.
-            let key = if escaped { percent_decode(key).into() } else { Cow::Borrowed(key) };
-            return Some((key, value));
+    let pairs = std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
         }
+        let end = memchr::memchr(b'&', rest).unwrap_or(rest.len());
+        let pair = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or_default();
+        Some(pair)
+    });
+    pairs.filter(|pair| !pair.is_empty()).map(|pair| {
+        let (key, value) = split_pair(pair);
+        (decode(key), value)
     })
+}
+
+/// A pair's key and value, split at its first `=`; a pair without one is all key.
+fn split_pair(pair: &[u8]) -> (&[u8], &[u8]) {
+    match pair.iter().position(|&byte| byte == b'=') {
+        Some(at) => (&pair[..at], &pair[at + 1..]),
+        None => (pair, &[]),
+    }
 }
 
 fn decode(raw: &[u8]) -> Cow<'_, [u8]> {
@@ -247,32 +241,37 @@ impl AnnounceFields {
     /// Reads `field`'s value from the start of `value_onward`; returns what follows its `&`.
     fn take<'q>(&mut self, field: Field, value_onward: &'q [u8]) -> Result<&'q [u8], RequestError> {
         // The long and the numeric values are read straight up to their `&` when they are
-        // plain; anything else (escaped digits, a wrong length) goes the general way below.
-        match field {
-            Field::InfoHash | Field::PeerId => {
-                if let Some((id, rest)) = id_until_amp(value_onward) {
-                    match field {
-                        Field::InfoHash => self.info_hash = Some(InfoHash(id)),
-                        _ => self.peer_id = Some(PeerId(id)),
-                    }
-                    return Ok(rest);
-                }
-            }
-            Field::Port | Field::Uploaded | Field::Downloaded | Field::Left => {
-                if let Some((n, rest)) = digits_until_amp(value_onward) {
-                    match field {
-                        Field::Port => match u16::try_from(n) {
-                            Ok(port) => self.port = Some(port),
-                            Err(_) => return Err(port_error()),
-                        },
-                        Field::Uploaded => self.uploaded = Some(n),
-                        Field::Downloaded => self.downloaded = Some(n),
-                        _ => self.left = Some(n),
-                    }
-                    return Ok(rest);
-                }
-            }
-            _ => {}
+        // plain; anything else (escaped digits, a wrong length, a port out of range) goes the
+        // general way below, which also words the error.
+        let read_in_place = match field {
+            Field::InfoHash => id_until_amp(value_onward).map(|(id, rest)| {
+                self.info_hash = Some(InfoHash(id));
+                rest
+            }),
+            Field::PeerId => id_until_amp(value_onward).map(|(id, rest)| {
+                self.peer_id = Some(PeerId(id));
+                rest
+            }),
+            Field::Port => digits_until_amp(value_onward).and_then(|(n, rest)| {
+                self.port = Some(u16::try_from(n).ok()?);
+                Some(rest)
+            }),
+            Field::Uploaded => digits_until_amp(value_onward).map(|(n, rest)| {
+                self.uploaded = Some(n);
+                rest
+            }),
+            Field::Downloaded => digits_until_amp(value_onward).map(|(n, rest)| {
+                self.downloaded = Some(n);
+                rest
+            }),
+            Field::Left => digits_until_amp(value_onward).map(|(n, rest)| {
+                self.left = Some(n);
+                rest
+            }),
+            _ => None,
+        };
+        if let Some(rest) = read_in_place {
+            return Ok(rest);
         }
         let (value, rest) = split_value(value_onward);
         self.take_value(field, value)?;
@@ -282,10 +281,7 @@ impl AnnounceFields {
     /// A pair whose key is unknown, escaped or has no `=`; returns what follows its `&`.
     fn take_unusual_pair<'q>(&mut self, pair_onward: &'q [u8]) -> Result<&'q [u8], RequestError> {
         let (pair, rest) = split_value(pair_onward);
-        let (key, value) = match pair.iter().position(|&byte| byte == b'=') {
-            Some(at) => (&pair[..at], &pair[at + 1..]),
-            None => (pair, &[][..]),
-        };
+        let (key, value) = split_pair(pair);
         // Clients never encode keys; one that is encoded anyway is decoded here.
         if let Some(field) = field_named(&decode(key)) {
             self.take_value(field, value)?;
