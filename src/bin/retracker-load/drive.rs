@@ -14,10 +14,10 @@ use crate::check;
 use crate::connection::Connection;
 use crate::workload::{PeerState, RequestKind, Workload};
 
-/// What one phase of the run recorded.
 /// How long a connection may sit unused before it is replaced rather than reused.
 const IDLE_REOPEN: Duration = Duration::from_secs(5);
 
+/// What one phase of the run recorded.
 pub struct Stats {
     /// Microseconds from (intended) send to the end of the answer.
     pub latency: Histogram<u64>,

@@ -188,6 +188,7 @@ fn run(args: RunArgs) -> ExitCode {
             let answer_bytes = target.announce_answer_bytes.max(60);
             match start_baseline(threads, answer_bytes, args.baseline_cpus.as_deref()) {
                 Ok((child, addr)) => Some(Reference {
+                    role: "baseline",
                     name: format!(
                         "baseline at {addr} ({threads} thread(s), {answer_bytes}-byte answers)"
                     ),
@@ -202,6 +203,7 @@ fn run(args: RunArgs) -> ExitCode {
             }
         }
         (None, Some(addr)) => Some(Reference {
+            role: "versus",
             name: format!("versus at {addr}"),
             addr,
             pid: args.versus_pid,
@@ -217,6 +219,8 @@ fn run(args: RunArgs) -> ExitCode {
 
 /// The server the tracker is compared with.
 struct Reference {
+    /// "baseline" or "versus", as the report calls it.
+    role: &'static str,
     name: String,
     addr: SocketAddr,
     pid: Option<u32>,
@@ -233,9 +237,7 @@ async fn compare(
     first: Measured,
     mut reference: Reference,
 ) -> u64 {
-    let mut clients: Vec<_> = (0..args.connections)
-        .map(|i| Client::new(workload, reference.addr, i, args.connections))
-        .collect();
+    let mut clients = clients_of(args, workload, reference.addr);
     let mut errors = 0;
     // A baseline answers without state; another tracker needs the same peers as the first.
     if reference.child.is_none() && !args.no_preload {
@@ -255,13 +257,14 @@ async fn compare(
             let name = numbered(&format!("tracker at {}", args.target));
             let measured;
             (tracker_clients, measured) =
-                measure(args, workload, tracker_clients, args.pid, &name).await;
+                measure(args, workload, tracker_clients, args.pid, "tracker", &name).await;
             errors += measured.errors;
             tracker_rates.push(measured.rate);
         }
         let measured;
+        let name = numbered(&reference.name);
         (clients, measured) =
-            measure(args, workload, clients, reference.pid, &numbered(&reference.name)).await;
+            measure(args, workload, clients, reference.pid, reference.role, &name).await;
         errors += measured.errors;
         reference_rates.push(measured.rate);
     }
@@ -270,10 +273,10 @@ async fn compare(
         let _ = child.wait();
     }
     let (tracker, other) = (report::median(&tracker_rates), report::median(&reference_rates));
-    let who = reference.name.split(' ').next().unwrap_or_default();
     let mut line = format!(
-        "ratio: the tracker's {tracker:.0}/s is {:.1}% of the {who}'s {other:.0}/s",
-        100.0 * tracker / other
+        "ratio: the tracker's {tracker:.0}/s is {:.1}% of the {}'s {other:.0}/s",
+        100.0 * tracker / other,
+        reference.role
     );
     if args.rounds > 1 {
         let rounds: Vec<_> = tracker_rates
@@ -296,9 +299,7 @@ struct Measured {
 }
 
 async fn measure_target(args: &RunArgs, workload: &Arc<Workload>) -> (Measured, Vec<Client>) {
-    let clients = (0..args.connections)
-        .map(|i| Client::new(workload, args.target, i, args.connections))
-        .collect();
+    let clients = clients_of(args, workload, args.target);
     let rss_before = args.pid.and_then(report::rss_bytes);
     let (clients, preload_errors) = if args.no_preload {
         (clients, 0)
@@ -313,12 +314,18 @@ async fn measure_target(args: &RunArgs, workload: &Arc<Workload>) -> (Measured, 
         print_memory(pid, rss_before, args.peers);
     }
     let name = format!("tracker at {}", args.target);
-    let (clients, mut measured) = measure(args, workload, clients, args.pid, &name).await;
+    let (clients, mut measured) =
+        measure(args, workload, clients, args.pid, "tracker", &name).await;
     if let Some(rss) = args.pid.and_then(report::rss_bytes) {
         println!("tracker RSS after the run: {:.1} MiB", report::mib(rss));
     }
     measured.errors += preload_errors;
     (measured, clients)
+}
+
+/// The simulated clients, one per connection, talking to `server`.
+fn clients_of(args: &RunArgs, workload: &Arc<Workload>, server: SocketAddr) -> Vec<Client> {
+    (0..args.connections).map(|i| Client::new(workload, server, i, args.connections)).collect()
 }
 
 /// Announces every peer once, so that the measured phases run against full swarms.
@@ -331,18 +338,19 @@ async fn preload(clients: Vec<Client>, workload: &Arc<Workload>) -> (Vec<Client>
     .await
 }
 
-/// One warm-up and measured phase against the server the clients talk to, reported as `name`.
+/// One warm-up and measured phase against the server the clients talk to, reported as `name`
+/// (its CPU line as `role`'s).
 async fn measure(
     args: &RunArgs,
     workload: &Arc<Workload>,
     clients: Vec<Client>,
     server: Option<u32>,
+    role: &str,
     name: &str,
 ) -> (Vec<Client>, Measured) {
     let (clients, stats, elapsed, cpu) = measured_phases(args, workload, clients, server).await;
     println!("{}", report::phase_line(name, &stats, elapsed));
-    let who = name.split(' ').next().unwrap_or(name);
-    print_cpu(who, cpu);
+    print_cpu(role, cpu);
     print_errors(&stats);
     let measured = Measured {
         rate: report::requests_per_second(&stats, elapsed),
