@@ -12,7 +12,7 @@ use std::time::Duration;
 use foldhash::fast::RandomState;
 
 use super::ids::PeerId;
-use super::peer::{AnyEndpoint, Event, Peer, PeerList};
+use super::peer::{AnyEndpoint, Event, PeerList};
 use super::time::Timestamp;
 use super::upstream_peers::UpstreamPeers;
 
@@ -208,18 +208,13 @@ fn take_in_order(
     start: usize,
     listed: &[(usize, usize)],
 ) {
-    let (v4, v6) = (peers.v4(), peers.v6());
     let first = start.checked_rem(peers.len()).unwrap_or(0);
     let unlisted = |position: &usize| !listed.contains(&(0, *position));
     let room = numwant - local.len();
-    let order = (first..peers.len()).chain(0..first).filter(unlisted).take(room);
-    // Positions below `v4.len()` are IPv4 endpoints, the rest IPv6 ones.
-    local.v4.reserve(room.min(v4.len()));
-    for position in order {
-        match v4.get(position) {
-            Some(&endpoint) => local.v4.push(Peer { id: None, endpoint }),
-            None => local.v6.push(Peer { id: None, endpoint: v6[position - v4.len()] }),
-        }
+    // Most peers are IPv4: room for them up front rather than growing the list as they come.
+    local.v4.reserve(room.min(peers.len()));
+    for position in (first..peers.len()).chain(0..first).filter(unlisted).take(room) {
+        local.push(peers.peer(position));
     }
 }
 

@@ -43,16 +43,6 @@ impl UpstreamPeers {
         }
     }
 
-    /// The IPv4 endpoints, in the order of `position`.
-    pub fn v4(&self) -> &[EndpointV4] {
-        &self.v4
-    }
-
-    /// The IPv6 endpoints, in the order of `position` after the IPv4 ones.
-    pub fn v6(&self) -> &[EndpointV6] {
-        &self.v6
-    }
-
     /// The peer at `index` (below `len`), in the order of `position`.
     pub fn peer(&self, index: usize) -> AnyPeer {
         match self.v4.get(index) {
