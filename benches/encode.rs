@@ -28,6 +28,7 @@ fn announce_response() -> AnnounceResponse {
         min_interval: Duration::from_secs(900),
         stats: SwarmStats { complete: 2_473, incomplete: 618, downloaded: 15_902 },
         peers: PeerList { v4, v6: Vec::new() },
+        upstream: Default::default(),
     }
 }
 

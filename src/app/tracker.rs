@@ -14,6 +14,7 @@ use crate::domain::peer::{AnyEndpoint, Event};
 use crate::domain::scrape::{self, ScrapeResponse};
 use crate::domain::swarm::{AnnounceContext, PeerAnnounce};
 use crate::domain::time::PeerAge;
+use crate::domain::upstream_peers::UpstreamSelection;
 use crate::ports::metrics::NoMetrics;
 use crate::ports::{Clock, Metrics, PeerRepository, SweepReport, TrackerService};
 
@@ -95,6 +96,7 @@ impl Tracker {
             min_interval: self.settings.min_interval,
             stats: answer.stats,
             peers: answer.peers,
+            upstream: UpstreamSelection::default(),
         })
     }
 
@@ -133,11 +135,10 @@ impl TrackerService for Tracker {
         let upstream = forwarding.upstream_peers(&forwarded).await;
         if request.event != Event::Stopped && !upstream.is_empty() {
             let client = self.endpoint(&request, remote_ip);
-            let local = response.peers.len();
             // A random start spreads the clients of a torrent over the upstream peers.
             let start = fastrand::usize(..);
-            response.peers = merge(response.peers, &upstream, numwant, client, start);
-            self.metrics.upstream_peers_merged(response.peers.len() - local);
+            response.upstream = merge(&response.peers, &upstream, numwant, client, start);
+            self.metrics.upstream_peers_merged(response.upstream.len());
         }
         Ok(response)
     }
@@ -272,7 +273,9 @@ mod tests {
             .with_forwarding(Arc::new(forwarding));
 
         let response = TrackerService::announce(&tracker, request(), REMOTE).await.unwrap();
-        let ports: Vec<u16> = response.peers.v4.iter().map(|p| p.endpoint.port).collect();
+        let local = response.peers.v4.iter().map(|p| p.endpoint.port);
+        let ports: Vec<u16> =
+            local.chain(response.upstream.endpoints().map(|e| e.port())).collect();
         assert_eq!(ports, vec![1, 7], "local first, then upstream");
     }
 

@@ -7,6 +7,7 @@ use super::address;
 use super::ids::{InfoHash, PeerId};
 use super::peer::{Event, PeerList};
 use super::swarm::SwarmStats;
+use super::upstream_peers::UpstreamSelection;
 
 /// An announce as the client sent it, already decoded from its wire format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +85,8 @@ pub struct AnnounceResponse {
     pub min_interval: Duration,
     pub stats: SwarmStats,
     pub peers: PeerList,
+    /// Peers from upstream trackers, given after `peers`.
+    pub upstream: UpstreamSelection,
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! answer, cached for that interval, serves every client of the torrent.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use foldhash::fast::RandomState;
 use super::ids::PeerId;
 use super::peer::{AnyEndpoint, Event, PeerList};
 use super::time::Timestamp;
-use super::upstream_peers::UpstreamPeers;
+use super::upstream_peers::{UpstreamPeers, UpstreamSelection};
 
 /// The fixed parts of the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,78 +144,82 @@ impl UpstreamTorrent {
     }
 }
 
-/// Local peers first, then upstream peers taken in turn from each list, skipping the client
-/// and any endpoint already in the answer, up to `numwant` in all. Each list is read from
-/// `start` round (any number; the caller draws it at random), so that the clients of a torrent
-/// do not all get the same few upstream peers.
+/// The upstream peers to add to the `local` ones, for an answer of at most `numwant` in all:
+/// taken in turn from each list, skipping the client and any endpoint already in the answer.
+/// Each list is read from `start` round (any number; the caller draws it at random), so that
+/// the clients of a torrent do not all get the same few upstream peers.
 pub fn merge(
-    mut local: PeerList,
+    local: &PeerList,
     upstream: &[Arc<UpstreamPeers>],
     numwant: usize,
     client: AnyEndpoint,
     start: usize,
-) -> PeerList {
-    if local.len() >= numwant || upstream.is_empty() {
-        return local;
+) -> UpstreamSelection {
+    let mut selection = UpstreamSelection::default();
+    let mut room = numwant.saturating_sub(local.len());
+    if room == 0 || upstream.is_empty() {
+        return selection;
     }
     // The (list, position) of upstream entries the answer already has. Local and upstream
     // peers rarely overlap, so this is nearly always empty and a plain search of it is free.
     let mut listed = Vec::new();
-    let local_endpoints = local.v4.iter().map(|peer| AnyEndpoint::V4(peer.endpoint));
-    let local_endpoints =
-        local_endpoints.chain(local.v6.iter().map(|peer| AnyEndpoint::V6(peer.endpoint)));
-    for endpoint in std::iter::once(client).chain(local_endpoints) {
-        for (list, peers) in upstream.iter().enumerate() {
-            if let Some(position) = peers.position(endpoint) {
-                listed.push((list, position));
-            }
-        }
+    for (list, peers) in upstream.iter().enumerate() {
+        let v4 = local.v4.iter().filter_map(|peer| peers.v4_position(peer.endpoint));
+        let v6 = local.v6.iter().filter_map(|peer| peers.v6_position(peer.endpoint));
+        let client = peers.position(client);
+        listed.extend(client.into_iter().chain(v4).chain(v6).map(|position| (list, position)));
     }
     if let [only] = upstream {
-        take_in_order(&mut local, only, numwant, start, &listed);
-        return local;
+        // The usual case, a single forwarder: its runs in one pass.
+        let mut cursor = Cursor::new(only, start);
+        while room > 0 {
+            let Some(run) = cursor.next_run(room, 0, &listed) else {
+                break;
+            };
+            room -= run.len();
+            selection.push(only, run);
+        }
+        return selection;
     }
     let mut cursors: Vec<_> = upstream.iter().map(|peers| Cursor::new(peers, start)).collect();
-    let mut exhausted = 0;
-    while local.len() < numwant && exhausted < upstream.len() {
-        exhausted = 0;
+    // Each turn takes a share of the room from a list rather than a single peer, so that what
+    // a turn takes is a run of the list.
+    loop {
+        let active = cursors.iter().filter(|cursor| !cursor.is_done()).count();
+        if active == 0 || room == 0 {
+            return selection;
+        }
+        let share = (room / active).max(1);
         for (list, cursor) in cursors.iter_mut().enumerate() {
-            if local.len() >= numwant {
-                break;
+            let mut want = share.min(room);
+            while want > 0 {
+                let Some(run) = cursor.next_run(want, list, &listed) else {
+                    break;
+                };
+                want -= run.len();
+                room -= run.len();
+                note_repeats(upstream, list, run.clone(), &mut listed);
+                selection.push(&upstream[list], run);
             }
-            let Some(position) = cursor.next_unlisted(list, &listed) else {
-                exhausted += 1;
-                continue;
-            };
-            let peer = upstream[list].peer(position);
-            // An endpoint in several lists is taken from the first that offers it.
-            for (other, peers) in upstream.iter().enumerate().filter(|(other, _)| *other != list) {
-                if let Some(position) = peers.position(peer.endpoint()) {
-                    listed.push((other, position));
-                }
-            }
-            local.push(peer);
         }
     }
-    local
 }
 
-/// The usual case, a single forwarder: its peers in one pass from `start` round (the cursors
-/// that take turns between lists cost three times as much per peer).
-fn take_in_order(
-    local: &mut PeerList,
-    peers: &UpstreamPeers,
-    numwant: usize,
-    start: usize,
-    listed: &[(usize, usize)],
+/// Marks the endpoints at `run` of list `list` as listed in every other list that has them: an
+/// endpoint in several lists is taken from the first that offers it.
+fn note_repeats(
+    upstream: &[Arc<UpstreamPeers>],
+    list: usize,
+    run: Range<usize>,
+    listed: &mut Vec<(usize, usize)>,
 ) {
-    let first = start.checked_rem(peers.len()).unwrap_or(0);
-    let unlisted = |position: &usize| !listed.contains(&(0, *position));
-    let room = numwant - local.len();
-    // Most peers are IPv4: room for them up front rather than growing the list as they come.
-    local.v4.reserve(room.min(peers.len()));
-    for position in (first..peers.len()).chain(0..first).filter(unlisted).take(room) {
-        local.push(peers.peer(position));
+    for position in run {
+        let endpoint = upstream[list].endpoint(position);
+        for (other, peers) in upstream.iter().enumerate().filter(|(other, _)| *other != list) {
+            if let Some(position) = peers.position(endpoint) {
+                listed.push((other, position));
+            }
+        }
     }
 }
 
@@ -231,18 +236,37 @@ impl Cursor {
         Self { len, first: start.checked_rem(len).unwrap_or(0), read: 0 }
     }
 
-    /// The next position of list `list` not in `listed`, if any is left.
-    fn next_unlisted(&mut self, list: usize, listed: &[(usize, usize)]) -> Option<usize> {
-        while self.read < self.len {
-            // `first + read` wraps round once at most: no division per peer.
+    fn is_done(&self) -> bool {
+        self.read >= self.len
+    }
+
+    /// The next run of at most `most` positions of list `list` that are not in `listed`, if
+    /// any is left.
+    fn next_run(
+        &mut self,
+        most: usize,
+        list: usize,
+        listed: &[(usize, usize)],
+    ) -> Option<Range<usize>> {
+        debug_assert!(most > 0, "an empty run would not move the cursor");
+        while !self.is_done() {
+            // `first + read` wraps round once at most: no division here.
             let mut position = self.first + self.read;
             if position >= self.len {
                 position -= self.len;
             }
-            self.read += 1;
-            if !listed.contains(&(list, position)) {
-                return Some(position);
+            if listed.contains(&(list, position)) {
+                self.read += 1;
+                continue;
             }
+            // A run stops where the list wraps round, and before the next listed position.
+            let wrap = if position >= self.first { self.len } else { self.first };
+            let mut end = wrap.min(position + most);
+            for &(_, next) in listed.iter().filter(|(of, next)| *of == list && *next > position) {
+                end = end.min(next);
+            }
+            self.read += end - position;
+            return Some(position..end);
         }
         None
     }
@@ -273,13 +297,11 @@ mod tests {
         Arc::new(UpstreamPeers::new(&PeerList { v4: peers.to_vec(), v6: vec![] }))
     }
 
-    fn ports(peers: &PeerList) -> Vec<u16> {
-        peers
-            .v4
-            .iter()
-            .map(|p| p.endpoint.port)
-            .chain(peers.v6.iter().map(|p| p.endpoint.port))
-            .collect()
+    /// The ports of `local`'s peers, then of those `merge` adds.
+    fn ports(local: &PeerList, merged: &UpstreamSelection) -> Vec<u16> {
+        let v4 = local.v4.iter().map(|p| p.endpoint.port);
+        let local = v4.chain(local.v6.iter().map(|p| p.endpoint.port));
+        local.chain(merged.endpoints().map(|endpoint| endpoint.port())).collect()
     }
 
     fn answered(state: &mut UpstreamTorrent, interval: u64, at: u32) {
@@ -393,21 +415,43 @@ mod tests {
         let a = list(&[v4(1, 1), v4(2, 2), v4(3, 3)]);
         let b = list(&[v4(4, 4), v4(2, 2), v4(5, 5)]);
         let client = AnyEndpoint::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)), 9);
-        let merged = merge(local, &[a, b], 4, client, 0);
-        assert_eq!(ports(&merged), vec![1, 2, 4, 3]);
+        let merged = merge(&local, &[a, b], 4, client, 0);
+        assert_eq!(ports(&local, &merged), vec![1, 2, 4, 3]);
+    }
+
+    #[test]
+    fn merge_takes_shares_of_the_room_in_turns() {
+        let a = list(&[v4(1, 1), v4(2, 2), v4(3, 3), v4(4, 4)]);
+        let b = list(&[v4(5, 5), v4(6, 6), v4(7, 7), v4(8, 8)]);
+        let c = list(&[v4(9, 9)]);
+        let none = PeerList::default();
+        let client = AnyEndpoint::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1);
+        let merged = merge(&none, &[a.clone(), b.clone(), c], 7, client, 0);
+        assert_eq!(ports(&none, &merged), vec![1, 2, 5, 6, 9, 3, 7]);
+        let merged = merge(&none, &[a, b], 50, client, 0);
+        assert_eq!(ports(&none, &merged), vec![1, 2, 3, 4, 5, 6, 7, 8], "all, when room allows");
     }
 
     #[test]
     fn merge_reads_each_list_from_the_start_it_is_given() {
         let upstream = list(&[v4(1, 1), v4(2, 2), v4(3, 3)]);
         let client = AnyEndpoint::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9);
-        let given = |start| {
-            ports(&merge(PeerList::default(), std::slice::from_ref(&upstream), 2, client, start))
-        };
+        let none = PeerList::default();
+        let given =
+            |start| ports(&none, &merge(&none, std::slice::from_ref(&upstream), 2, client, start));
         assert_eq!(given(0), [1, 2]);
         assert_eq!(given(2), [3, 1]);
         assert_eq!(given(4), [2, 3]);
         assert_eq!(given(usize::MAX), [1, 2], "usize::MAX is 0 mod 3");
+    }
+
+    #[test]
+    fn merge_skips_listed_peers_inside_a_run_and_across_the_wrap() {
+        let upstream = list(&[v4(1, 1), v4(2, 2), v4(3, 3), v4(4, 4), v4(5, 5)]);
+        let local = PeerList { v4: vec![v4(2, 2), v4(5, 5)], v6: vec![] };
+        let client = AnyEndpoint::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 4)), 4);
+        let merged = merge(&local, std::slice::from_ref(&upstream), 50, client, 2);
+        assert_eq!(ports(&local, &merged), vec![2, 5, 3, 1]);
     }
 
     #[test]
@@ -419,17 +463,19 @@ mod tests {
         let local = PeerList { v4: vec![], v6: vec![v6(1)] };
         let (a, b) = (upstream(vec![v6(1), v6(2)]), upstream(vec![v6(2), v6(3)]));
         let client = AnyEndpoint::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 3);
-        let merged = merge(local, &[a, b], 50, client, 0);
-        assert_eq!((merged.v4.len(), ports(&merged)), (1, vec![1, 1, 2]));
+        let merged = merge(&local, &[a, b], 50, client, 0);
+        assert_eq!((merged.v4_len(), merged.v6_len()), (1, 1));
+        assert_eq!(ports(&local, &merged), vec![1, 1, 2]);
     }
 
     #[test]
     fn merge_never_returns_the_client() {
         let me = AnyEndpoint::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7)), 7);
         let upstream = list(&[v4(7, 7), v4(6, 6)]);
+        let none = PeerList::default();
         for start in 0..2 {
-            let merged = merge(PeerList::default(), std::slice::from_ref(&upstream), 50, me, start);
-            assert_eq!(ports(&merged), vec![6]);
+            let merged = merge(&none, std::slice::from_ref(&upstream), 50, me, start);
+            assert_eq!(ports(&none, &merged), vec![6]);
         }
     }
 
@@ -437,8 +483,10 @@ mod tests {
     fn merge_respects_numwant_even_with_nothing_upstream() {
         let local = PeerList { v4: vec![v4(1, 1), v4(2, 2)], v6: vec![] };
         let client = AnyEndpoint::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1);
-        assert_eq!(merge(local.clone(), &[], 50, client, 0), local);
-        let merged = merge(PeerList::default(), &[list(&[v4(1, 1), v4(2, 2)])], 1, client, 0);
+        assert!(merge(&local, &[], 50, client, 0).is_empty());
+        assert!(merge(&local, &[list(&[v4(3, 3)])], 2, client, 0).is_empty());
+        let none = PeerList::default();
+        let merged = merge(&none, &[list(&[v4(1, 1), v4(2, 2)])], 1, client, 0);
         assert_eq!(merged.len(), 1);
     }
 }

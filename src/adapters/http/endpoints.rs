@@ -159,6 +159,7 @@ mod tests {
                     min_interval: Duration::from_secs(15),
                     stats: SwarmStats { complete: 1, incomplete: 0, downloaded: 0 },
                     peers: PeerList::default(),
+                    upstream: Default::default(),
                 })
             });
         let body = endpoints(service).announce(ANNOUNCE, client()).await;

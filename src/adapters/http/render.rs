@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use crate::adapters::bencode::encode as be;
 use crate::domain::announce::AnnounceResponse;
-use crate::domain::peer::{Endpoint, Peer};
+use crate::domain::ids::PeerId;
 use crate::domain::scrape::ScrapeResponse;
 use crate::domain::swarm::SwarmStats;
 
@@ -40,7 +40,7 @@ const MIN_INTERVAL: &[u8] = b"12:min intervali";
 const PORT: &[u8] = b"4:porti";
 
 pub fn announce(response: &AnnounceResponse, format: PeerFormat) -> Vec<u8> {
-    let peers = &response.peers;
+    let (peers, upstream) = (&response.peers, &response.upstream);
     let mut out = Vec::with_capacity(announce_len(response, format));
     be::dict_start(&mut out);
     stats(&mut out, &response.stats);
@@ -49,25 +49,37 @@ pub fn announce(response: &AnnounceResponse, format: PeerFormat) -> Vec<u8> {
     out.extend_from_slice(b"5:peers");
     match format {
         PeerFormat::Compact => {
-            be::byte_string_header(&mut out, 6 * peers.v4.len());
+            be::byte_string_header(&mut out, 6 * (peers.v4.len() + upstream.v4_len()));
             for peer in &peers.v4 {
                 compact(&mut out, &peer.endpoint.ip.octets(), peer.endpoint.port);
             }
-            if !peers.v6.is_empty() {
+            // Upstream peers are kept in this very form: a copy a run.
+            for run in upstream.v4() {
+                out.extend_from_slice(run.as_flattened());
+            }
+            let v6 = peers.v6.len() + upstream.v6_len();
+            if v6 > 0 {
                 out.extend_from_slice(b"6:peers6");
-                be::byte_string_header(&mut out, 18 * peers.v6.len());
+                be::byte_string_header(&mut out, 18 * v6);
                 for peer in &peers.v6 {
                     compact(&mut out, &peer.endpoint.ip.octets(), peer.endpoint.port);
+                }
+                for run in upstream.v6() {
+                    out.extend_from_slice(run.as_flattened());
                 }
             }
         }
         PeerFormat::Dictionary { with_peer_id } => {
             be::list_start(&mut out);
+            let id = |id: Option<PeerId>| id.filter(|_| with_peer_id);
             for peer in &peers.v4 {
-                dictionary_peer(&mut out, peer, with_peer_id);
+                dictionary_peer(&mut out, peer.endpoint.ip.into(), peer.endpoint.port, id(peer.id));
             }
             for peer in &peers.v6 {
-                dictionary_peer(&mut out, peer, with_peer_id);
+                dictionary_peer(&mut out, peer.endpoint.ip.into(), peer.endpoint.port, id(peer.id));
+            }
+            for endpoint in upstream.endpoints() {
+                dictionary_peer(&mut out, endpoint.ip(), endpoint.port(), None);
             }
             be::end(&mut out);
         }
@@ -90,7 +102,8 @@ fn announce_len(response: &AnnounceResponse, format: PeerFormat) -> usize {
     ];
     let entries: usize = integers.iter().map(|(key, n)| key.len() + decimal_len(*n) + 1).sum();
     let string = |len: usize| decimal_len(len as u64) + 1 + len;
-    let (v4, v6) = (response.peers.v4.len(), response.peers.v6.len());
+    let (peers, upstream) = (&response.peers, &response.upstream);
+    let (v4, v6) = (peers.v4.len() + upstream.v4_len(), peers.v6.len() + upstream.v6_len());
     let peers = match format {
         PeerFormat::Compact if v6 == 0 => string(6 * v4),
         PeerFormat::Compact => string(6 * v4) + b"6:peers6".len() + string(18 * v6),
@@ -133,19 +146,14 @@ fn compact(out: &mut Vec<u8>, ip: &[u8], port: u16) {
     out.extend_from_slice(&port.to_be_bytes());
 }
 
-fn dictionary_peer<Ip: Copy + Into<IpAddr>>(
-    out: &mut Vec<u8>,
-    peer: &Peer<Ip>,
-    with_peer_id: bool,
-) {
-    let Endpoint { ip, port } = peer.endpoint;
+fn dictionary_peer(out: &mut Vec<u8>, ip: IpAddr, port: u16, id: Option<PeerId>) {
     let mut ip_text = String::with_capacity(39);
     // Writing to a String cannot fail.
-    let _ = write!(ip_text, "{}", ip.into());
+    let _ = write!(ip_text, "{ip}");
     be::dict_start(out);
     be::bytes(out, b"ip");
     be::bytes(out, ip_text.as_bytes());
-    if let (true, Some(id)) = (with_peer_id, peer.id) {
+    if let Some(id) = id {
         be::bytes(out, b"peer id");
         be::bytes(out, id.as_bytes());
     }
@@ -156,11 +164,13 @@ fn dictionary_peer<Ip: Copy + Into<IpAddr>>(
 #[cfg(test)]
 mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::sync::Arc;
     use std::time::Duration;
 
     use super::*;
-    use crate::domain::ids::{InfoHash, PeerId};
-    use crate::domain::peer::PeerList;
+    use crate::domain::ids::InfoHash;
+    use crate::domain::peer::{Endpoint, Peer, PeerList};
+    use crate::domain::upstream_peers::{UpstreamPeers, UpstreamSelection};
 
     fn response(peers: PeerList) -> AnnounceResponse {
         AnnounceResponse {
@@ -168,6 +178,7 @@ mod tests {
             min_interval: Duration::from_secs(15),
             stats: SwarmStats { complete: 2, incomplete: 1, downloaded: 5 },
             peers,
+            upstream: UpstreamSelection::default(),
         }
     }
 
@@ -225,6 +236,44 @@ mod tests {
                 assert_eq!(body.len(), body.capacity(), "{ipv4} + {ipv6} peers, {big}");
             }
         }
+    }
+
+    /// The answer of `peers()` with two upstream runs after it: an IPv4 peer, and one of
+    /// each family.
+    fn with_upstream() -> AnnounceResponse {
+        let v4 = Endpoint { ip: Ipv4Addr::new(198, 51, 100, 7), port: 0x0102 };
+        let v6 = Endpoint { ip: Ipv6Addr::LOCALHOST, port: 0x0304 };
+        let upstream = Arc::new(UpstreamPeers::new(&PeerList {
+            v4: vec![Peer { id: None, endpoint: v4 }],
+            v6: vec![Peer { id: None, endpoint: v6 }],
+        }));
+        let mut answer = response(peers());
+        answer.upstream.push(&upstream, 0..1);
+        answer.upstream.push(&Arc::new(UpstreamPeers::clone(&upstream)), 0..2);
+        answer
+    }
+
+    #[test]
+    fn compact_announce_carries_upstream_peers_after_local_ones() {
+        let body = announce(&with_upstream(), PeerFormat::Compact);
+        assert_eq!(body.len(), body.capacity());
+        let mut want =
+            b"d8:completei2e10:downloadedi5e10:incompletei1e8:intervali30e12:min intervali15e"
+                .to_vec();
+        want.extend_from_slice(b"5:peers18:\x0a\x01\x02\x03\x1a\xe1");
+        want.extend_from_slice(b"\xc6\x33\x64\x07\x01\x02\xc6\x33\x64\x07\x01\x02");
+        want.extend_from_slice(b"6:peers636:\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01\xc8\xd5");
+        want.extend_from_slice(b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01\x03\x04e");
+        assert_eq!(body, want);
+    }
+
+    #[test]
+    fn dictionary_announce_carries_upstream_peers_without_ids() {
+        let body = announce(&with_upstream(), PeerFormat::Dictionary { with_peer_id: true });
+        let text = String::from_utf8_lossy(&body);
+        let upstream = "d2:ip12:198.51.100.74:porti258eed2:ip12:198.51.100.74:porti258ee\
+                        d2:ip3:::14:porti772ee";
+        assert!(text.ends_with(&format!("4:porti51413ee{upstream}ee")), "{text}");
     }
 
     #[test]
