@@ -7,6 +7,7 @@ pub mod query;
 pub mod render;
 pub mod routes;
 pub mod server;
+mod watchdog;
 
 pub use dispatch::{Dispatch, front_end};
 pub use endpoints::{Endpoints, RequestLimits};

@@ -1,8 +1,8 @@
 //! The HTTP/1.1 server loop: accepts connections and answers their requests through `Dispatch`.
 //!
 //! A small accept loop of our own instead of `warp::serve`, for what warp does not do:
-//! - a header-read timeout, so a client that sends half a request, or nothing, cannot hold
-//!   its connection (and shutdown) forever;
+//! - a watchdog, so a client that sends half a request, or nothing, cannot hold its
+//!   connection (and shutdown) forever;
 //! - a cap on connections open at once, and on the size of a request head;
 //! - a shutdown deadline for connections that will not finish.
 
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -22,15 +22,16 @@ use tower_service::Service;
 use warp::http::{Request, Response};
 
 use super::dispatch::Dispatch;
+use super::watchdog::{self, Activity};
 
 /// How often a tracker held at its connection cap says so in the log.
 const FULL_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerSettings {
-    /// A connection that has not sent a whole request head within this is closed. hyper
-    /// starts the clock as soon as it waits for a request, so this also closes a keep-alive
-    /// connection left idle this long after its last answer.
+    /// A connection that sends no whole request head for this long, with no answer in the
+    /// works, is closed: checked once a period, so it goes after one to two periods. This
+    /// covers a client that sends nothing, a slow loris, and a keep-alive connection left idle.
     pub header_read_timeout: Duration,
     /// Connections served at once; past it, new ones wait in the listen backlog.
     pub max_connections: usize,
@@ -56,9 +57,7 @@ pub async fn serve<S, R>(
 {
     let dispatch = Arc::new(dispatch);
     let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout)
-        .max_header_size(settings.max_header_bytes)
+    http.max_header_size(settings.max_header_bytes)
         // The read buffer need not outgrow the largest head we accept (hyper's floor is 8 KiB).
         .max_buf_size(settings.max_header_bytes.max(8192));
     let graceful = GracefulShutdown::new();
@@ -69,7 +68,7 @@ pub async fn serve<S, R>(
     loop {
         // A slot first, then a connection: at the cap nothing is accepted, and clients queue
         // in the kernel's listen backlog rather than being turned away. Every slot frees within
-        // `header_read_timeout` of its connection going quiet, so the wait is bounded.
+        // two `header_read_timeout`s of its connection going quiet, so the wait is bounded.
         let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => {
@@ -100,15 +99,30 @@ pub async fn serve<S, R>(
         };
         // Answers are small and written whole: send them at once.
         let _ = stream.set_nodelay(true);
-        let dispatch = dispatch.clone();
-        let per_request = hyper::service::service_fn(move |request: Request<Incoming>| {
-            let dispatch = dispatch.clone();
-            async move { Ok::<_, Infallible>(dispatch.answer(request, remote).await) }
-        });
+        let shared = Arc::new((dispatch.clone(), Activity::default()));
+        let per_request = {
+            let shared = shared.clone();
+            hyper::service::service_fn(move |request: Request<Incoming>| {
+                let shared = shared.clone();
+                shared.1.begin();
+                async move {
+                    let (dispatch, activity) = &*shared;
+                    let answer = dispatch.answer(request, remote).await;
+                    activity.end();
+                    Ok::<_, Infallible>(answer)
+                }
+            })
+        };
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), per_request));
+        let quiet_after = settings.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%remote, %error, "connection closed with an error");
+            tokio::select! {
+                closed = connection => if let Err(error) = closed {
+                    tracing::debug!(%remote, %error, "connection closed with an error");
+                },
+                () = watchdog::quiet(&shared.1, quiet_after) => {
+                    tracing::debug!(%remote, "closed a connection gone quiet");
+                }
             }
             drop(slot);
         });
