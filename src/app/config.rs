@@ -61,8 +61,9 @@ pub struct Config {
     pub max_scrape_hashes: usize,
     /// Seconds between sweeps that free expired peers and empty torrents.
     pub sweep_interval: u64,
-    /// Seconds a client gets to send a whole request head before it is disconnected; also
-    /// how long a keep-alive connection may sit idle between requests.
+    /// Seconds after which a connection that began no request, and has none being answered,
+    /// is closed (checked once a period, so within one to two): a client that sends nothing
+    /// or its head a byte at a time, and an idle keep-alive connection.
     pub header_read_timeout: u64,
     /// Connections served at once; past it, new ones wait in the listen backlog.
     pub max_connections: usize,

@@ -8,7 +8,7 @@
 //! here on the request head hyper has already parsed.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use http_body_util::{Either, Full};
@@ -19,6 +19,7 @@ use warp::http::{Method, Request, Response, StatusCode};
 
 use super::client_ip;
 use super::endpoints::Endpoints;
+use super::query::RequestError;
 use super::routes::routes;
 use crate::ports::MetricsReport;
 
@@ -56,35 +57,57 @@ impl<S> Dispatch<S> {
         Self { endpoints, others, trust_x_real_ip }
     }
 
-    /// Answers `request`, which came over a connection from `remote`.
-    pub async fn answer<B, R>(&self, request: Request<B>, remote: SocketAddr) -> Answer<R>
-    where
-        S: Service<Request<B>, Response = Response<R>, Error = Infallible> + Clone,
-    {
+    /// What `request`, which came over a connection from `remote`, asks for: read at once,
+    /// before the answer is worked out.
+    pub fn work<B>(&self, request: Request<B>, remote: SocketAddr) -> Work<B> {
         // A trailing slash is allowed, as warp's routes allowed it before.
         let path = request.uri().path();
         let path = path.strip_suffix('/').unwrap_or(path);
         let announce = match path {
             "/announce" => true,
             "/scrape" => false,
-            _ => {
+            _ => return Work::Other(request),
+        };
+        if request.method() != Method::GET {
+            return Work::NotAllowed;
+        }
+        let query = request.uri().query().unwrap_or_default().into();
+        if announce {
+            let x_real_ip = request.headers().get(X_REAL_IP);
+            let client = client_ip::resolve(remote, x_real_ip, self.trust_x_real_ip);
+            Work::Announce { query, client }
+        } else {
+            Work::Scrape { query }
+        }
+    }
+
+    /// Answers what `work` asks for.
+    pub async fn answer<B, R>(&self, work: Work<B>) -> Answer<R>
+    where
+        S: Service<Request<B>, Response = Response<R>, Error = Infallible> + Clone,
+    {
+        let body = match work {
+            Work::Announce { query, client } => self.endpoints.announce(&query, client).await,
+            Work::Scrape { query } => self.endpoints.scrape(&query),
+            Work::NotAllowed => return method_not_allowed(),
+            Work::Other(request) => {
                 let Ok(answer) = self.others.clone().call(request).await;
                 return answer.map(Either::Right);
             }
         };
-        if request.method() != Method::GET {
-            return method_not_allowed();
-        }
-        let query = request.uri().query().unwrap_or_default();
-        let body = if announce {
-            let x_real_ip = request.headers().get(X_REAL_IP);
-            let client = client_ip::resolve(remote, x_real_ip, self.trust_x_real_ip);
-            self.endpoints.announce(query, client).await
-        } else {
-            self.endpoints.scrape(query)
-        };
         bencoded(body)
     }
+}
+
+/// A request as the endpoints need it. The query is copied out so that the request, whose
+/// head points into hyper's read buffer, is dropped before the answer is worked out: hyper
+/// reads ahead while an answer is pending (to notice a client hanging up), and a buffer still
+/// shared then meant a fresh 8 KiB one for every request.
+pub enum Work<B> {
+    Announce { query: Box<str>, client: Result<IpAddr, RequestError> },
+    Scrape { query: Box<str> },
+    NotAllowed,
+    Other(Request<B>),
 }
 
 fn bencoded<R>(body: Vec<u8>) -> Answer<R> {
@@ -131,7 +154,7 @@ mod tests {
             limits: RequestLimits { max_query_length: 512, max_scrape_hashes: 3 },
         };
         let dispatch = Dispatch::new(endpoints, warp::service(routes(None)), trust_x_real_ip);
-        let answer = dispatch.answer(request, remote()).await;
+        let answer = dispatch.answer(dispatch.work(request, remote())).await;
         let content_type =
             answer.headers().get(CONTENT_TYPE).map(|value| value.to_str().unwrap().to_owned());
         let status = answer.status().as_u16();

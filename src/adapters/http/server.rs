@@ -105,9 +105,10 @@ pub async fn serve<S, R>(
             hyper::service::service_fn(move |request: Request<Incoming>| {
                 let shared = shared.clone();
                 shared.1.begin();
+                let work = shared.0.work(request, remote);
                 async move {
                     let (dispatch, activity) = &*shared;
-                    let answer = dispatch.answer(request, remote).await;
+                    let answer = dispatch.answer(work).await;
                     activity.end();
                     Ok::<_, Infallible>(answer)
                 }
