@@ -35,9 +35,19 @@ impl<K: Hash + Eq, V> Sharded<K, V> {
         &self.shards[(hash >> 40) as usize % self.shards.len()].0
     }
 
-    /// Every shard, one at a time, for sweeps.
+    /// Every shard, one at a time.
     pub fn shards(&self) -> impl Iterator<Item = &Mutex<Shard<K, V>>> {
-        self.shards.iter().map(|padded| &padded.0)
+        self.shards_in(0, 1)
+    }
+
+    /// The shards of part `index` of `count` (every `count`th from `index`), for sweeps done
+    /// a part at a time.
+    pub fn shards_in(
+        &self,
+        index: usize,
+        count: usize,
+    ) -> impl Iterator<Item = &Mutex<Shard<K, V>>> {
+        self.shards.iter().skip(index).step_by(count.max(1)).map(|padded| &padded.0)
     }
 }
 

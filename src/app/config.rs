@@ -59,7 +59,7 @@ pub struct Config {
     pub max_query_length: usize,
     /// `info_hash` values accepted in one scrape.
     pub max_scrape_hashes: usize,
-    /// Seconds between sweeps that free expired peers and empty torrents.
+    /// Seconds a whole sweep takes, freeing expired peers and empty torrents a part at a time.
     pub sweep_interval: u64,
     /// Seconds after which a connection that began no request, and has none being answered,
     /// is closed (checked once a period, so within one to two): a client that sends nothing

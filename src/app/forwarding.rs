@@ -15,7 +15,7 @@ use crate::domain::peer::Event;
 use crate::domain::time::Timestamp;
 use crate::domain::upstream_peers::UpstreamPeers;
 use crate::ports::metrics::ForwardOutcome;
-use crate::ports::{Clock, Metrics, UpstreamError, UpstreamTracker};
+use crate::ports::{Clock, Metrics, SweepPart, UpstreamError, UpstreamTracker};
 use crate::sharded::{Sharded, shrink_if_sparse};
 
 const SHARDS: usize = 64;
@@ -142,10 +142,11 @@ impl Forwarding {
         f(records)
     }
 
-    /// Forgets clients and answers older than `cutoff`, and torrents left with neither.
-    pub fn sweep(&self, cutoff: Timestamp) -> usize {
+    /// Forgets clients and answers older than `cutoff`, and torrents left with neither, in
+    /// `part` of the ledger.
+    pub fn sweep(&self, cutoff: Timestamp, part: SweepPart) -> usize {
         let mut removed = 0;
-        for shard in self.ledger.shards() {
+        for shard in self.ledger.shards_in(part.index, part.count) {
             let mut torrents = shard.lock();
             let before = torrents.len();
             torrents.retain(|_, records| {
@@ -375,7 +376,7 @@ mod tests {
         let now = Arc::new(AtomicU32::new(1_000));
         let forwarding = forwarding(vec![answering(1, 600, 1)], &now);
         forwarding.upstream_peers(&request(1, Event::Started)).await;
-        assert_eq!(forwarding.sweep(Timestamp::from_secs(999)), 0);
-        assert_eq!(forwarding.sweep(Timestamp::from_secs(1_000)), 1);
+        assert_eq!(forwarding.sweep(Timestamp::from_secs(999), SweepPart::WHOLE), 0);
+        assert_eq!(forwarding.sweep(Timestamp::from_secs(1_000), SweepPart::WHOLE), 1);
     }
 }

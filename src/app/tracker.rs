@@ -16,7 +16,7 @@ use crate::domain::swarm::{AnnounceContext, PeerAnnounce};
 use crate::domain::time::PeerAge;
 use crate::domain::upstream_peers::UpstreamSelection;
 use crate::ports::metrics::NoMetrics;
-use crate::ports::{Clock, Metrics, PeerRepository, SweepReport, TrackerService};
+use crate::ports::{Clock, Metrics, PeerRepository, SweepPart, SweepReport, TrackerService};
 
 /// The tracker's rules, from the configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -103,11 +103,16 @@ impl Tracker {
     /// Forgets peers older than the peer age, and torrents left empty; forwarding records
     /// age the same way.
     pub fn sweep(&self) -> SweepReport {
+        self.sweep_part(SweepPart::WHOLE)
+    }
+
+    /// `sweep`, in `part` of what is held.
+    pub fn sweep_part(&self, part: SweepPart) -> SweepReport {
         let cutoff = self.settings.peer_age.cutoff(self.clock.now());
         if let Some(forwarding) = &self.forwarding {
-            forwarding.sweep(cutoff);
+            forwarding.sweep(cutoff, part);
         }
-        let report = self.repository.sweep(cutoff);
+        let report = self.repository.sweep(cutoff, part);
         self.metrics.peers_expired(report.peers_removed);
         report
     }
@@ -348,7 +353,7 @@ mod tests {
         let mut repository = MockPeerRepository::new();
         repository
             .expect_sweep()
-            .with(eq(Timestamp::from_secs(100_000 - 10_800)))
+            .with(eq(Timestamp::from_secs(100_000 - 10_800)), eq(SweepPart::WHOLE))
             .times(1)
             .return_const(SweepReport { peers_removed: 3, torrents_removed: 1 });
         let tracker = Tracker::new(Arc::new(repository), clock(), settings());

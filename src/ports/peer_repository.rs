@@ -22,6 +22,23 @@ pub struct SweepReport {
     pub torrents_removed: usize,
 }
 
+/// Part `index` of `count` parts that between them hold every torrent once: a sweep done a
+/// part at a time holds a CPU for short stretches instead of one long one (a whole sweep of a
+/// million peers is a fifth of a second, a long stall for answers that share its CPU).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepPart {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl SweepPart {
+    pub const WHOLE: Self = Self { index: 0, count: 1 };
+
+    pub fn is_last(&self) -> bool {
+        self.index + 1 >= self.count
+    }
+}
+
 #[cfg_attr(test, mockall::automock)]
 pub trait PeerRepository: Send + Sync {
     /// Applies one announce to the torrent's swarm, creating the swarm if it is new and there
@@ -36,8 +53,9 @@ pub trait PeerRepository: Send + Sync {
     /// Counts for each hash, in the same order; an unknown torrent counts zero.
     fn scrape(&self, info_hashes: &[InfoHash]) -> Vec<SwarmStats>;
 
-    /// Drops peers last seen at or before `cutoff`, then torrents left without peers.
-    fn sweep(&self, cutoff: Timestamp) -> SweepReport;
+    /// Drops peers last seen at or before `cutoff`, then torrents left without peers, in
+    /// `part` of the repository.
+    fn sweep(&self, cutoff: Timestamp, part: SweepPart) -> SweepReport;
 
     /// Counts everything held. Walks every torrent: for a metrics scrape, not a request.
     fn totals(&self) -> StoreTotals;

@@ -6,14 +6,14 @@
 
 mod release;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::domain::announce::Refusal;
 use crate::domain::ids::InfoHash;
 use crate::domain::peer::Event;
 use crate::domain::swarm::{AnnounceContext, PeerAnnounce, Swarm, SwarmAnswer, SwarmStats};
 use crate::domain::time::Timestamp;
-use crate::ports::{PeerRepository, StoreTotals, SweepReport};
+use crate::ports::{PeerRepository, StoreTotals, SweepPart, SweepReport};
 use crate::sharded::{Sharded, shrink_if_sparse};
 
 /// Many more shards than cores, so two busy torrents rarely share a lock.
@@ -24,12 +24,19 @@ pub struct MemoryRepository {
     /// Torrents held over all shards; touched only when a swarm is created or freed.
     torrents: AtomicUsize,
     max_torrents: usize,
+    /// A sweep part freed something since memory was last given back.
+    freed_since_release: AtomicBool,
 }
 
 impl MemoryRepository {
     /// A repository that refuses new torrents once it holds `max_torrents`.
     pub fn new(max_torrents: usize) -> Self {
-        Self { swarms: Sharded::new(SHARDS), torrents: AtomicUsize::new(0), max_torrents }
+        Self {
+            swarms: Sharded::new(SHARDS),
+            torrents: AtomicUsize::new(0),
+            max_torrents,
+            freed_since_release: AtomicBool::new(false),
+        }
     }
 
     /// How many torrents are held now.
@@ -75,9 +82,9 @@ impl PeerRepository for MemoryRepository {
             .collect()
     }
 
-    fn sweep(&self, cutoff: Timestamp) -> SweepReport {
+    fn sweep(&self, cutoff: Timestamp, part: SweepPart) -> SweepReport {
         let mut report = SweepReport::default();
-        for shard in self.swarms.shards() {
+        for shard in self.swarms.shards_in(part.index, part.count) {
             let mut swarms = shard.lock();
             let before = swarms.len();
             swarms.retain(|_, swarm| {
@@ -90,6 +97,10 @@ impl PeerRepository for MemoryRepository {
         }
         self.torrents.fetch_sub(report.torrents_removed, Ordering::Relaxed);
         if report.peers_removed > 0 || report.torrents_removed > 0 {
+            self.freed_since_release.store(true, Ordering::Relaxed);
+        }
+        // Once a whole round of parts: it walks the allocator's heaps.
+        if part.is_last() && self.freed_since_release.swap(false, Ordering::Relaxed) {
             release::release_freed_memory();
         }
         report
@@ -195,13 +206,31 @@ mod tests {
         let repository = MemoryRepository::new(1);
         repository.announce(&hash(1), &announce(1, Event::Started), &context(100)).unwrap();
         repository.announce(&hash(1), &announce(2, Event::Started), &context(200)).unwrap();
-        let report = repository.sweep(Timestamp::from_secs(100));
+        let report = repository.sweep(Timestamp::from_secs(100), SweepPart::WHOLE);
         assert_eq!(report, SweepReport { peers_removed: 1, torrents_removed: 0 });
 
-        let report = repository.sweep(Timestamp::from_secs(200));
+        let report = repository.sweep(Timestamp::from_secs(200), SweepPart::WHOLE);
         assert_eq!(report, SweepReport { peers_removed: 1, torrents_removed: 1 });
         assert_eq!(repository.torrents(), 0);
         // The freed place can be taken by a new torrent.
         assert!(repository.announce(&hash(2), &announce(3, Event::Started), &context(300)).is_ok());
+    }
+
+    #[test]
+    fn a_sweep_in_parts_frees_each_torrent_once() {
+        let repository = MemoryRepository::new(1_000);
+        for torrent in 0..200 {
+            repository
+                .announce(&hash(torrent), &announce(1, Event::Started), &context(100))
+                .unwrap();
+        }
+        let count = 7;
+        let reports: Vec<_> = (0..count)
+            .map(|index| repository.sweep(Timestamp::from_secs(100), SweepPart { index, count }))
+            .collect();
+        assert!(reports.iter().all(|report| report.torrents_removed < 200), "{reports:?}");
+        let removed: usize = reports.iter().map(|report| report.torrents_removed).sum();
+        assert_eq!(removed, 200);
+        assert_eq!(repository.totals().torrents, 0);
     }
 }
