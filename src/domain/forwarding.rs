@@ -180,15 +180,8 @@ pub fn merge(
         }
     }
     if let [only] = upstream {
-        // The usual case, a single forwarder: its runs in one pass.
-        let mut cursor = Cursor::new(only, start);
-        while room > 0 {
-            let Some(run) = cursor.next_run(room, 0, &listed) else {
-                break;
-            };
-            room -= run.len();
-            selection.push(only, run);
-        }
+        // The usual case, a single forwarder: its runs in one pass, no cursors to allocate.
+        take_runs(&mut Cursor::new(only, start), upstream, 0, room, &mut listed, &mut selection);
         return selection;
     }
     let mut cursors: Vec<_> = upstream.iter().map(|peers| Cursor::new(peers, start)).collect();
@@ -201,18 +194,34 @@ pub fn merge(
         }
         let share = (room / active).max(1);
         for (list, cursor) in cursors.iter_mut().enumerate() {
-            let mut want = share.min(room);
-            while want > 0 {
-                let Some(run) = cursor.next_run(want, list, &listed) else {
-                    break;
-                };
-                want -= run.len();
-                room -= run.len();
-                note_repeats(upstream, list, run.clone(), &mut listed);
-                selection.push(&upstream[list], run);
-            }
+            let want = share.min(room);
+            room -= take_runs(cursor, upstream, list, want, &mut listed, &mut selection);
         }
     }
+}
+
+/// Takes up to `want` positions of list `list` from `cursor` into `selection`, run by run;
+/// returns how many it took.
+fn take_runs(
+    cursor: &mut Cursor,
+    upstream: &[Arc<UpstreamPeers>],
+    list: usize,
+    want: usize,
+    listed: &mut Vec<(usize, usize)>,
+    selection: &mut UpstreamSelection,
+) -> usize {
+    let mut taken = 0;
+    while taken < want {
+        let Some(run) = cursor.next_run(want - taken, list, listed) else {
+            break;
+        };
+        taken += run.len();
+        if upstream.len() > 1 {
+            note_repeats(upstream, list, run.clone(), listed);
+        }
+        selection.push(&upstream[list], run);
+    }
+    taken
 }
 
 /// Marks the endpoints at `run` of list `list` as listed in every other list that has them: an

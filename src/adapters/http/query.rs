@@ -71,16 +71,18 @@ fn raw_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, [u8]>, &[u8])> {
         Some(pair)
     });
     pairs.filter(|pair| !pair.is_empty()).map(|pair| {
-        let (key, value) = split_pair(pair);
+        let (key, value) = split_at_first(pair, b'=');
         (decode(key), value)
     })
 }
 
-/// A pair's key and value, split at its first `=`; a pair without one is all key.
-fn split_pair(pair: &[u8]) -> (&[u8], &[u8]) {
-    match pair.iter().position(|&byte| byte == b'=') {
-        Some(at) => (&pair[..at], &pair[at + 1..]),
-        None => (pair, &[]),
+/// What comes before the first `separator` and what after it; all of `bytes` before it when
+/// there is none: a pair's key and value at `=`, a value and the rest of the query at `&`.
+fn split_at_first(bytes: &[u8], separator: u8) -> (&[u8], &[u8]) {
+    // A loop, not memchr: keys and values are mostly a few bytes, too short to repay its setup.
+    match bytes.iter().position(|&byte| byte == separator) {
+        Some(at) => (&bytes[..at], &bytes[at + 1..]),
+        None => (bytes, &[]),
     }
 }
 
@@ -195,15 +197,6 @@ fn field_named(key: &[u8]) -> Option<Field> {
     candidate(key).filter(|&(_, name)| name == key).map(|(field, _)| field)
 }
 
-/// A value and what follows its `&`.
-fn split_value(value_onward: &[u8]) -> (&[u8], &[u8]) {
-    // A loop, not memchr: values are mostly a few bytes, too short to repay its setup.
-    match value_onward.iter().position(|&byte| byte == b'&') {
-        Some(end) => (&value_onward[..end], &value_onward[end + 1..]),
-        None => (value_onward, &[]),
-    }
-}
-
 /// The announce fields as they are read.
 struct AnnounceFields {
     info_hash: Option<InfoHash>,
@@ -273,15 +266,15 @@ impl AnnounceFields {
         if let Some(rest) = read_in_place {
             return Ok(rest);
         }
-        let (value, rest) = split_value(value_onward);
+        let (value, rest) = split_at_first(value_onward, b'&');
         self.take_value(field, value)?;
         Ok(rest)
     }
 
     /// A pair whose key is unknown, escaped or has no `=`; returns what follows its `&`.
     fn take_unusual_pair<'q>(&mut self, pair_onward: &'q [u8]) -> Result<&'q [u8], RequestError> {
-        let (pair, rest) = split_value(pair_onward);
-        let (key, value) = split_pair(pair);
+        let (pair, rest) = split_at_first(pair_onward, b'&');
+        let (key, value) = split_at_first(pair, b'=');
         // Clients never encode keys; one that is encoded anyway is decoded here.
         if let Some(field) = field_named(&decode(key)) {
             self.take_value(field, value)?;
