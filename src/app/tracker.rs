@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use super::forwarding::Forwarding;
 use crate::domain::announce::{self, AnnounceRequest, AnnounceResponse, NumwantLimits, Refusal};
-use crate::domain::forwarding::merge;
 use crate::domain::ids::InfoHash;
+use crate::domain::merge::merge;
 use crate::domain::peer::{AnyEndpoint, Event};
 use crate::domain::scrape::{self, ScrapeResponse};
 use crate::domain::swarm::{AnnounceContext, PeerAnnounce};

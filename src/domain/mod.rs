@@ -6,6 +6,7 @@ pub mod address;
 pub mod announce;
 pub mod forwarding;
 pub mod ids;
+pub mod merge;
 pub mod peer;
 pub mod peer_set;
 pub mod scrape;
