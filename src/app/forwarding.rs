@@ -12,6 +12,7 @@ use crate::domain::announce::AnnounceRequest;
 use crate::domain::forwarding::{ForwardRules, UpstreamTorrent};
 use crate::domain::ids::InfoHash;
 use crate::domain::peer::Event;
+use crate::domain::swarm::Standing;
 use crate::domain::time::Timestamp;
 use crate::domain::upstream_peers::UpstreamPeers;
 use crate::ports::metrics::ForwardOutcome;
@@ -47,6 +48,7 @@ impl Forwarding {
     pub async fn upstream_peers(
         self: &Arc<Self>,
         request: &AnnounceRequest,
+        standing: Standing,
     ) -> Vec<Arc<UpstreamPeers>> {
         let now = self.clock.now();
         let stopping = request.event == Event::Stopped;
@@ -56,7 +58,7 @@ impl Forwarding {
         let mut due = Vec::new();
         self.with_records(&request.info_hash, |records| {
             for (index, record) in records.iter_mut().enumerate() {
-                let plan = record.plan(&request.peer_id, request.event, now, &self.rules);
+                let plan = record.plan(&request.peer_id, standing, request.event, now, &self.rules);
                 let must_wait = plan.cached.is_none() && !stopping;
                 lists.extend(plan.cached);
                 if plan.forward {
@@ -115,13 +117,9 @@ impl Forwarding {
         self.with_records(&request.info_hash, |records| {
             let record = &mut records[index];
             match answer {
-                Some(answer) => Some(record.record_answer(
-                    answer.peers,
-                    answer.interval,
-                    answer.min_interval,
-                    now,
-                    &self.rules,
-                )),
+                Some(answer) => {
+                    Some(record.record_answer(answer.peers, answer.interval, now, &self.rules))
+                }
                 None => {
                     record.record_failure(&request.peer_id, now, &self.rules);
                     None
@@ -142,7 +140,7 @@ impl Forwarding {
         f(records)
     }
 
-    /// Forgets clients and answers older than `cutoff`, and torrents left with neither, in
+    /// Forgets owed clients and answers older than `cutoff`, and torrents left with nothing, in
     /// `part` of the ledger.
     pub fn sweep(&self, cutoff: Timestamp, part: SweepPart) -> usize {
         let mut removed = 0;
@@ -226,13 +224,19 @@ mod tests {
         let mut upstream = MockUpstreamTracker::new();
         upstream.expect_name().return_const("upstream".to_string());
         upstream.expect_announce().times(times).returning(move |_| {
-            Ok(UpstreamAnswer {
-                interval: Some(Duration::from_secs(interval)),
-                min_interval: None,
-                peers: peers(port),
-            })
+            Ok(UpstreamAnswer { interval: Some(Duration::from_secs(interval)), peers: peers(port) })
         });
         upstream
+    }
+
+    /// A client the swarm has just taken in.
+    fn newcomer() -> Standing {
+        Standing { previous: None, listed: true }
+    }
+
+    /// A client the swarm holds, last seen at `secs`.
+    fn seen_at(secs: u32) -> Standing {
+        Standing { previous: Some(Timestamp::from_secs(secs)), listed: true }
     }
 
     fn forwarding(upstreams: Vec<MockUpstreamTracker>, now: &Arc<AtomicU32>) -> Arc<Forwarding> {
@@ -251,20 +255,23 @@ mod tests {
     async fn every_upstream_is_asked_and_its_peers_returned() {
         let now = Arc::new(AtomicU32::new(1_000));
         let forwarding = forwarding(vec![answering(1, 600, 1), answering(2, 600, 1)], &now);
-        let lists = forwarding.upstream_peers(&request(1, Event::Started)).await;
+        let lists = forwarding.upstream_peers(&request(1, Event::Started), newcomer()).await;
         assert_eq!(lists.iter().map(|l| (**l).clone()).collect::<Vec<_>>(), vec![kept(1), kept(2)]);
     }
 
     #[tokio::test]
-    async fn the_same_client_is_not_forwarded_again_within_the_interval() {
+    async fn a_client_is_forwarded_again_once_in_the_next_interval() {
         let now = Arc::new(AtomicU32::new(1_000));
         let forwarding = forwarding(vec![answering(1, 600, 2)], &now);
-        forwarding.upstream_peers(&request(1, Event::Started)).await;
+        forwarding.upstream_peers(&request(1, Event::Started), newcomer()).await;
         now.store(1_030, Ordering::SeqCst);
-        let cached = forwarding.upstream_peers(&request(1, Event::Periodic)).await;
+        let cached = forwarding.upstream_peers(&request(1, Event::Periodic), seen_at(1_000)).await;
         assert_eq!(*cached[0], kept(1), "the cached answer serves the re-announce");
-        now.store(1_600, Ordering::SeqCst);
-        forwarding.upstream_peers(&request(1, Event::Periodic)).await;
+        // Announcing every 30 s through the next 600 s: its turn comes once in them.
+        for at in (1_060..=1_600).step_by(30) {
+            now.store(at, Ordering::SeqCst);
+            forwarding.upstream_peers(&request(1, Event::Periodic), seen_at(at - 30)).await;
+        }
         // `times(2)` on the mock checks that exactly two forwards happened.
     }
 
@@ -281,9 +288,9 @@ mod tests {
             TIMEOUT,
             RULES,
         ));
-        forwarding.upstream_peers(&request(1, Event::Started)).await;
+        forwarding.upstream_peers(&request(1, Event::Started), newcomer()).await;
         let started = tokio::time::Instant::now();
-        let lists = forwarding.upstream_peers(&request(2, Event::Started)).await;
+        let lists = forwarding.upstream_peers(&request(2, Event::Started), newcomer()).await;
         assert_eq!(started.elapsed(), Duration::ZERO);
         assert_eq!(*lists[0], kept(1));
         tokio::time::sleep(TIMEOUT).await; // let the hung forward time out in the background
@@ -302,7 +309,7 @@ mod tests {
             RULES,
         ));
         let started = tokio::time::Instant::now();
-        let lists = forwarding.upstream_peers(&request(1, Event::Started)).await;
+        let lists = forwarding.upstream_peers(&request(1, Event::Started), newcomer()).await;
         assert_eq!(lists.len(), 1);
         assert_eq!(*lists[0], kept(1));
         assert_eq!(started.elapsed(), TIMEOUT);
@@ -334,17 +341,29 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failing_upstream_is_left_alone_for_a_while() {
+    async fn a_failing_upstream_is_left_alone_for_a_while_then_owed_clients_go() {
         let now = Arc::new(AtomicU32::new(1_000));
+        let (seen, mut asked) = tokio::sync::mpsc::unbounded_channel();
         let mut failing = MockUpstreamTracker::new();
         failing.expect_name().return_const("failing".to_string());
-        failing.expect_announce().times(2).returning(|_| Err(UpstreamError::Status(500)));
+        failing.expect_announce().times(3).returning(move |request| {
+            let _ = seen.send(request.peer_id.0[0]);
+            Err(UpstreamError::Status(500))
+        });
         let forwarding = forwarding(vec![failing], &now);
-        assert!(forwarding.upstream_peers(&request(1, Event::Started)).await.is_empty());
+        let announce = |client, standing| {
+            let forwarding = forwarding.clone();
+            async move { forwarding.upstream_peers(&request(client, Event::Started), standing).await }
+        };
+        assert!(announce(1, newcomer()).await.is_empty());
         now.store(1_030, Ordering::SeqCst);
-        assert!(forwarding.upstream_peers(&request(2, Event::Started)).await.is_empty());
+        assert!(announce(2, newcomer()).await.is_empty(), "backed off: not asked");
         now.store(1_061, Ordering::SeqCst);
-        assert!(forwarding.upstream_peers(&request(2, Event::Started)).await.is_empty());
+        announce(2, seen_at(1_030)).await;
+        now.store(1_200, Ordering::SeqCst);
+        announce(1, seen_at(1_030)).await;
+        let order: Vec<u8> = (0..3).map(|_| asked.try_recv().unwrap()).collect();
+        assert_eq!(order, vec![1, 2, 1], "each owed client is asked for once it is retried");
     }
 
     #[tokio::test]
@@ -355,16 +374,13 @@ mod tests {
         upstream.expect_name().return_const("upstream".to_string());
         upstream.expect_announce().times(2).returning(move |request| {
             let _ = seen.send(request.event);
-            Ok(UpstreamAnswer {
-                interval: Some(Duration::from_secs(600)),
-                min_interval: None,
-                peers: peers(1),
-            })
+            Ok(UpstreamAnswer { interval: Some(Duration::from_secs(600)), peers: peers(1) })
         });
         let forwarding = forwarding(vec![upstream], &now);
-        forwarding.upstream_peers(&request(1, Event::Started)).await;
+        forwarding.upstream_peers(&request(1, Event::Started), newcomer()).await;
         now.store(3_000, Ordering::SeqCst); // the cached answer is stale by now
-        let lists = forwarding.upstream_peers(&request(1, Event::Stopped)).await;
+        let gone = Standing { previous: Some(Timestamp::from_secs(2_990)), listed: false };
+        let lists = forwarding.upstream_peers(&request(1, Event::Stopped), gone).await;
         assert!(lists.is_empty(), "a leaving client gets no peers");
         let forwarded: Vec<Event> =
             vec![events.recv().await.unwrap(), events.recv().await.unwrap()];
@@ -375,7 +391,7 @@ mod tests {
     async fn sweep_forgets_what_aged_out() {
         let now = Arc::new(AtomicU32::new(1_000));
         let forwarding = forwarding(vec![answering(1, 600, 1)], &now);
-        forwarding.upstream_peers(&request(1, Event::Started)).await;
+        forwarding.upstream_peers(&request(1, Event::Started), newcomer()).await;
         assert_eq!(forwarding.sweep(Timestamp::from_secs(999), SweepPart::WHOLE), 0);
         assert_eq!(forwarding.sweep(Timestamp::from_secs(1_000), SweepPart::WHOLE), 1);
     }

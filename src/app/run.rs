@@ -215,7 +215,7 @@ fn forwarding(
         interval_floor: UPSTREAM_INTERVAL_FLOOR,
         interval_ceiling: UPSTREAM_INTERVAL_CEILING,
         retry_after_failure: Duration::from_secs(config.forward_retry_after),
-        max_clients: config.max_peers_per_swarm,
+        max_owed: config.max_peers_per_swarm,
     };
     let timeout = Duration::from_secs(config.forward_timeout);
     Ok(Forwarding::new(upstreams, clock, metrics, timeout, rules))

@@ -12,7 +12,7 @@ use crate::domain::ids::InfoHash;
 use crate::domain::merge::merge;
 use crate::domain::peer::{AnyEndpoint, Event};
 use crate::domain::scrape::{self, ScrapeResponse};
-use crate::domain::swarm::{AnnounceContext, PeerAnnounce};
+use crate::domain::swarm::{AnnounceContext, PeerAnnounce, Standing};
 use crate::domain::time::PeerAge;
 use crate::domain::upstream_peers::UpstreamSelection;
 use crate::ports::metrics::NoMetrics;
@@ -74,6 +74,15 @@ impl Tracker {
         request: &AnnounceRequest,
         remote_ip: IpAddr,
     ) -> Result<AnnounceResponse, Refusal> {
+        self.record(request, remote_ip).map(|(response, _)| response)
+    }
+
+    /// `announce_locally`, also telling where the client stood in the swarm.
+    fn record(
+        &self,
+        request: &AnnounceRequest,
+        remote_ip: IpAddr,
+    ) -> Result<(AnnounceResponse, Standing), Refusal> {
         let endpoint = self.endpoint(request, remote_ip);
         announce::admit(request, endpoint.ip())?;
         let now = self.clock.now();
@@ -91,13 +100,14 @@ impl Tracker {
             event: request.event,
         };
         let answer = self.repository.announce(&request.info_hash, &peer, &context)?;
-        Ok(AnnounceResponse {
+        let response = AnnounceResponse {
             interval: self.settings.interval,
             min_interval: self.settings.min_interval,
             stats: answer.stats,
             peers: answer.peers,
             upstream: UpstreamSelection::default(),
-        })
+        };
+        Ok((response, answer.standing))
     }
 
     /// Forgets peers older than the peer age, and torrents left empty; forwarding records
@@ -125,7 +135,7 @@ impl TrackerService for Tracker {
         request: AnnounceRequest,
         remote_ip: IpAddr,
     ) -> Result<AnnounceResponse, Refusal> {
-        let mut response = self.announce_locally(&request, remote_ip)?;
+        let (mut response, standing) = self.record(&request, remote_ip)?;
         let Some(forwarding) = &self.forwarding else {
             return Ok(response);
         };
@@ -137,7 +147,7 @@ impl TrackerService for Tracker {
             claimed_ip: None,
             ..request.clone()
         };
-        let upstream = forwarding.upstream_peers(&forwarded).await;
+        let upstream = forwarding.upstream_peers(&forwarded, standing).await;
         if request.event != Event::Stopped && !upstream.is_empty() {
             let client = self.endpoint(&request, remote_ip);
             // A random start spreads the clients of a torrent over the upstream peers.
@@ -235,6 +245,7 @@ mod tests {
                 Ok(SwarmAnswer {
                     stats: SwarmStats { complete: 1, incomplete: 2, downloaded: 3 },
                     peers: a_peer(),
+                    standing: Standing::default(),
                 })
             });
         let tracker = Tracker::new(Arc::new(repository), clock(), settings());
@@ -252,9 +263,10 @@ mod tests {
         use crate::ports::upstream::{MockUpstreamTracker, UpstreamAnswer};
 
         let mut repository = MockPeerRepository::new();
-        repository
-            .expect_announce()
-            .returning(|_, _, _| Ok(SwarmAnswer { stats: SwarmStats::default(), peers: a_peer() }));
+        repository.expect_announce().returning(|_, _, _| {
+            let standing = Standing { previous: None, listed: true };
+            Ok(SwarmAnswer { peers: a_peer(), standing, ..SwarmAnswer::default() })
+        });
         let mut upstream = MockUpstreamTracker::new();
         upstream.expect_name().return_const("up".to_string());
         upstream
@@ -264,7 +276,7 @@ mod tests {
             .returning(|_| {
                 let endpoint = Endpoint { ip: Ipv4Addr::new(198, 51, 100, 9), port: 7 };
                 let peers = PeerList { v4: vec![Peer { id: None, endpoint }], v6: vec![] };
-                Ok(UpstreamAnswer { interval: None, min_interval: None, peers })
+                Ok(UpstreamAnswer { interval: None, peers })
             });
         let rules = ForwardRules::for_tests(10);
         let forwarding = Forwarding::new(

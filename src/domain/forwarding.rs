@@ -1,18 +1,26 @@
-//! The forwarding policy: when a client's announce is passed on to an upstream tracker, when a
-//! remembered upstream answer is still good.
+//! The forwarding policy: when a client's announce is passed on to an upstream tracker, and
+//! when a remembered upstream answer is still good.
 //!
 //! An upstream sees each client as a peer of its own (same peer id and port), so each client is
-//! re-announced there no more often than the upstream's `interval` asks, while one upstream
-//! answer, cached for that interval, serves every client of the torrent.
+//! re-announced there once per upstream `interval`, while one upstream answer, cached for that
+//! interval, serves every client of the torrent.
+//!
+//! Nothing is kept per client to do that: a client's turns come at fixed points of each
+//! interval, placed by its peer id, and the swarm says when the client last announced, so a
+//! turn that came since then is due. The points spread a torrent's clients evenly over the
+//! interval. Only while an upstream is failing are clients remembered: those whose turn it
+//! missed, to forward them once it is back.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Duration;
 
-use foldhash::fast::RandomState;
+use foldhash::fast::{FixedState, RandomState};
 
 use super::ids::PeerId;
 use super::peer::{Event, PeerList};
+use super::swarm::Standing;
 use super::time::Timestamp;
 use super::upstream_peers::UpstreamPeers;
 
@@ -27,20 +35,21 @@ pub struct ForwardRules {
     pub interval_ceiling: Duration,
     /// How long an upstream is left alone after a failure.
     pub retry_after_failure: Duration,
-    /// Clients remembered per torrent and upstream; new ones past it are not forwarded.
-    pub max_clients: usize,
+    /// Clients owed a forward remembered per torrent and upstream while it fails; past it, the
+    /// rest wait for their next turn.
+    pub max_owed: usize,
 }
 
 #[cfg(test)]
 impl ForwardRules {
     /// Half-hour default, one minute to one hour bounds, a minute's back-off.
-    pub(crate) const fn for_tests(max_clients: usize) -> Self {
+    pub(crate) const fn for_tests(max_owed: usize) -> Self {
         Self {
             default_interval: Duration::from_secs(1800),
             interval_floor: Duration::from_secs(60),
             interval_ceiling: Duration::from_secs(3600),
             retry_after_failure: Duration::from_secs(60),
-            max_clients,
+            max_owed,
         }
     }
 }
@@ -59,28 +68,22 @@ pub struct Plan {
 pub struct UpstreamTorrent {
     answer: Option<(Arc<UpstreamPeers>, Timestamp)>,
     interval: Duration,
-    min_interval: Duration,
     retry_after: Timestamp,
-    /// When each client was last forwarded.
-    clients: HashMap<PeerId, Timestamp, RandomState>,
+    /// Clients whose forward failed or whose turn came during a back-off, and since when.
+    owed: HashMap<PeerId, Timestamp, RandomState>,
 }
 
 impl UpstreamTorrent {
     pub fn new(rules: &ForwardRules) -> Self {
         let interval = rules.default_interval.clamp(rules.interval_floor, rules.interval_ceiling);
-        Self {
-            answer: None,
-            interval,
-            min_interval: interval,
-            retry_after: Timestamp::default(),
-            clients: HashMap::default(),
-        }
+        Self { answer: None, interval, retry_after: Timestamp::default(), owed: HashMap::default() }
     }
 
-    /// Decides for one client's announce, and notes the forward if there is one.
+    /// Decides for one client's announce, given where the swarm says it stood.
     pub fn plan(
         &mut self,
         client: &PeerId,
+        standing: Standing,
         event: Event,
         now: Timestamp,
         rules: &ForwardRules,
@@ -90,23 +93,43 @@ impl UpstreamTorrent {
             .as_ref()
             .filter(|(_, at)| now < at.saturating_add(self.interval))
             .map(|(peers, _)| peers.clone());
-        let last = self.clients.get(client).copied();
-        let due_after = |wait: Duration| last.is_none_or(|last| now >= last.saturating_add(wait));
-        let settled = now >= self.retry_after;
+        let was_owed = !self.owed.is_empty() && self.owed.remove(client).is_some();
         let forward = match event {
             // Only a client the upstream was told about needs telling that it left.
-            Event::Stopped => self.clients.remove(client).is_some(),
+            Event::Stopped => standing.previous.is_some() && !was_owed,
             Event::Completed => true,
-            Event::Started if last.is_some() => settled && due_after(self.min_interval),
+            // A client the swarm did not take (it was full) is not passed on either.
+            Event::Started | Event::Periodic if !standing.listed => false,
             Event::Started | Event::Periodic => {
-                let room = last.is_some() || self.clients.len() < rules.max_clients;
-                settled && room && due_after(self.interval)
+                let due = was_owed || self.turn_came(client, standing.previous, now);
+                if due && now < self.retry_after {
+                    self.owe(client, now, rules);
+                    false
+                } else {
+                    due
+                }
             }
         };
-        if forward && event != Event::Stopped {
-            self.clients.insert(*client, now);
-        }
         Plan { forward, cached }
+    }
+
+    /// Whether one of the client's turns came after `previous` (its last announce) and by
+    /// `now`; a client new to the swarm is due at once.
+    fn turn_came(&self, client: &PeerId, previous: Option<Timestamp>, now: Timestamp) -> bool {
+        let Some(previous) = previous else {
+            return true;
+        };
+        let period = self.interval.as_secs().max(1);
+        // Any fixed seed: the point only has to stay put for as long as the client is around.
+        let phase = FixedState::with_seed(0).hash_one(client) % period;
+        let turn = |at: Timestamp| (u64::from(at.secs()) + phase) / period;
+        turn(now) > turn(previous)
+    }
+
+    fn owe(&mut self, client: &PeerId, now: Timestamp, rules: &ForwardRules) {
+        if self.owed.len() < rules.max_owed {
+            self.owed.entry(*client).or_insert(now);
+        }
     }
 
     /// Remembers an upstream answer; returns its peers, shared with later announces.
@@ -114,32 +137,30 @@ impl UpstreamTorrent {
         &mut self,
         peers: PeerList,
         interval: Option<Duration>,
-        min_interval: Option<Duration>,
         now: Timestamp,
         rules: &ForwardRules,
     ) -> Arc<UpstreamPeers> {
-        let bound = |d: Duration| d.clamp(rules.interval_floor, rules.interval_ceiling);
-        self.interval = bound(interval.unwrap_or(rules.default_interval));
-        self.min_interval = bound(min_interval.unwrap_or(self.interval)).min(self.interval);
+        let interval = interval.unwrap_or(rules.default_interval);
+        self.interval = interval.clamp(rules.interval_floor, rules.interval_ceiling);
         let peers = Arc::new(UpstreamPeers::new(&peers));
         self.answer = Some((peers.clone(), now));
         peers
     }
 
-    /// Backs off after a failure; the client is forwarded again once the upstream is retried.
+    /// Backs off after a failure; the client is forwarded again at its first announce after.
     pub fn record_failure(&mut self, client: &PeerId, now: Timestamp, rules: &ForwardRules) {
         self.retry_after = now.saturating_add(rules.retry_after_failure);
-        self.clients.remove(client);
+        self.owe(client, now, rules);
     }
 
-    /// Forgets clients not forwarded since `cutoff` and an answer older than it; returns
-    /// whether anything is left worth keeping.
+    /// Forgets clients owed since `cutoff` and an answer older than it; returns whether
+    /// anything is left worth keeping.
     pub fn expire(&mut self, cutoff: Timestamp) -> bool {
-        self.clients.retain(|_, last| *last > cutoff);
+        self.owed.retain(|_, since| *since > cutoff);
         if self.answer.as_ref().is_some_and(|(_, at)| *at <= cutoff) {
             self.answer = None;
         }
-        !self.clients.is_empty() || self.answer.is_some()
+        !self.owed.is_empty() || self.answer.is_some() || self.retry_after > cutoff
     }
 }
 
@@ -160,112 +181,155 @@ mod tests {
         PeerId([n; 20])
     }
 
-    fn v4(last: u8, port: u16) -> Peer<Ipv4Addr> {
-        Peer { id: None, endpoint: Endpoint { ip: Ipv4Addr::new(10, 0, 0, last), port } }
+    const NEWCOMER: Standing = Standing { previous: None, listed: true };
+
+    fn seen_at(secs: u32) -> Standing {
+        Standing { previous: Some(t(secs)), listed: true }
     }
 
     fn answered(state: &mut UpstreamTorrent, interval: u64, at: u32) {
         state.record_answer(
             PeerList::default(),
             Some(Duration::from_secs(interval)),
-            None,
             t(at),
             &RULES,
         );
     }
 
-    #[test]
-    fn a_client_is_forwarded_once_per_upstream_interval() {
-        let mut state = UpstreamTorrent::new(&RULES);
-        assert!(state.plan(&id(1), Event::Started, t(1000), &RULES).forward);
-        answered(&mut state, 600, 1000);
-        assert!(!state.plan(&id(1), Event::Periodic, t(1030), &RULES).forward);
-        assert!(!state.plan(&id(1), Event::Periodic, t(1599), &RULES).forward);
-        assert!(state.plan(&id(1), Event::Periodic, t(1600), &RULES).forward);
+    /// When the client announcing every `every` seconds from `from` to `to` is forwarded.
+    fn forwards(
+        state: &mut UpstreamTorrent,
+        client: u8,
+        from: u32,
+        to: u32,
+        every: u32,
+    ) -> Vec<u32> {
+        let mut forwarded = Vec::new();
+        for at in (from..=to).step_by(every as usize) {
+            if state.plan(&id(client), seen_at(at - every), Event::Periodic, t(at), &RULES).forward
+            {
+                forwarded.push(at);
+            }
+        }
+        forwarded
     }
 
     #[test]
-    fn a_restart_waits_only_the_min_interval() {
+    fn a_client_is_forwarded_once_per_upstream_interval() {
         let mut state = UpstreamTorrent::new(&RULES);
-        state.plan(&id(1), Event::Started, t(1000), &RULES);
-        state.record_answer(
-            PeerList::default(),
-            Some(Duration::from_secs(900)),
-            Some(Duration::from_secs(120)),
-            t(1000),
-            &RULES,
-        );
-        assert!(!state.plan(&id(1), Event::Started, t(1100), &RULES).forward);
-        assert!(state.plan(&id(1), Event::Started, t(1120), &RULES).forward);
+        assert!(state.plan(&id(1), NEWCOMER, Event::Started, t(1000), &RULES).forward);
+        answered(&mut state, 600, 1000);
+        let forwarded = forwards(&mut state, 1, 1030, 1000 + 10 * 600, 30);
+        assert_eq!(forwarded.len(), 10, "one turn in each of 10 intervals: {forwarded:?}");
+        for pair in forwarded.windows(2) {
+            assert_eq!(pair[1] - pair[0], 600, "turns a whole interval apart: {forwarded:?}");
+        }
+    }
+
+    #[test]
+    fn the_clients_of_a_torrent_take_turns_spread_over_the_interval() {
+        let mut state = UpstreamTorrent::new(&RULES);
+        answered(&mut state, 600, 1000);
+        // 100 clients that all started at 1000: their turns fall in most tenths of an interval.
+        let mut tenths = std::collections::BTreeSet::new();
+        for client in 0..100 {
+            let first = forwards(&mut state, client, 1010, 1600, 10);
+            assert_eq!(first.len(), 1, "client {client}: {first:?}");
+            tenths.insert((first[0] - 1001) / 60);
+        }
+        assert!(tenths.len() >= 8, "turns bunched in {tenths:?}");
+    }
+
+    #[test]
+    fn a_returning_or_long_silent_client_is_forwarded_at_once() {
+        let mut state = UpstreamTorrent::new(&RULES);
+        answered(&mut state, 600, 1000);
+        assert!(state.plan(&id(1), NEWCOMER, Event::Started, t(1001), &RULES).forward);
+        assert!(state.plan(&id(1), seen_at(1001), Event::Periodic, t(1700), &RULES).forward);
+    }
+
+    #[test]
+    fn a_client_the_swarm_did_not_take_is_not_forwarded() {
+        let mut state = UpstreamTorrent::new(&RULES);
+        let refused = Standing { previous: None, listed: false };
+        assert!(!state.plan(&id(1), refused, Event::Started, t(1000), &RULES).forward);
     }
 
     #[test]
     fn other_clients_are_forwarded_and_get_the_cached_list_meanwhile() {
         let mut state = UpstreamTorrent::new(&RULES);
-        state.plan(&id(1), Event::Started, t(1000), &RULES);
+        state.plan(&id(1), NEWCOMER, Event::Started, t(1000), &RULES);
         let peers = state.record_answer(
-            PeerList { v4: vec![v4(9, 1)], v6: vec![] },
+            PeerList {
+                v4: vec![Peer {
+                    id: None,
+                    endpoint: Endpoint { ip: Ipv4Addr::LOCALHOST, port: 1 },
+                }],
+                v6: vec![],
+            },
             Some(Duration::from_secs(600)),
-            None,
             t(1000),
             &RULES,
         );
-        let plan = state.plan(&id(2), Event::Started, t(1010), &RULES);
+        let plan = state.plan(&id(2), NEWCOMER, Event::Started, t(1010), &RULES);
         assert!(plan.forward, "the new client must be registered upstream too");
         assert_eq!(plan.cached, Some(peers));
-        let stale = state.plan(&id(3), Event::Started, t(1600), &RULES);
+        let stale = state.plan(&id(3), NEWCOMER, Event::Started, t(1600), &RULES);
         assert_eq!(stale.cached, None, "an answer is good for its interval only");
     }
 
     #[test]
     fn stopped_and_completed_skip_the_wait() {
         let mut state = UpstreamTorrent::new(&RULES);
-        state.plan(&id(1), Event::Started, t(1000), &RULES);
+        state.plan(&id(1), NEWCOMER, Event::Started, t(1000), &RULES);
         answered(&mut state, 600, 1000);
-        assert!(state.plan(&id(1), Event::Completed, t(1001), &RULES).forward);
-        assert!(state.plan(&id(1), Event::Stopped, t(1002), &RULES).forward);
-        assert!(!state.plan(&id(1), Event::Stopped, t(1003), &RULES).forward, "already told");
+        assert!(state.plan(&id(1), seen_at(1000), Event::Completed, t(1001), &RULES).forward);
+        let leaving = Standing { previous: Some(t(1001)), listed: false };
+        assert!(state.plan(&id(1), leaving, Event::Stopped, t(1002), &RULES).forward);
+        let unknown = Standing { previous: None, listed: false };
         assert!(
-            state.plan(&id(1), Event::Started, t(1004), &RULES).forward,
-            "a new start after a stop"
+            !state.plan(&id(1), unknown, Event::Stopped, t(1003), &RULES).forward,
+            "already gone"
         );
     }
 
     #[test]
-    fn a_failure_backs_off_and_then_retries_the_client() {
+    fn a_failure_backs_off_and_then_forwards_the_clients_it_owes() {
         let mut state = UpstreamTorrent::new(&RULES);
-        assert!(state.plan(&id(1), Event::Started, t(1000), &RULES).forward);
+        assert!(state.plan(&id(1), NEWCOMER, Event::Started, t(1000), &RULES).forward);
         state.record_failure(&id(1), t(1002), &RULES);
-        assert!(!state.plan(&id(1), Event::Periodic, t(1030), &RULES).forward);
-        assert!(!state.plan(&id(2), Event::Started, t(1061), &RULES).forward);
-        assert!(state.plan(&id(1), Event::Periodic, t(1062), &RULES).forward);
+        assert!(!state.plan(&id(1), seen_at(1000), Event::Periodic, t(1030), &RULES).forward);
+        assert!(!state.plan(&id(2), NEWCOMER, Event::Started, t(1061), &RULES).forward);
+        assert!(state.plan(&id(1), seen_at(1030), Event::Periodic, t(1062), &RULES).forward);
+        assert!(state.plan(&id(2), seen_at(1061), Event::Periodic, t(1091), &RULES).forward);
+        assert!(
+            !state.plan(&id(2), seen_at(1091), Event::Periodic, t(1092), &RULES).forward,
+            "paid once"
+        );
     }
 
     #[test]
     fn upstream_intervals_are_bounded() {
         let mut state = UpstreamTorrent::new(&RULES);
-        state.plan(&id(1), Event::Started, t(1000), &RULES);
         answered(&mut state, 0, 1000);
-        assert!(
-            !state.plan(&id(1), Event::Periodic, t(1059), &RULES).forward,
-            "interval 0 means 60 s"
-        );
-        assert!(state.plan(&id(1), Event::Periodic, t(1060), &RULES).forward);
-        answered(&mut state, 999_999, 1060);
-        assert!(
-            state.plan(&id(1), Event::Periodic, t(1060 + 3600), &RULES).forward,
-            "capped at an hour"
-        );
+        assert_eq!(forwards(&mut state, 1, 1010, 1600, 10).len(), 10, "interval 0 means 60 s");
+        answered(&mut state, 999_999, 1600);
+        assert_eq!(forwards(&mut state, 1, 1610, 1600 + 7200, 10).len(), 2, "capped at an hour");
     }
 
     #[test]
-    fn remembered_clients_are_bounded_and_aged() {
+    fn owed_clients_are_bounded_and_aged() {
         let mut state = UpstreamTorrent::new(&RULES);
-        for n in 1..=3 {
-            assert!(state.plan(&id(n), Event::Started, t(1000), &RULES).forward);
+        state.record_failure(&id(1), t(1000), &RULES);
+        for n in 2..=4 {
+            assert!(!state.plan(&id(n), NEWCOMER, Event::Started, t(1010), &RULES).forward);
         }
-        assert!(!state.plan(&id(4), Event::Started, t(1000), &RULES).forward, "past max_clients");
-        assert!(state.expire(t(999)));
-        assert!(!state.expire(t(1000)), "nothing left once every client aged out");
+        // Owed: 1, 2 and 3; 4 came past max_owed and waits for its next turn.
+        let back = |n| state.clone().plan(&id(n), seen_at(1010), Event::Periodic, t(1070), &RULES);
+        assert!(back(3).forward);
+        assert!(!back(4).forward);
+        assert!(state.expire(t(1009)));
+        assert!(state.expire(t(1010)), "the back-off itself is kept a while");
+        assert!(!state.expire(t(1060)), "nothing left once every client aged out");
     }
 }

@@ -29,6 +29,8 @@ pub struct Recorded {
     pub stored: bool,
     /// This announce finished a download that had not been counted yet.
     pub newly_completed: bool,
+    /// When the peer announced before this, if the set held it.
+    pub previous: Option<Timestamp>,
 }
 
 /// What one peer reported about itself.
@@ -91,6 +93,7 @@ impl<Ip: Copy> PeerSet<Ip> {
         if let Some((index, _, entry)) = self.peers.get_full_mut(&report.id) {
             let newly_completed = report.completed && !entry.completed;
             let was_seeder = entry.seeder;
+            let previous = Some(entry.last_seen);
             *entry = Entry {
                 endpoint: report.endpoint,
                 last_seen: now,
@@ -100,10 +103,10 @@ impl<Ip: Copy> PeerSet<Ip> {
             if was_seeder != report.seeder {
                 self.move_across_boundary(index, report.seeder);
             }
-            return Recorded { stored: true, newly_completed };
+            return Recorded { stored: true, newly_completed, previous };
         }
         if !room {
-            return Recorded { stored: false, newly_completed: false };
+            return Recorded { stored: false, newly_completed: false, previous: None };
         }
         let entry = Entry {
             endpoint: report.endpoint,
@@ -116,14 +119,13 @@ impl<Ip: Copy> PeerSet<Ip> {
             self.peers.swap_indices(index, self.seeders);
             self.seeders += 1;
         }
-        Recorded { stored: true, newly_completed: report.completed }
+        Recorded { stored: true, newly_completed: report.completed, previous: None }
     }
 
-    /// Removes a peer; returns whether it was there.
-    pub fn remove(&mut self, id: &PeerId) -> bool {
-        let Some(mut index) = self.peers.get_index_of(id) else {
-            return false;
-        };
+    /// Removes a peer; returns when it was last seen, if it was there.
+    pub fn remove(&mut self, id: &PeerId) -> Option<Timestamp> {
+        let (mut index, _, entry) = self.peers.get_full(id)?;
+        let last_seen = entry.last_seen;
         if index < self.seeders {
             // Move it to the last seeder slot and shrink the seeder region, so the
             // swap-remove below pulls a leecher into a leecher slot.
@@ -132,7 +134,7 @@ impl<Ip: Copy> PeerSet<Ip> {
             index = self.seeders;
         }
         self.peers.swap_remove_index(index);
-        true
+        Some(last_seen)
     }
 
     /// Drops every peer last seen at or before `cutoff`; returns how many went.
@@ -263,9 +265,9 @@ mod tests {
         assert_eq!((set.seeders(), set.leechers()), (2, 2));
         assert!(set.partition_holds());
 
-        assert!(set.remove(&id(4)));
-        assert!(set.remove(&id(3)));
-        assert!(!set.remove(&id(3)));
+        assert_eq!(set.remove(&id(4)), Some(T0));
+        assert_eq!(set.remove(&id(3)), Some(T0));
+        assert_eq!(set.remove(&id(3)), None);
         assert_eq!((set.seeders(), set.leechers()), (1, 1));
         assert!(set.partition_holds());
     }
@@ -288,10 +290,19 @@ mod tests {
         let mut set = PeerSet::default();
         assert!(set.record(report(1, false), T0, true).stored);
         let refused = set.record(report(2, false), T0, false);
-        assert_eq!(refused, Recorded { stored: false, newly_completed: false });
+        assert_eq!(refused, Recorded { stored: false, newly_completed: false, previous: None });
         assert!(!set.contains(&id(2)));
         assert!(set.record(report(1, true), T0, false).stored);
         assert_eq!(set.seeders(), 1);
+    }
+
+    #[test]
+    fn recording_tells_when_the_peer_was_seen_before() {
+        let mut set = PeerSet::default();
+        let later = Timestamp::from_secs(T0.secs() + 30);
+        assert_eq!(set.record(report(1, false), T0, true).previous, None);
+        assert_eq!(set.record(report(1, false), later, true).previous, Some(T0));
+        assert_eq!(set.remove(&id(1)), Some(later));
     }
 
     #[test]

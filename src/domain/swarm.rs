@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::ids::PeerId;
 use super::peer::{AnyEndpoint, Event, PeerList};
-use super::peer_set::{PeerSet, Pick, Recorded, Report};
+use super::peer_set::{PeerSet, Pick, Report};
 use super::time::Timestamp;
 
 /// A swarm's counts, as announce and scrape answers report them.
@@ -59,11 +59,21 @@ pub struct AnnounceContext {
     pub start: usize,
 }
 
+/// The announcing peer's place in the swarm, before and after its announce.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// When it announced before, if the swarm held it.
+    pub previous: Option<Timestamp>,
+    /// The swarm holds it now: false after `stopped`, and for a newcomer to a full swarm.
+    pub listed: bool,
+}
+
 /// The swarm's answer to one announce.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SwarmAnswer {
     pub stats: SwarmStats,
     pub peers: PeerList,
+    pub standing: Standing,
 }
 
 /// All peers of one torrent. IPv4 and IPv6 peers are kept apart: a dual-stack client that
@@ -108,11 +118,12 @@ impl Swarm {
     /// peer is recorded and gets up to `numwant` others, its own address family first.
     pub fn announce(&mut self, announce: &PeerAnnounce, context: &AnnounceContext) -> SwarmAnswer {
         if announce.event == Event::Stopped {
-            match announce.endpoint {
+            let previous = match announce.endpoint {
                 AnyEndpoint::V4(_) => self.v4.remove(&announce.peer_id),
                 AnyEndpoint::V6(_) => self.v6.remove(&announce.peer_id),
             };
-            return SwarmAnswer { stats: self.stats(), peers: PeerList::default() };
+            let standing = Standing { previous, listed: false };
+            return SwarmAnswer { stats: self.stats(), peers: PeerList::default(), standing };
         }
 
         let room = self.len() < context.max_peers;
@@ -129,11 +140,11 @@ impl Swarm {
                 self.v6.record(report, context.now, room)
             }
         };
-        if let Recorded { newly_completed: true, .. } = recorded {
+        if recorded.newly_completed {
             self.downloaded = self.downloaded.saturating_add(1);
         }
-
-        SwarmAnswer { stats: self.stats(), peers: self.pick(announce, context) }
+        let standing = Standing { previous: recorded.previous, listed: recorded.stored };
+        SwarmAnswer { stats: self.stats(), peers: self.pick(announce, context), standing }
     }
 
     fn pick(&self, announce: &PeerAnnounce, context: &AnnounceContext) -> PeerList {
@@ -267,7 +278,22 @@ mod tests {
         swarm.announce(&peer(2, "10.0.0.2", false, Event::Started), &small);
         let third = swarm.announce(&peer(3, "10.0.0.3", false, Event::Started), &small);
         assert_eq!(third.peers.len(), 2);
+        assert_eq!(third.standing, Standing { previous: None, listed: false });
         assert_eq!(swarm.len(), 2);
+    }
+
+    #[test]
+    fn the_answer_tells_the_peer_where_it_stood() {
+        let mut swarm = Swarm::default();
+        let later = AnnounceContext { now: Timestamp::from_secs(NOW.secs() + 30), ..context(50) };
+        let first = swarm.announce(&peer(1, "10.0.0.1", false, Event::Started), &context(50));
+        assert_eq!(first.standing, Standing { previous: None, listed: true });
+        let again = swarm.announce(&peer(1, "10.0.0.1", false, Event::Periodic), &later);
+        assert_eq!(again.standing, Standing { previous: Some(NOW), listed: true });
+        let gone = swarm.announce(&peer(1, "10.0.0.1", false, Event::Stopped), &context(50));
+        assert_eq!(gone.standing, Standing { previous: Some(later.now), listed: false });
+        let unknown = swarm.announce(&peer(2, "10.0.0.2", false, Event::Stopped), &context(50));
+        assert_eq!(unknown.standing, Standing::default());
     }
 
     #[test]

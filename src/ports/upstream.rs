@@ -11,7 +11,6 @@ use crate::domain::peer::PeerList;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpstreamAnswer {
     pub interval: Option<Duration>,
-    pub min_interval: Option<Duration>,
     pub peers: PeerList,
 }
 

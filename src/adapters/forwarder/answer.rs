@@ -35,11 +35,7 @@ pub fn parse(body: &[u8]) -> Result<UpstreamAnswer, UpstreamError> {
     if let Some(compact) = value.get(b"peers6").and_then(Value::as_bytes) {
         compact_v6(compact, &mut peers)?;
     }
-    Ok(UpstreamAnswer {
-        interval: seconds(b"interval"),
-        min_interval: seconds(b"min interval"),
-        peers,
-    })
+    Ok(UpstreamAnswer { interval: seconds(b"interval"), peers })
 }
 
 fn compact_v4(bytes: &[u8], peers: &mut PeerList) -> Result<(), UpstreamError> {
@@ -116,7 +112,6 @@ mod tests {
         let body = b"d8:completei5e8:intervali1800e12:min intervali900e5:peers12:\x0a\x00\x00\x01\x1a\xe1\x0a\x00\x00\x02\x00\x50e";
         let answer = parse(body).unwrap();
         assert_eq!(answer.interval, Some(Duration::from_secs(1800)));
-        assert_eq!(answer.min_interval, Some(Duration::from_secs(900)));
         let endpoints: Vec<_> = answer.peers.v4.iter().map(|p| p.endpoint).collect();
         assert_eq!(endpoints, vec![v4("10.0.0.1:6881"), v4("10.0.0.2:80")]);
         assert!(answer.peers.v4.iter().all(|p| p.id.is_none()));
