@@ -8,7 +8,7 @@
 //! here on the request head hyper has already parsed.
 
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http_body_util::{Either, Full};
@@ -18,8 +18,7 @@ use warp::http::header::{ALLOW, CONTENT_TYPE, HeaderName, HeaderValue};
 use warp::http::{Method, Request, Response, StatusCode};
 
 use super::client_ip;
-use super::endpoints::Endpoints;
-use super::query::RequestError;
+use super::endpoints::{AnnounceCall, Endpoints};
 use super::routes::routes;
 use crate::ports::MetricsReport;
 
@@ -71,13 +70,13 @@ impl<S> Dispatch<S> {
         if request.method() != Method::GET {
             return Work::NotAllowed;
         }
-        let query = request.uri().query().unwrap_or_default().into();
+        let query = request.uri().query().unwrap_or_default();
         if announce {
             let x_real_ip = request.headers().get(X_REAL_IP);
             let client = client_ip::resolve(remote, x_real_ip, self.trust_x_real_ip);
-            Work::Announce { query, client }
+            Work::Announce(self.endpoints.read_announce(query, client))
         } else {
-            Work::Scrape { query }
+            Work::Scrape { query: query.into() }
         }
     }
 
@@ -87,7 +86,7 @@ impl<S> Dispatch<S> {
         S: Service<Request<B>, Response = Response<R>, Error = Infallible> + Clone,
     {
         let body = match work {
-            Work::Announce { query, client } => self.endpoints.announce(&query, client).await,
+            Work::Announce(call) => self.endpoints.announce(call).await,
             Work::Scrape { query } => self.endpoints.scrape(&query),
             Work::NotAllowed => return method_not_allowed(),
             Work::Other(request) => {
@@ -99,12 +98,13 @@ impl<S> Dispatch<S> {
     }
 }
 
-/// A request as the endpoints need it. The query is copied out so that the request, whose
-/// head points into hyper's read buffer, is dropped before the answer is worked out: hyper
-/// reads ahead while an answer is pending (to notice a client hanging up), and a buffer still
-/// shared then meant a fresh 8 KiB one for every request.
+/// A request as the endpoints need it, owning nothing of the request: an announce is read at
+/// once and a scrape's query copied out, so that the request, whose head points into hyper's
+/// read buffer, is dropped before the answer is worked out. hyper reads ahead while an answer
+/// is pending (to notice a client hanging up), and a buffer still shared then meant a fresh
+/// 8 KiB one for every request.
 pub enum Work<B> {
-    Announce { query: Box<str>, client: Result<IpAddr, RequestError> },
+    Announce(AnnounceCall),
     Scrape { query: Box<str> },
     NotAllowed,
     Other(Request<B>),

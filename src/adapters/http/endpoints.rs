@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::query::{self, RequestError};
+use super::query::{self, AnnounceQuery, RequestError};
 use super::render::{self, PeerFormat};
 use crate::domain::announce::Refusal;
 use crate::ports::metrics::{FailureKind, RequestOutcome, Route};
@@ -28,12 +28,27 @@ pub struct Endpoints {
     pub limits: RequestLimits,
 }
 
+/// An announce as read from its request: what the answer needs, and nothing that borrows from
+/// the request.
+pub struct AnnounceCall {
+    started: Instant,
+    read: Result<(AnnounceQuery, IpAddr), RequestError>,
+}
+
 impl Endpoints {
-    /// Answers an announce from `client`, the address the server worked out for the request.
-    pub async fn announce(&self, query: &str, client: Result<IpAddr, RequestError>) -> Vec<u8> {
+    /// Reads an announce's query, from `client`, the address the server worked out for it.
+    pub fn read_announce(&self, query: &str, client: Result<IpAddr, RequestError>) -> AnnounceCall {
         let started = Instant::now();
-        let (body, outcome) = self.announce_outcome(query, client).await;
-        self.metrics.request(outcome, started.elapsed());
+        let read = query::check_length(query, self.limits.max_query_length)
+            .and_then(|()| query::parse_announce(query))
+            .and_then(|parsed| Ok((parsed, client?)));
+        AnnounceCall { started, read }
+    }
+
+    /// Answers an announce read by `read_announce`.
+    pub async fn announce(&self, call: AnnounceCall) -> Vec<u8> {
+        let (body, outcome) = self.announce_outcome(call.read).await;
+        self.metrics.request(outcome, call.started.elapsed());
         body
     }
 
@@ -46,14 +61,10 @@ impl Endpoints {
 
     async fn announce_outcome(
         &self,
-        query: &str,
-        client: Result<IpAddr, RequestError>,
+        read: Result<(AnnounceQuery, IpAddr), RequestError>,
     ) -> (Vec<u8>, RequestOutcome) {
         let mut outcome = RequestOutcome { route: Route::Announce, event: None, failure: None };
-        let parsed = query::check_length(query, self.limits.max_query_length)
-            .and_then(|()| query::parse_announce(query))
-            .and_then(|parsed| Ok((parsed, client?)));
-        let (parsed, ip) = match parsed {
+        let (parsed, ip) = match read {
             Ok(ok) => ok,
             Err(error) => return failure(&error.to_string(), request_failure(&error), outcome),
         };
@@ -133,6 +144,14 @@ mod tests {
     const ANNOUNCE: &str = "info_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=bbbbbbbbbbbbbbbbbbbb\
                             &port=6881&uploaded=0&downloaded=0&left=0&event=started";
 
+    async fn announce(
+        endpoints: &Endpoints,
+        query: &str,
+        client: Result<IpAddr, RequestError>,
+    ) -> Vec<u8> {
+        endpoints.announce(endpoints.read_announce(query, client)).await
+    }
+
     /// The endpoints over `service`, with metrics that accept anything.
     fn endpoints(service: MockTrackerService) -> Endpoints {
         Endpoints { tracker: Arc::new(service), metrics: Arc::new(NoMetrics), limits: LIMITS }
@@ -162,7 +181,7 @@ mod tests {
                     upstream: Default::default(),
                 })
             });
-        let body = endpoints(service).announce(ANNOUNCE, client()).await;
+        let body = announce(&endpoints(service), ANNOUNCE, client()).await;
         assert_eq!(
             body,
             b"d8:completei1e10:downloadedi0e10:incompletei0e8:intervali30e12:min intervali15e5:peers0:e"
@@ -173,7 +192,7 @@ mod tests {
     async fn a_refusal_becomes_a_failure_reason() {
         let mut service = MockTrackerService::new();
         service.expect_announce().returning(|_, _| Err(Refusal::PortZero));
-        let body = endpoints(service).announce(ANNOUNCE, client()).await;
+        let body = announce(&endpoints(service), ANNOUNCE, client()).await;
         assert_eq!(body, render::failure(&Refusal::PortZero.to_string()));
     }
 
@@ -181,20 +200,20 @@ mod tests {
     async fn a_bad_query_never_reaches_the_service() {
         let mut service = MockTrackerService::new();
         service.expect_announce().never();
-        let body = endpoints(service).announce("info_hash=short", client()).await;
+        let body = announce(&endpoints(service), "info_hash=short", client()).await;
         assert_eq!(body, b"d14:failure reason42:invalid info_hash: must be 20 bytes, got 5e");
     }
 
     #[tokio::test]
     async fn no_query_at_all_is_a_failure() {
-        let body = endpoints(MockTrackerService::new()).announce("", client()).await;
+        let body = announce(&endpoints(MockTrackerService::new()), "", client()).await;
         assert_eq!(body, b"d14:failure reason17:missing info_hashe");
     }
 
     #[tokio::test]
     async fn an_overlong_query_is_refused() {
         let query = format!("{ANNOUNCE}&pad={}", "x".repeat(600));
-        let body = endpoints(MockTrackerService::new()).announce(&query, client()).await;
+        let body = announce(&endpoints(MockTrackerService::new()), &query, client()).await;
         let text = String::from_utf8(body).unwrap();
         assert!(text.contains("request too long"), "{text}");
     }
@@ -203,7 +222,7 @@ mod tests {
     async fn a_bad_client_address_is_a_failure() {
         let mut service = MockTrackerService::new();
         service.expect_announce().never();
-        let body = endpoints(service).announce(ANNOUNCE, Err(RequestError::BadRealIp)).await;
+        let body = announce(&endpoints(service), ANNOUNCE, Err(RequestError::BadRealIp)).await;
         assert_eq!(body, b"d14:failure reason48:invalid X-Real-IP header: expected an IP addresse");
     }
 
@@ -259,7 +278,7 @@ mod tests {
             .return_const(());
         let endpoints =
             Endpoints { tracker: Arc::new(service), metrics: Arc::new(metrics), limits: LIMITS };
-        endpoints.announce(ANNOUNCE, client()).await;
+        announce(&endpoints, ANNOUNCE, client()).await;
         endpoints.scrape("");
     }
 }
