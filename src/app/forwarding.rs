@@ -8,6 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use smallvec::SmallVec;
+
 use crate::domain::announce::AnnounceRequest;
 use crate::domain::forwarding::{ForwardRules, UpstreamTorrent};
 use crate::domain::ids::InfoHash;
@@ -20,6 +22,10 @@ use crate::ports::{Clock, Metrics, SweepPart, UpstreamError, UpstreamTracker};
 use crate::sharded::{Sharded, shrink_if_sparse};
 
 const SHARDS: usize = 64;
+
+/// The upstream lists for one answer; inline up to two forwarders, the usual at most, so that
+/// an announce allocates nothing for them.
+pub type UpstreamLists = SmallVec<[Arc<UpstreamPeers>; 2]>;
 
 pub struct Forwarding {
     upstreams: Vec<Arc<dyn UpstreamTracker>>,
@@ -42,17 +48,17 @@ impl Forwarding {
         Self { upstreams, ledger: Sharded::new(SHARDS), clock, metrics, timeout, rules }
     }
 
-    /// Forwards `request` where the policy says so and returns the upstream peer lists to
-    /// merge: fresh cached ones at once, and those of upstreams without one once they answer
-    /// or time out.
+    /// Forwards `request`, made at `now`, where the policy says so and returns the upstream
+    /// peer lists to merge: fresh cached ones at once, and those of upstreams without one once
+    /// they answer or time out.
     pub async fn upstream_peers(
         self: &Arc<Self>,
         request: &AnnounceRequest,
         standing: Standing,
-    ) -> Vec<Arc<UpstreamPeers>> {
-        let now = self.clock.now();
+        now: Timestamp,
+    ) -> UpstreamLists {
         let stopping = request.event == Event::Stopped;
-        let mut lists = Vec::with_capacity(self.upstreams.len());
+        let mut lists = UpstreamLists::new();
         // Upstreams to ask, and whether the client waits for each; empty (so never allocated)
         // on most announces, which cached lists answer.
         let mut due = Vec::new();
@@ -229,6 +235,11 @@ mod tests {
         upstream
     }
 
+    /// The mocked clock's time.
+    fn at(now: &AtomicU32) -> Timestamp {
+        Timestamp::from_secs(now.load(Ordering::SeqCst))
+    }
+
     /// A client the swarm has just taken in.
     fn newcomer() -> Standing {
         Standing { previous: None, listed: true }
@@ -255,7 +266,8 @@ mod tests {
     async fn every_upstream_is_asked_and_its_peers_returned() {
         let now = Arc::new(AtomicU32::new(1_000));
         let forwarding = forwarding(vec![answering(1, 600, 1), answering(2, 600, 1)], &now);
-        let lists = forwarding.upstream_peers(&request(1, Event::Started), newcomer()).await;
+        let lists =
+            forwarding.upstream_peers(&request(1, Event::Started), newcomer(), at(&now)).await;
         assert_eq!(lists.iter().map(|l| (**l).clone()).collect::<Vec<_>>(), vec![kept(1), kept(2)]);
     }
 
@@ -263,14 +275,16 @@ mod tests {
     async fn a_client_is_forwarded_again_once_in_the_next_interval() {
         let now = Arc::new(AtomicU32::new(1_000));
         let forwarding = forwarding(vec![answering(1, 600, 2)], &now);
-        forwarding.upstream_peers(&request(1, Event::Started), newcomer()).await;
+        forwarding.upstream_peers(&request(1, Event::Started), newcomer(), at(&now)).await;
         now.store(1_030, Ordering::SeqCst);
-        let cached = forwarding.upstream_peers(&request(1, Event::Periodic), seen_at(1_000)).await;
+        let cached =
+            forwarding.upstream_peers(&request(1, Event::Periodic), seen_at(1_000), at(&now)).await;
         assert_eq!(*cached[0], kept(1), "the cached answer serves the re-announce");
         // Announcing every 30 s through the next 600 s: its turn comes once in them.
-        for at in (1_060..=1_600).step_by(30) {
-            now.store(at, Ordering::SeqCst);
-            forwarding.upstream_peers(&request(1, Event::Periodic), seen_at(at - 30)).await;
+        for secs in (1_060..=1_600).step_by(30) {
+            now.store(secs, Ordering::SeqCst);
+            let previous = seen_at(secs - 30);
+            forwarding.upstream_peers(&request(1, Event::Periodic), previous, at(&now)).await;
         }
         // `times(2)` on the mock checks that exactly two forwards happened.
     }
@@ -288,9 +302,10 @@ mod tests {
             TIMEOUT,
             RULES,
         ));
-        forwarding.upstream_peers(&request(1, Event::Started), newcomer()).await;
+        forwarding.upstream_peers(&request(1, Event::Started), newcomer(), at(&now)).await;
         let started = tokio::time::Instant::now();
-        let lists = forwarding.upstream_peers(&request(2, Event::Started), newcomer()).await;
+        let lists =
+            forwarding.upstream_peers(&request(2, Event::Started), newcomer(), at(&now)).await;
         assert_eq!(started.elapsed(), Duration::ZERO);
         assert_eq!(*lists[0], kept(1));
         tokio::time::sleep(TIMEOUT).await; // let the hung forward time out in the background
@@ -309,7 +324,8 @@ mod tests {
             RULES,
         ));
         let started = tokio::time::Instant::now();
-        let lists = forwarding.upstream_peers(&request(1, Event::Started), newcomer()).await;
+        let lists =
+            forwarding.upstream_peers(&request(1, Event::Started), newcomer(), at(&now)).await;
         assert_eq!(lists.len(), 1);
         assert_eq!(*lists[0], kept(1));
         assert_eq!(started.elapsed(), TIMEOUT);
@@ -353,7 +369,10 @@ mod tests {
         let forwarding = forwarding(vec![failing], &now);
         let announce = |client, standing| {
             let forwarding = forwarding.clone();
-            async move { forwarding.upstream_peers(&request(client, Event::Started), standing).await }
+            let when = at(&now);
+            async move {
+                forwarding.upstream_peers(&request(client, Event::Started), standing, when).await
+            }
         };
         assert!(announce(1, newcomer()).await.is_empty());
         now.store(1_030, Ordering::SeqCst);
@@ -377,10 +396,10 @@ mod tests {
             Ok(UpstreamAnswer { interval: Some(Duration::from_secs(600)), peers: peers(1) })
         });
         let forwarding = forwarding(vec![upstream], &now);
-        forwarding.upstream_peers(&request(1, Event::Started), newcomer()).await;
+        forwarding.upstream_peers(&request(1, Event::Started), newcomer(), at(&now)).await;
         now.store(3_000, Ordering::SeqCst); // the cached answer is stale by now
         let gone = Standing { previous: Some(Timestamp::from_secs(2_990)), listed: false };
-        let lists = forwarding.upstream_peers(&request(1, Event::Stopped), gone).await;
+        let lists = forwarding.upstream_peers(&request(1, Event::Stopped), gone, at(&now)).await;
         assert!(lists.is_empty(), "a leaving client gets no peers");
         let forwarded: Vec<Event> =
             vec![events.recv().await.unwrap(), events.recv().await.unwrap()];
@@ -391,7 +410,7 @@ mod tests {
     async fn sweep_forgets_what_aged_out() {
         let now = Arc::new(AtomicU32::new(1_000));
         let forwarding = forwarding(vec![answering(1, 600, 1)], &now);
-        forwarding.upstream_peers(&request(1, Event::Started), newcomer()).await;
+        forwarding.upstream_peers(&request(1, Event::Started), newcomer(), at(&now)).await;
         assert_eq!(forwarding.sweep(Timestamp::from_secs(999), SweepPart::WHOLE), 0);
         assert_eq!(forwarding.sweep(Timestamp::from_secs(1_000), SweepPart::WHOLE), 1);
     }

@@ -13,7 +13,7 @@ use crate::domain::merge::merge;
 use crate::domain::peer::{AnyEndpoint, Event};
 use crate::domain::scrape::{self, ScrapeResponse};
 use crate::domain::swarm::{AnnounceContext, PeerAnnounce, Standing};
-use crate::domain::time::PeerAge;
+use crate::domain::time::{PeerAge, Timestamp};
 use crate::domain::upstream_peers::UpstreamSelection;
 use crate::ports::metrics::NoMetrics;
 use crate::ports::{Clock, Metrics, PeerRepository, SweepPart, SweepReport, TrackerService};
@@ -74,18 +74,18 @@ impl Tracker {
         request: &AnnounceRequest,
         remote_ip: IpAddr,
     ) -> Result<AnnounceResponse, Refusal> {
-        self.record(request, remote_ip).map(|(response, _)| response)
+        self.record(request, remote_ip, self.clock.now()).map(|(response, _)| response)
     }
 
-    /// `announce_locally`, also telling where the client stood in the swarm.
+    /// `announce_locally` at `now`, also telling where the client stood in the swarm.
     fn record(
         &self,
         request: &AnnounceRequest,
         remote_ip: IpAddr,
+        now: Timestamp,
     ) -> Result<(AnnounceResponse, Standing), Refusal> {
         let endpoint = self.endpoint(request, remote_ip);
         announce::admit(request, endpoint.ip())?;
-        let now = self.clock.now();
         let context = AnnounceContext {
             now,
             cutoff: self.settings.peer_age.cutoff(now),
@@ -135,7 +135,8 @@ impl TrackerService for Tracker {
         request: AnnounceRequest,
         remote_ip: IpAddr,
     ) -> Result<AnnounceResponse, Refusal> {
-        let (mut response, standing) = self.record(&request, remote_ip)?;
+        let now = self.clock.now();
+        let (mut response, standing) = self.record(&request, remote_ip, now)?;
         let Some(forwarding) = &self.forwarding else {
             return Ok(response);
         };
@@ -147,7 +148,7 @@ impl TrackerService for Tracker {
             claimed_ip: None,
             ..request.clone()
         };
-        let upstream = forwarding.upstream_peers(&forwarded, standing).await;
+        let upstream = forwarding.upstream_peers(&forwarded, standing, now).await;
         if request.event != Event::Stopped && !upstream.is_empty() {
             let client = self.endpoint(&request, remote_ip);
             // A random start spreads the clients of a torrent over the upstream peers.
@@ -175,7 +176,7 @@ mod tests {
     use crate::domain::ids::PeerId;
     use crate::domain::peer::{Endpoint, Event, Peer, PeerList};
     use crate::domain::swarm::{SwarmAnswer, SwarmStats};
-    use crate::domain::time::Timestamp;
+
     use crate::ports::clock::MockClock;
     use crate::ports::peer_repository::MockPeerRepository;
 

@@ -71,7 +71,9 @@ pub struct PrometheusMetrics {
     scrapes: [BoundCounter<u64>; 2],
     failures: [BoundCounter<u64>; 7],
     request_latency: [Histogram; 2],
-    forwarders: HashMap<String, ForwarderCounters>,
+    /// Looked up by name on every forwarding announce: foldhash, not SipHash (names come from
+    /// the configuration, not from clients).
+    forwarders: HashMap<String, ForwarderCounters, foldhash::fast::RandomState>,
     forwarder_status: Counter<u64>,
     forwards: Counter<u64>,
     forward_latency: HistogramVec,
