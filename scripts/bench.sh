@@ -2,11 +2,12 @@
 # The load runs behind docs/benchmarks.md, on loopback: retracker (1 worker thread, CPU 0)
 # against the bare baseline server (1 thread, CPU 0), driven by retracker-load (1 thread,
 # CPU 1), with 100,000 torrents and 1,000,000 live peers. Then the same at half the measured
-# rate for latency, and with forwarding on against the same tracker without. Comparisons take
+# rate for latency, and with forwarding on against the same tracker without, in turns at full
+# speed and one after the other at a real tracker's pace. Comparisons take
 # turns over ROUNDS rounds and compare medians: this VM drifts by a fifth from minute to minute.
 # Not part of CI; run it on an otherwise idle machine.
 #
-#   scripts/bench.sh            # everything, about ten minutes
+#   scripts/bench.sh            # everything, about a quarter of an hour
 #   DURATION=4 ROUNDS=3 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,3 +67,15 @@ start_tracker 6983 -f "$forwarders"
 run_load --target 127.0.0.1:6983 --pid "$server" --versus 127.0.0.1:6984 --versus-pid "$plain" \
   --rounds "$rounds" | tee "$out/forwarding.txt"
 kill "$server" "$plain"
+
+echo "== forwarding at a real tracker's pace: each of the 1,000,000 peers announcing every 30 s,"
+echo "   with forwarding and then without, CPU compared for the same announces"
+port=6985
+for flags in "-f $forwarders" ""; do
+  # shellcheck disable=SC2086 # the flags are meant to split into words
+  start_tracker "$port" $flags
+  taskset -c 1 "$load" run --target "127.0.0.1:$port" --pid "$server" --rate 33333 --warmup 40 \
+    --duration "$duration" | tee -a "$out/forwarding-paced.txt"
+  kill "$server"
+  port=$((port + 1))
+done

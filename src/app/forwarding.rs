@@ -30,7 +30,7 @@ pub type UpstreamLists = SmallVec<[Arc<UpstreamPeers>; 2]>;
 pub struct Forwarding {
     upstreams: Vec<Arc<dyn UpstreamTracker>>,
     /// Per torrent, one record per upstream, in the order of `upstreams`.
-    ledger: Sharded<InfoHash, Vec<UpstreamTorrent>>,
+    records: Sharded<InfoHash, Vec<UpstreamTorrent>>,
     clock: Arc<dyn Clock>,
     metrics: Arc<dyn Metrics>,
     timeout: Duration,
@@ -45,7 +45,7 @@ impl Forwarding {
         timeout: Duration,
         rules: ForwardRules,
     ) -> Self {
-        Self { upstreams, ledger: Sharded::new(SHARDS), clock, metrics, timeout, rules }
+        Self { upstreams, records: Sharded::new(SHARDS), clock, metrics, timeout, rules }
     }
 
     /// Forwards `request`, made at `now`, where the policy says so and returns the upstream
@@ -139,7 +139,7 @@ impl Forwarding {
         info_hash: &InfoHash,
         f: impl FnOnce(&mut Vec<UpstreamTorrent>) -> T,
     ) -> T {
-        let mut torrents = self.ledger.shard(info_hash).lock();
+        let mut torrents = self.records.shard(info_hash).lock();
         let records = torrents
             .entry(*info_hash)
             .or_insert_with(|| vec![UpstreamTorrent::new(&self.rules); self.upstreams.len()]);
@@ -147,10 +147,10 @@ impl Forwarding {
     }
 
     /// Forgets owed clients and answers older than `cutoff`, and torrents left with nothing, in
-    /// `part` of the ledger.
+    /// `part` of the records.
     pub fn sweep(&self, cutoff: Timestamp, part: SweepPart) -> usize {
         let mut removed = 0;
-        for shard in self.ledger.shards_in(part.index, part.count) {
+        for shard in self.records.shards_in(part.index, part.count) {
             let mut torrents = shard.lock();
             let before = torrents.len();
             torrents.retain(|_, records| {
