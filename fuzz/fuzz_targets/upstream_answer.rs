@@ -20,8 +20,7 @@ fuzz_target!(|body: &[u8]| {
     }
     match answer::parse(body) {
         Ok(answer) => {
-            assert!(answer.peers.v4.iter().all(|peer| peer.endpoint.port != 0));
-            assert!(answer.peers.v6.iter().all(|peer| peer.endpoint.port != 0));
+            assert!(answer.peers.endpoints().all(|endpoint| endpoint.port() != 0));
             // Each peer costs at least six bytes of the body, so the count is bounded by it.
             assert!(answer.peers.len() <= body.len() / 6);
         }

@@ -182,12 +182,12 @@ fn answered_status(error: &UpstreamError) -> Option<u16> {
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv4Addr;
+    use std::net::{IpAddr, Ipv4Addr};
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
     use crate::domain::ids::PeerId;
-    use crate::domain::peer::{Endpoint, Peer, PeerList};
+    use crate::domain::peer::AnyEndpoint;
     use crate::ports::clock::MockClock;
     use crate::ports::metrics::NoMetrics;
     use crate::ports::upstream::{MockUpstreamTracker, UpstreamAnswer, UpstreamError};
@@ -216,14 +216,14 @@ mod tests {
         }
     }
 
-    fn peers(port: u16) -> PeerList {
-        let endpoint = Endpoint { ip: Ipv4Addr::new(192, 0, 2, 1), port };
-        PeerList { v4: vec![Peer { id: None, endpoint }], v6: vec![] }
+    /// One upstream peer, told apart by its port.
+    fn peers(port: u16) -> UpstreamPeers {
+        std::iter::once(AnyEndpoint::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port)).collect()
     }
 
     /// `peers(port)` as the forwarding keeps it.
     fn kept(port: u16) -> UpstreamPeers {
-        UpstreamPeers::new(&peers(port))
+        peers(port)
     }
 
     fn answering(port: u16, interval: u64, times: usize) -> MockUpstreamTracker {

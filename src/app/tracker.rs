@@ -176,7 +176,7 @@ mod tests {
     use crate::domain::ids::PeerId;
     use crate::domain::peer::{Endpoint, Event, Peer, PeerList};
     use crate::domain::swarm::{SwarmAnswer, SwarmStats};
-
+    use crate::domain::upstream_peers::UpstreamPeers;
     use crate::ports::clock::MockClock;
     use crate::ports::peer_repository::MockPeerRepository;
 
@@ -277,7 +277,7 @@ mod tests {
             .returning(|_| {
                 let endpoint = Endpoint { ip: Ipv4Addr::new(198, 51, 100, 9), port: 7 };
                 let peers = PeerList { v4: vec![Peer { id: None, endpoint }], v6: vec![] };
-                Ok(UpstreamAnswer { interval: None, peers })
+                Ok(UpstreamAnswer { interval: None, peers: UpstreamPeers::new(&peers) })
             });
         let rules = ForwardRules::for_tests(10);
         let forwarding = Forwarding::new(

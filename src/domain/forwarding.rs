@@ -19,7 +19,7 @@ use std::time::Duration;
 use foldhash::fast::{FixedState, RandomState};
 
 use super::ids::PeerId;
-use super::peer::{Event, PeerList};
+use super::peer::Event;
 use super::swarm::Standing;
 use super::time::Timestamp;
 use super::upstream_peers::UpstreamPeers;
@@ -135,14 +135,14 @@ impl UpstreamTorrent {
     /// Remembers an upstream answer; returns its peers, shared with later announces.
     pub fn record_answer(
         &mut self,
-        peers: PeerList,
+        peers: UpstreamPeers,
         interval: Option<Duration>,
         now: Timestamp,
         rules: &ForwardRules,
     ) -> Arc<UpstreamPeers> {
         let interval = interval.unwrap_or(rules.default_interval);
         self.interval = interval.clamp(rules.interval_floor, rules.interval_ceiling);
-        let peers = Arc::new(UpstreamPeers::new(&peers));
+        let peers = Arc::new(peers);
         self.answer = Some((peers.clone(), now));
         peers
     }
@@ -166,10 +166,10 @@ impl UpstreamTorrent {
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv4Addr;
+    use std::net::{IpAddr, Ipv4Addr};
 
     use super::*;
-    use crate::domain::peer::{Endpoint, Peer};
+    use crate::domain::peer::AnyEndpoint;
 
     const RULES: ForwardRules = ForwardRules::for_tests(3);
 
@@ -189,7 +189,7 @@ mod tests {
 
     fn answered(state: &mut UpstreamTorrent, interval: u64, at: u32) {
         state.record_answer(
-            PeerList::default(),
+            UpstreamPeers::default(),
             Some(Duration::from_secs(interval)),
             t(at),
             &RULES,
@@ -259,14 +259,9 @@ mod tests {
     fn other_clients_are_forwarded_and_get_the_cached_list_meanwhile() {
         let mut state = UpstreamTorrent::new(&RULES);
         state.plan(&id(1), NEWCOMER, Event::Started, t(1000), &RULES);
+        let upstream_peer = AnyEndpoint::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1);
         let peers = state.record_answer(
-            PeerList {
-                v4: vec![Peer {
-                    id: None,
-                    endpoint: Endpoint { ip: Ipv4Addr::LOCALHOST, port: 1 },
-                }],
-                v6: vec![],
-            },
+            std::iter::once(upstream_peer).collect(),
             Some(Duration::from_secs(600)),
             t(1000),
             &RULES,

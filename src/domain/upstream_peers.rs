@@ -12,7 +12,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::peer::{AnyEndpoint, Endpoint, EndpointV4, EndpointV6, PeerList};
+use super::peer::{AnyEndpoint, Endpoint, EndpointV4, EndpointV6};
 
 /// An IPv4 endpoint as 4 address octets and a big-endian port.
 pub type OctetsV4 = [u8; 6];
@@ -26,14 +26,23 @@ pub struct UpstreamPeers {
 }
 
 impl UpstreamPeers {
-    /// The endpoints of `peers`, without repeats.
-    pub fn new(peers: &PeerList) -> Self {
-        let mut v4: Vec<_> = peers.v4.iter().map(|peer| v4_octets(peer.endpoint)).collect();
-        let mut v6: Vec<_> = peers.v6.iter().map(|peer| v6_octets(peer.endpoint)).collect();
+    /// The endpoints of `peers`, without repeats (upstream answers are read straight into
+    /// `UpstreamPeers` by collecting endpoints; this is for tests that have a peer list).
+    #[cfg(test)]
+    pub fn new(peers: &super::peer::PeerList) -> Self {
+        let v4 = peers.v4.iter().map(|peer| v4_octets(peer.endpoint)).collect();
+        let v6 = peers.v6.iter().map(|peer| v6_octets(peer.endpoint)).collect();
+        Self::sorted(v4, v6)
+    }
+
+    fn sorted(mut v4: Vec<OctetsV4>, mut v6: Vec<OctetsV6>) -> Self {
         v4.sort_unstable_by_key(v4_key);
         v4.dedup();
         v6.sort_unstable();
         v6.dedup();
+        // Kept for the upstream's whole interval: no room left over from repeats or reserve.
+        v4.shrink_to_fit();
+        v6.shrink_to_fit();
         Self { v4, v6 }
     }
 
@@ -64,6 +73,11 @@ impl UpstreamPeers {
         Some(self.v4.len() + index)
     }
 
+    /// Every endpoint, in the order of `position`.
+    pub fn endpoints(&self) -> impl Iterator<Item = AnyEndpoint> + '_ {
+        (0..self.len()).map(|position| self.endpoint(position))
+    }
+
     /// The endpoint at `position` (below `len`), in the order of `position`.
     pub fn endpoint(&self, position: usize) -> AnyEndpoint {
         match self.v4.get(position) {
@@ -83,6 +97,24 @@ impl UpstreamPeers {
         let offset = self.v4.len();
         let end = positions.end.max(offset) - offset;
         &self.v6[positions.start.max(offset) - offset..end]
+    }
+}
+
+/// Endpoints as an upstream answer lists them, kept without repeats.
+impl FromIterator<AnyEndpoint> for UpstreamPeers {
+    fn from_iter<I: IntoIterator<Item = AnyEndpoint>>(endpoints: I) -> Self {
+        let endpoints = endpoints.into_iter();
+        // Room for all at once: a filtered reader of an answer knows only its upper bound.
+        let (least, most) = endpoints.size_hint();
+        let mut v4 = Vec::with_capacity(most.unwrap_or(least));
+        let mut v6 = Vec::new();
+        for endpoint in endpoints {
+            match endpoint {
+                AnyEndpoint::V4(endpoint) => v4.push(v4_octets(endpoint)),
+                AnyEndpoint::V6(endpoint) => v6.push(v6_octets(endpoint)),
+            }
+        }
+        Self::sorted(v4, v6)
     }
 }
 
@@ -188,7 +220,7 @@ mod tests {
 
     use super::*;
     use crate::domain::ids::PeerId;
-    use crate::domain::peer::{Endpoint, Peer};
+    use crate::domain::peer::{Endpoint, Peer, PeerList};
 
     fn list() -> PeerList {
         let v4 = |last, port| Peer {

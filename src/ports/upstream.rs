@@ -5,13 +5,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::domain::announce::AnnounceRequest;
-use crate::domain::peer::PeerList;
+use crate::domain::upstream_peers::UpstreamPeers;
 
 /// What an upstream tracker answered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpstreamAnswer {
     pub interval: Option<Duration>,
-    pub peers: PeerList,
+    pub peers: UpstreamPeers,
 }
 
 /// Why an upstream gave no peers.
