@@ -7,7 +7,7 @@
 # turns over ROUNDS rounds and compare medians: this VM drifts by a fifth from minute to minute.
 # Not part of CI; run it on an otherwise idle machine.
 #
-#   scripts/bench.sh            # everything, about a quarter of an hour
+#   scripts/bench.sh            # everything, about twelve minutes
 #   DURATION=4 ROUNDS=3 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
