@@ -221,11 +221,6 @@ mod tests {
         std::iter::once(AnyEndpoint::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port)).collect()
     }
 
-    /// `peers(port)` as the forwarding keeps it.
-    fn kept(port: u16) -> UpstreamPeers {
-        peers(port)
-    }
-
     fn answering(port: u16, interval: u64, times: usize) -> MockUpstreamTracker {
         let mut upstream = MockUpstreamTracker::new();
         upstream.expect_name().return_const("upstream".to_string());
@@ -268,7 +263,10 @@ mod tests {
         let forwarding = forwarding(vec![answering(1, 600, 1), answering(2, 600, 1)], &now);
         let lists =
             forwarding.upstream_peers(&request(1, Event::Started), newcomer(), at(&now)).await;
-        assert_eq!(lists.iter().map(|l| (**l).clone()).collect::<Vec<_>>(), vec![kept(1), kept(2)]);
+        assert_eq!(
+            lists.iter().map(|l| (**l).clone()).collect::<Vec<_>>(),
+            vec![peers(1), peers(2)]
+        );
     }
 
     #[tokio::test]
@@ -279,7 +277,7 @@ mod tests {
         now.store(1_030, Ordering::SeqCst);
         let cached =
             forwarding.upstream_peers(&request(1, Event::Periodic), seen_at(1_000), at(&now)).await;
-        assert_eq!(*cached[0], kept(1), "the cached answer serves the re-announce");
+        assert_eq!(*cached[0], peers(1), "the cached answer serves the re-announce");
         // Announcing every 30 s through the next 600 s: its turn comes once in them.
         for secs in (1_060..=1_600).step_by(30) {
             now.store(secs, Ordering::SeqCst);
@@ -307,7 +305,7 @@ mod tests {
         let lists =
             forwarding.upstream_peers(&request(2, Event::Started), newcomer(), at(&now)).await;
         assert_eq!(started.elapsed(), Duration::ZERO);
-        assert_eq!(*lists[0], kept(1));
+        assert_eq!(*lists[0], peers(1));
         tokio::time::sleep(TIMEOUT).await; // let the hung forward time out in the background
     }
 
@@ -327,7 +325,7 @@ mod tests {
         let lists =
             forwarding.upstream_peers(&request(1, Event::Started), newcomer(), at(&now)).await;
         assert_eq!(lists.len(), 1);
-        assert_eq!(*lists[0], kept(1));
+        assert_eq!(*lists[0], peers(1));
         assert_eq!(started.elapsed(), TIMEOUT);
     }
 

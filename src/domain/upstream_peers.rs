@@ -26,13 +26,12 @@ pub struct UpstreamPeers {
 }
 
 impl UpstreamPeers {
-    /// The endpoints of `peers`, without repeats (upstream answers are read straight into
-    /// `UpstreamPeers` by collecting endpoints; this is for tests that have a peer list).
+    /// The endpoints of `peers`, without repeats: for tests that have a peer list (upstream
+    /// answers are collected from endpoints).
     #[cfg(test)]
     pub fn new(peers: &super::peer::PeerList) -> Self {
-        let v4 = peers.v4.iter().map(|peer| v4_octets(peer.endpoint)).collect();
-        let v6 = peers.v6.iter().map(|peer| v6_octets(peer.endpoint)).collect();
-        Self::sorted(v4, v6)
+        let v4 = peers.v4.iter().map(|peer| AnyEndpoint::V4(peer.endpoint));
+        v4.chain(peers.v6.iter().map(|peer| AnyEndpoint::V6(peer.endpoint))).collect()
     }
 
     fn sorted(mut v4: Vec<OctetsV4>, mut v6: Vec<OctetsV6>) -> Self {

@@ -164,9 +164,9 @@ impl Client {
             &mut self.request,
         );
         // Between phases (and rounds) connections sit idle, and servers close idle ones:
-        // retracker 10 to 20 s after a connection's last request (`HEADER_READ_TIMEOUT`). A request written into a connection
-        // the server is closing would fail, so a connection idle this long is replaced first,
-        // as HTTP clients do.
+        // retracker 10 to 20 s after a connection's last request (`HEADER_READ_TIMEOUT`). A
+        // request written into a connection the server is closing would fail, so a connection
+        // idle this long is replaced first, as HTTP clients do.
         if self.connection.as_ref().is_some_and(|connection| connection.idle() > IDLE_REOPEN) {
             self.connection = None;
         }
