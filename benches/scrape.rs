@@ -26,6 +26,7 @@ fn full_repository() -> MemoryRepository {
         numwant: 0,
         max_peers: 250_000,
         start: 0,
+        with_ids: false,
     };
     let leecher = PeerAnnounce {
         peer_id: peer_id(1),

@@ -206,6 +206,7 @@ impl Announce {
                 event: self.event.1,
                 numwant: self.numwant.parsed(),
                 claimed_ip: self.claimed_ip,
+                peer_ids: !self.compact.unwrap_or(true) && !self.no_peer_id.unwrap_or(false),
             },
             compact: self.compact.unwrap_or(true),
             no_peer_id: self.no_peer_id.unwrap_or(false),

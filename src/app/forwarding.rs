@@ -213,6 +213,7 @@ mod tests {
             event,
             numwant: Some(50),
             claimed_ip: None,
+            peer_ids: false,
         }
     }
 

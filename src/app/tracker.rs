@@ -92,6 +92,7 @@ impl Tracker {
             numwant: self.settings.numwant.effective(request.numwant),
             max_peers: self.settings.max_peers_per_swarm,
             start: fastrand::usize(..),
+            with_ids: request.peer_ids,
         };
         let peer = PeerAnnounce {
             peer_id: request.peer_id,
@@ -210,6 +211,7 @@ mod tests {
             event: Event::Started,
             numwant: Some(500),
             claimed_ip: Some("198.51.100.1".parse().unwrap()),
+            peer_ids: false,
         }
     }
 

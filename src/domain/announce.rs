@@ -24,6 +24,8 @@ pub struct AnnounceRequest {
     pub numwant: Option<u32>,
     /// The address the client claims for itself (`ip=`), honoured only where allowed.
     pub claimed_ip: Option<IpAddr>,
+    /// The answer is to show peer ids: a dictionary answer (`compact=0`) without `no_peer_id`.
+    pub peer_ids: bool,
 }
 
 impl AnnounceRequest {
@@ -104,6 +106,7 @@ mod tests {
             event: Event::Started,
             numwant: None,
             claimed_ip: None,
+            peer_ids: false,
         }
     }
 

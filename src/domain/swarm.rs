@@ -1,6 +1,7 @@
 //! One torrent's swarm and the announce rule applied to it.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::LazyLock;
 
 use super::ids::PeerId;
 use super::peer::{AnyEndpoint, Event, PeerList};
@@ -57,6 +58,9 @@ pub struct AnnounceContext {
     pub max_peers: usize,
     /// Where the random window of peers starts.
     pub start: usize,
+    /// The answer shows peer ids (a dictionary answer without `no_peer_id`), so they are
+    /// picked too; compact answers have no room for them.
+    pub with_ids: bool,
 }
 
 /// The announcing peer's place in the swarm, before and after its announce.
@@ -81,24 +85,32 @@ pub struct SwarmAnswer {
 #[derive(Debug, Clone, Default)]
 pub struct Swarm {
     v4: PeerSet<Ipv4Addr>,
-    v6: PeerSet<Ipv6Addr>,
+    /// Boxed, and only once an IPv6 peer comes: most swarms never see one, and an empty set
+    /// inline cost every torrent 96 bytes.
+    v6: Option<Box<PeerSet<Ipv6Addr>>>,
     downloaded: u32,
 }
 
 impl Swarm {
+    /// The IPv6 peers: an empty set while there are none.
+    fn v6(&self) -> &PeerSet<Ipv6Addr> {
+        static NO_PEERS: LazyLock<PeerSet<Ipv6Addr>> = LazyLock::new(PeerSet::default);
+        self.v6.as_deref().unwrap_or(&NO_PEERS)
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.v4.is_empty() && self.v6.is_empty()
+        self.v4.is_empty() && self.v6().is_empty()
     }
 
     pub fn len(&self) -> usize {
-        self.v4.len() + self.v6.len()
+        self.v4.len() + self.v6().len()
     }
 
     pub fn stats(&self) -> SwarmStats {
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         SwarmStats {
-            complete: count(self.v4.seeders() + self.v6.seeders()),
-            incomplete: count(self.v4.leechers() + self.v6.leechers()),
+            complete: count(self.v4.seeders() + self.v6().seeders()),
+            incomplete: count(self.v4.leechers() + self.v6().leechers()),
             downloaded: self.downloaded,
         }
     }
@@ -107,8 +119,8 @@ impl Swarm {
         PeerCensus {
             seeders_v4: self.v4.seeders(),
             leechers_v4: self.v4.leechers(),
-            seeders_v6: self.v6.seeders(),
-            leechers_v6: self.v6.leechers(),
+            seeders_v6: self.v6().seeders(),
+            leechers_v6: self.v6().leechers(),
         }
     }
 
@@ -120,7 +132,7 @@ impl Swarm {
         if announce.event == Event::Stopped {
             let previous = match announce.endpoint {
                 AnyEndpoint::V4(_) => self.v4.remove(&announce.peer_id),
-                AnyEndpoint::V6(_) => self.v6.remove(&announce.peer_id),
+                AnyEndpoint::V6(_) => self.v6.as_mut().and_then(|v6| v6.remove(&announce.peer_id)),
             };
             let standing = Standing { previous, listed: false };
             return SwarmAnswer { stats: self.stats(), peers: PeerList::default(), standing };
@@ -137,35 +149,52 @@ impl Swarm {
             AnyEndpoint::V6(endpoint) => {
                 let report =
                     Report { id: announce.peer_id, endpoint, seeder: announce.seeder, completed };
-                self.v6.record(report, context.now, room)
+                self.v6.get_or_insert_default().record(report, context.now, room)
             }
         };
         if recorded.newly_completed {
             self.downloaded = self.downloaded.saturating_add(1);
         }
         let standing = Standing { previous: recorded.previous, listed: recorded.stored };
-        SwarmAnswer { stats: self.stats(), peers: self.pick(announce, context), standing }
+        let peers = self.pick(announce, context, recorded.position);
+        SwarmAnswer { stats: self.stats(), peers, standing }
     }
 
-    fn pick(&self, announce: &PeerAnnounce, context: &AnnounceContext) -> PeerList {
-        let pick = Pick {
-            exclude: &announce.peer_id,
+    /// Picks from the announcing peer's own family, where it stands at `position`, then tops
+    /// up from the other, where a dual-stack client may be listed too under the same id.
+    fn pick(
+        &self,
+        announce: &PeerAnnounce,
+        context: &AnnounceContext,
+        position: Option<usize>,
+    ) -> PeerList {
+        let pick = |exclude| Pick {
+            exclude,
             leechers_first: announce.seeder,
             start: context.start,
             cutoff: context.cutoff,
+            with_ids: context.with_ids,
         };
         let mut peers = PeerList::default();
         let wanted = context.numwant;
         match announce.endpoint {
             AnyEndpoint::V4(_) => {
                 peers.v4.reserve(wanted.min(self.v4.len()));
-                self.v4.pick(pick, wanted, &mut peers.v4);
-                self.v6.pick(pick, wanted - peers.v4.len(), &mut peers.v6);
+                self.v4.pick(pick(position), wanted, &mut peers.v4);
+                let rest = wanted - peers.v4.len();
+                if let Some(v6) = self.v6.as_deref().filter(|_| rest > 0) {
+                    let exclude = v6.position(&announce.peer_id);
+                    v6.pick(pick(exclude), rest, &mut peers.v6);
+                }
             }
             AnyEndpoint::V6(_) => {
-                peers.v6.reserve(wanted.min(self.v6.len()));
-                self.v6.pick(pick, wanted, &mut peers.v6);
-                self.v4.pick(pick, wanted - peers.v6.len(), &mut peers.v4);
+                peers.v6.reserve(wanted.min(self.v6().len()));
+                self.v6().pick(pick(position), wanted, &mut peers.v6);
+                let rest = wanted - peers.v6.len();
+                if rest > 0 && !self.v4.is_empty() {
+                    let exclude = self.v4.position(&announce.peer_id);
+                    self.v4.pick(pick(exclude), rest, &mut peers.v4);
+                }
             }
         }
         peers
@@ -173,7 +202,11 @@ impl Swarm {
 
     /// Drops the peers last seen at or before `cutoff`; returns how many went.
     pub fn expire(&mut self, cutoff: Timestamp) -> usize {
-        self.v4.expire(cutoff) + self.v6.expire(cutoff)
+        let v6 = self.v6.as_mut().map_or(0, |v6| v6.expire(cutoff));
+        if self.v6().is_empty() {
+            self.v6 = None;
+        }
+        self.v4.expire(cutoff) + v6
     }
 }
 
@@ -192,6 +225,7 @@ mod tests {
             numwant,
             max_peers: 1_000,
             start: 7,
+            with_ids: true,
         }
     }
 
@@ -258,6 +292,46 @@ mod tests {
     }
 
     #[test]
+    fn a_dual_stack_client_never_gets_itself_in_either_family() {
+        let mut swarm = Swarm::default();
+        for n in 2..6 {
+            swarm.announce(
+                &peer(n, &format!("10.0.0.{n}"), n % 2 == 0, Event::Started),
+                &context(50),
+            );
+            swarm.announce(
+                &peer(n, &format!("2001:db8::{n}"), n % 2 == 0, Event::Started),
+                &context(50),
+            );
+        }
+        swarm.announce(&peer(1, "2001:db8::1", false, Event::Started), &context(50));
+        let over_v4 = swarm.announce(&peer(1, "10.0.0.1", false, Event::Started), &context(50));
+        let over_v6 = swarm.announce(&peer(1, "2001:db8::1", false, Event::Periodic), &context(50));
+        for answer in [over_v4, over_v6] {
+            assert_eq!((answer.peers.v4.len(), answer.peers.v6.len()), (4, 4));
+            let ids =
+                answer.peers.v4.iter().map(|p| p.id).chain(answer.peers.v6.iter().map(|p| p.id));
+            assert!(ids.clone().all(|id| id.is_some() && id != Some(PeerId([1; 20]))));
+        }
+    }
+
+    #[test]
+    fn peer_ids_are_picked_only_for_answers_that_show_them() {
+        let mut swarm = Swarm::default();
+        for n in 1..4 {
+            swarm.announce(&peer(n, &format!("10.0.0.{n}"), false, Event::Started), &context(50));
+        }
+        let compact = AnnounceContext { with_ids: false, ..context(50) };
+        let answer = swarm.announce(&peer(9, "10.0.0.9", false, Event::Started), &compact);
+        assert_eq!(answer.peers.v4.len(), 3);
+        assert!(answer.peers.v4.iter().all(|p| p.id.is_none()));
+        let answer = swarm.announce(&peer(9, "10.0.0.9", false, Event::Periodic), &context(50));
+        let mut ids: Vec<_> = answer.peers.v4.iter().map(|p| p.id.unwrap().0[0]).collect();
+        ids.sort();
+        assert_eq!(ids, [1, 2, 3]);
+    }
+
+    #[test]
     fn numwant_caps_the_answer() {
         let mut swarm = Swarm::default();
         for n in 0..30 {
@@ -311,5 +385,21 @@ mod tests {
         assert_eq!((census.seeders_v4, census.leechers_v4, census.leechers_v6), (1, 1, 1));
         assert_eq!(swarm.expire(later.cutoff), 2);
         assert_eq!(swarm.stats(), SwarmStats { complete: 0, incomplete: 1, downloaded: 0 });
+        assert!(swarm.v6.is_none(), "the emptied IPv6 set is freed");
+    }
+
+    #[test]
+    fn ipv6_peers_come_and_go_in_a_swarm_that_had_none() {
+        let mut swarm = Swarm::default();
+        swarm.announce(&peer(1, "10.0.0.1", false, Event::Started), &context(50));
+        let gone = swarm.announce(&peer(2, "2001:db8::2", false, Event::Stopped), &context(50));
+        assert_eq!(gone.standing, Standing { previous: None, listed: false });
+        assert!(swarm.v6.is_none());
+
+        let joined = swarm.announce(&peer(2, "2001:db8::2", false, Event::Started), &context(50));
+        assert_eq!(joined.peers.v4.len(), 1);
+        assert_eq!(swarm.census().leechers_v6, 1);
+        let seen = swarm.announce(&peer(1, "10.0.0.1", false, Event::Periodic), &context(50));
+        assert_eq!(seen.peers.v6.len(), 1);
     }
 }

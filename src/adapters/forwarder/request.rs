@@ -92,6 +92,7 @@ mod tests {
             event,
             numwant: Some(50),
             claimed_ip: Some("192.0.2.1".parse().unwrap()),
+            peer_ids: false,
         }
     }
 

@@ -314,6 +314,7 @@ impl AnnounceFields {
             event: self.event,
             numwant: self.numwant,
             claimed_ip: self.claimed_ip,
+            peer_ids: !self.compact && !self.no_peer_id,
         };
         Ok(AnnounceQuery { request, compact: self.compact, no_peer_id: self.no_peer_id })
     }

@@ -134,6 +134,7 @@ mod tests {
             numwant: 50,
             max_peers: 1_000,
             start: 0,
+            with_ids: true,
         }
     }
 
