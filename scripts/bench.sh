@@ -2,12 +2,13 @@
 # The load runs behind docs/benchmarks.md, on loopback: retracker (1 worker thread, CPU 0)
 # against the bare baseline server (1 thread, CPU 0), driven by retracker-load (1 thread,
 # CPU 1), with 100,000 torrents and 1,000,000 live peers. Then the same at half the measured
-# rate for latency, and with forwarding on against the same tracker without, in turns at full
-# speed and one after the other at a real tracker's pace. Comparisons take
-# turns over ROUNDS rounds and compare medians: this VM drifts by a fifth from minute to minute.
+# rate for latency (the baseline paced alike as a control), and with forwarding on against
+# the same tracker without, in turns at full speed and one after the other at a real
+# tracker's pace. Comparisons take turns over ROUNDS rounds and compare medians: this VM
+# drifts by a fifth from minute to minute.
 # Not part of CI; run it on an otherwise idle machine.
 #
-#   scripts/bench.sh            # everything, about twelve minutes
+#   scripts/bench.sh            # everything, ten to twelve minutes
 #   DURATION=4 ROUNDS=3 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +48,10 @@ rate=$(sed -n "s/^ratio: the tracker's \([0-9]*\)\/s.*/\1/p" "$out/throughput.tx
 half=$((rate / 2))
 echo "== latency at half of the tracker's ${rate}/s: ${half}/s, paced (open loop)"
 start_tracker 6982
-run_load --target 127.0.0.1:6982 --pid "$server" --rate "$half" | tee "$out/latency.txt"
+# The baseline paced the same way, as a control: what this machine's loopback and scheduler
+# give an HTTP server that does nothing, at the same rate.
+run_load --target 127.0.0.1:6982 --pid "$server" --rate "$half" --baseline-threads 1 \
+  --baseline-cpus 0 | tee "$out/latency.txt"
 echo "== latency with 4 connections, each sending as soon as answered (closed loop)"
 run_load --target 127.0.0.1:6982 --pid "$server" --no-preload --connections 4 \
   | tee "$out/latency-closed.txt"
