@@ -254,6 +254,8 @@ const QUERY_TOKENS: &[&str] = &[
     "ip=",
     "compact=",
     "no_peer_id=",
+    "key=",
+    "%69nfo_hash=",
     "&",
     "=",
     "%",
@@ -269,7 +271,9 @@ const QUERY_TOKENS: &[&str] = &[
     "1",
     "65535",
     "65536",
+    "1234567890123456789",
     "18446744073709551616",
+    "%30",
     "started",
     "::1",
     "192.0.2.1",
@@ -289,6 +293,33 @@ fn query_soup() -> impl Strategy<Value = String> {
     ]
 }
 
+/// The tokens that are a key and its `=`, and the others, values and pieces of values.
+fn query_keys_and_values() -> (Vec<&'static str>, Vec<&'static str>) {
+    QUERY_TOKENS.iter().partition(|token| token.len() > 1 && token.ends_with('='))
+}
+
+/// A whole announce, for queries whose other pairs should show in a parsed answer.
+const WHOLE_ANNOUNCE: &str = concat!(
+    "info_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=bbbbbbbbbbbbbbbbbbbb",
+    "&port=1&uploaded=2&downloaded=3&left=4"
+);
+
+/// `query` with the first byte of every key escaped: the parser reads such a pair the general
+/// way (split, decoded, then read) where it reads a plain key's value in place. A key already
+/// escaped, an empty one and a non-ASCII first byte are left as they are.
+fn keys_escaped(query: &str) -> String {
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.as_bytes().first() {
+            Some(&first) if first.is_ascii() && first != b'%' && first != b'=' => {
+                format!("%{first:02X}{}", &pair[1..])
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    pairs.join("&")
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -304,6 +335,23 @@ proptest! {
             Ok(hashes) => prop_assert!((1..=5).contains(&hashes.len())),
             Err(error) => prop_assert!(error.to_string().chars().count() <= 128, "{error}"),
         }
+    }
+
+    /// Values read in place come out as the general way reads them, errors included.
+    #[test]
+    fn in_place_reading_agrees_with_the_general_way(
+        pairs in vec((select(query_keys_and_values().0), select(query_keys_and_values().1)), 1..4),
+    ) {
+        // A few pairs, a key and a token for its value, so that every field meets values right
+        // and wrong; few, so that one wrong value seldom makes the whole query an error, which
+        // would hide how the others were read.
+        let pairs: Vec<String> = pairs.iter().map(|(key, value)| format!("{key}{value}")).collect();
+        let query = format!("{WHOLE_ANNOUNCE}&{}", pairs.join("&"));
+        prop_assert_eq!(
+            query::parse_announce(&query),
+            query::parse_announce(&keys_escaped(&query)),
+            "query: {}", query
+        );
     }
 
     /// The splitter hands back exactly the pairs that were written, escapes undone.
