@@ -4,8 +4,6 @@
 //! announces for different torrents rarely wait on the same lock, and a lock is held for one
 //! swarm update and the copy of at most `numwant` peers.
 
-mod release;
-
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::domain::announce::Refusal;
@@ -101,7 +99,7 @@ impl PeerRepository for MemoryRepository {
         }
         // Once a whole round of parts: it walks the allocator's heaps.
         if part.is_last() && self.freed_since_release.swap(false, Ordering::Relaxed) {
-            release::release_freed_memory();
+            crate::allocator::release_freed_memory();
         }
         report
     }
