@@ -19,9 +19,17 @@
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// Returns whole free pages of the allocator's heaps to the system, where the allocator can.
-#[cfg(not(any(target_env = "msvc", fuzzing)))]
+/// Returns whole free pages of the allocator's heaps to the system, where the allocator can;
+/// other allocators (musl's, Windows') return memory on their own or offer no such call.
 pub fn release_freed_memory() {
+    #[cfg(not(any(target_env = "msvc", fuzzing)))]
+    purge_jemalloc();
+    #[cfg(all(fuzzing, target_os = "linux", target_env = "gnu"))]
+    trim_glibc();
+}
+
+#[cfg(not(any(target_env = "msvc", fuzzing)))]
+fn purge_jemalloc() {
     // jemalloc's MALLCTL_ARENAS_ALL: the purge applies to every arena.
     let purge_every_arena = c"arena.4096.purge";
     // SAFETY: a purge takes no input and writes no output, so both pairs are null; the name
@@ -37,9 +45,8 @@ pub fn release_freed_memory() {
     }
 }
 
-/// glibc: see the module's notes.
 #[cfg(all(fuzzing, target_os = "linux", target_env = "gnu"))]
-pub fn release_freed_memory() {
+fn trim_glibc() {
     unsafe extern "C" {
         /// Releases free memory of every arena, keeping `pad` bytes at the top of the main
         /// heap; 1 if it released any.
@@ -51,10 +58,3 @@ pub fn release_freed_memory() {
         malloc_trim(0);
     }
 }
-
-/// Other allocators return memory on their own, or offer no such call.
-#[cfg(any(
-    all(target_env = "msvc", not(fuzzing)),
-    all(fuzzing, not(all(target_os = "linux", target_env = "gnu")))
-))]
-pub fn release_freed_memory() {}
