@@ -57,6 +57,8 @@ async fn a_healthy_tracker_is_measured_and_compared_with_the_baseline() {
         "{baseline}"
     );
     assert!(stdout.contains("ratio: the tracker's "), "{stdout}");
+    // Waiting for answers, the default way, its workers slept in the kernel.
+    assert!(worker_sleeps(&stdout).iter().all(|&sleeps| sleeps > 0), "{stdout}");
 
     // The preload announced every peer, in every torrent, and none stopped.
     let (_, metrics) = common::get(&format!("{}/metrics", tracker.base)).await;
@@ -68,6 +70,31 @@ async fn a_healthy_tracker_is_measured_and_compared_with_the_baseline() {
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
     assert_eq!(peers, 200.0, "{metrics}");
+    tracker.running.stop().await;
+}
+
+/// How often the load generator's workers slept in each measured phase, as it reports.
+fn worker_sleeps(stdout: &str) -> Vec<u64> {
+    let sleeps: Vec<u64> = stdout
+        .lines()
+        .filter_map(|line| line.split_once("its workers slept ")?.1.split(' ').next()?.parse().ok())
+        .collect();
+    assert!(!sleeps.is_empty(), "no load generator line: {stdout}");
+    sleeps
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_load_generator_does_not_sleep_waiting_for_answers() {
+    let tracker = common::start_on("127.0.0.1:0", Config::default()).await;
+    let output = load(&tracker.base, &["--idle", "poll", "--baseline-threads", "1"]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("thread(s) that poll for answers"), "{stdout}");
+    // Against the tracker and the baseline alike: 400 answers each, next to no sleeps (a
+    // sleeping client sleeps about once an answer).
+    let sleeps = worker_sleeps(&stdout);
+    assert_eq!(sleeps.len(), 2, "{stdout}");
+    assert!(sleeps.iter().all(|&sleeps| sleeps < 20), "{stdout}");
     tracker.running.stop().await;
 }
 

@@ -5,6 +5,7 @@ mod baseline;
 mod check;
 mod connection;
 mod drive;
+mod idle;
 mod report;
 mod workload;
 
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 
 use drive::{Client, Phase, Stats};
+use idle::Idle;
 use workload::{Shape, Workload};
 
 #[derive(Parser)]
@@ -46,6 +48,11 @@ struct RunArgs {
     /// Threads of the load generator itself.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// How those threads wait for answers: `sleep`, or `poll` without sleeping, which needs
+    /// CPUs of their own. Over loopback a server pays for waking a sleeping client; `poll`
+    /// measures the server's own cost (see docs/benchmarks.md).
+    #[arg(long, value_enum, default_value_t = Idle::Sleep)]
+    idle: Idle,
     #[arg(long, default_value_t = 100_000)]
     torrents: u32,
     /// Distinct peers; every one is announced once before the measured phase.
@@ -129,6 +136,7 @@ fn main() -> ExitCode {
 fn runtime(threads: usize) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
+        .thread_name(idle::WORKER_THREAD)
         .enable_all()
         .build()
         .expect("the async runtime starts")
@@ -169,10 +177,14 @@ fn run(args: RunArgs) -> ExitCode {
     };
     let workload = Arc::new(Workload::new(shape, args.target.to_string()));
     println!(
-        "retracker-load: {} connections on {} thread(s); {} torrents, {} peers (skew {}), numwant {}, \
-         {:.0}% scrapes, churn {}",
+        "retracker-load: {} connections on {} thread(s) that {} for answers; {} torrents, {} peers \
+         (skew {}), numwant {}, {:.0}% scrapes, churn {}",
         args.connections,
         args.threads,
+        match args.idle {
+            Idle::Sleep => "sleep",
+            Idle::Poll => "poll",
+        },
         args.torrents,
         args.peers,
         args.skew,
@@ -181,6 +193,9 @@ fn run(args: RunArgs) -> ExitCode {
         args.churn,
     );
     let runtime = runtime(args.threads);
+    if args.idle == Idle::Poll {
+        idle::keep_awake(&runtime, args.threads);
+    }
     let (target, clients) = runtime.block_on(measure_target(&args, &workload));
     let mut failed = target.errors > 0;
     let reference = match (args.baseline_threads, args.versus) {
@@ -348,9 +363,20 @@ async fn measure(
     role: &str,
     name: &str,
 ) -> (Vec<Client>, Measured) {
-    let (clients, stats, elapsed, cpu) = measured_phases(args, workload, clients, server).await;
+    let (clients, stats, elapsed, cpu, own) =
+        measured_phases(args, workload, clients, server).await;
     println!("{}", report::phase_line(name, &stats, elapsed));
     print_cpu(role, cpu);
+    if let Some(own) = own {
+        let requests = stats.answered + stats.error_count();
+        println!(
+            "load generator during the measured phase: {:.0}% of one core, its workers slept {} times \
+             ({:.3} a request)",
+            own.cores * 100.0,
+            own.sleeps,
+            own.sleeps as f64 / requests.max(1) as f64,
+        );
+    }
     print_errors(&stats);
     let measured = Measured {
         rate: report::requests_per_second(&stats, elapsed),
@@ -361,14 +387,27 @@ async fn measure(
     (clients, measured)
 }
 
+/// What a measured phase cost the load generator itself: its CPU says whether it, not the
+/// server, was the limit; each of its sleeps was a wake-up the server paid for, over loopback.
+struct OwnUsage {
+    cores: f64,
+    sleeps: u64,
+}
+
+/// CPU seconds this process has used, and how often its runtime workers have slept.
+fn own_usage_so_far() -> Option<(f64, u64)> {
+    Some((report::cpu_seconds(std::process::id())?, idle::sleeps(idle::WORKER_THREAD)?))
+}
+
 /// The warm-up, then the measured phase; gives back the clients, what was measured, how long
-/// it took and, given the server's pid, how many cores' worth of CPU the server used meanwhile.
+/// it took, how many cores' worth of CPU the server used meanwhile (given its pid), and what
+/// the phase cost this tool.
 async fn measured_phases(
     args: &RunArgs,
     workload: &Arc<Workload>,
     clients: Vec<Client>,
     server: Option<u32>,
-) -> (Vec<Client>, Stats, Duration, Option<f64>) {
+) -> (Vec<Client>, Stats, Duration, Option<f64>, Option<OwnUsage>) {
     let pace = args.rate.map(|rate| Duration::from_secs_f64(f64::from(args.connections) / rate));
     let warmup =
         Phase { until: Instant::now() + Duration::from_secs_f64(args.warmup), budget: None, pace };
@@ -380,6 +419,7 @@ async fn measured_phases(
     print_errors(&warmup_stats);
     let started = Instant::now();
     let cpu_before = server.and_then(report::cpu_seconds);
+    let own_before = own_usage_so_far();
     let until = started + Duration::from_secs_f64(args.duration);
     let budget = args.requests.map(|n| Arc::new(AtomicU64::new(n)));
     // With --report-every, the measured phase runs in slices with a line each, for soak runs.
@@ -414,10 +454,13 @@ async fn measured_phases(
     let cpu_after = server.and_then(report::cpu_seconds);
     let cores =
         cpu_before.zip(cpu_after).map(|(before, after)| (after - before) / elapsed.as_secs_f64());
+    let own = own_before.zip(own_usage_so_far()).map(|((cpu, sleeps), (cpu_now, sleeps_now))| {
+        OwnUsage { cores: (cpu_now - cpu) / elapsed.as_secs_f64(), sleeps: sleeps_now - sleeps }
+    });
     for (what, count) in warmup_stats.errors {
         *stats.errors.entry(format!("(warm-up) {what}")).or_default() += count;
     }
-    (clients, stats, elapsed, cores)
+    (clients, stats, elapsed, cores, own)
 }
 
 async fn run_phase(mut client: Client, workload: Arc<Workload>, phase: Phase) -> (Client, Stats) {
