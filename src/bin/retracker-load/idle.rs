@@ -2,7 +2,7 @@
 //!
 //! Over loopback a server's `writev` runs the client's side of TCP in the server's own system
 //! call, and wakes the client's thread if it sleeps: on this VM that wake-up (an interrupt
-//! sent to the other CPU, with interrupts off meanwhile) cost retracker a tenth of its core
+//! sent to the other CPU, with interrupts off meanwhile) cost retracker a tenth of its throughput
 //! (docs/benchmarks.md). A server slower than the client leaves it idle, so it pays for a
 //! wake-up nearly every answer; a faster one keeps it busy and pays almost never. Sleeping
 //! clients thus charge the slower server of a comparison for work that is not its own, which
