@@ -61,17 +61,15 @@ kill "$server"
 
 echo "== forwarding on, to a fake upstream (the baseline server) on loopback, against the same"
 echo "   tracker without forwarding, both on CPU 0 and measured in turns"
-# The fake upstream stands for a remote tracker: it runs beside the load generator, not on
-# the tracker's CPU.
-taskset -c 1 "$load" baseline --listen 127.0.0.1:6990 --threads 1 >/dev/null &
-pids+=("$!")
+# The fake upstream stands for a remote tracker: the load generator serves it on its own
+# (polling) thread, off the tracker's CPU and awake, as a remote one is to the tracker.
 forwarders="$out/forwarders.yml"
 printf -- '- uri: http://127.0.0.1:6990/announce\n  name: fake-upstream\n' >"$forwarders"
 start_tracker 6984
 plain=$server
 start_tracker 6983 -f "$forwarders"
 run_load --target 127.0.0.1:6983 --pid "$server" --versus 127.0.0.1:6984 --versus-pid "$plain" \
-  --rounds "$rounds" | tee "$out/forwarding.txt"
+  --rounds "$rounds" --upstream 127.0.0.1:6990 | tee "$out/forwarding.txt"
 kill "$server" "$plain"
 
 echo "== forwarding at a real tracker's pace: each of the 1,000,000 peers announcing every 30 s,"
@@ -80,8 +78,8 @@ port=6985
 for flags in "-f $forwarders" ""; do
   # shellcheck disable=SC2086 # the flags are meant to split into words
   start_tracker "$port" $flags
-  taskset -c 1 "$load" run --idle poll --target "127.0.0.1:$port" --pid "$server" --rate 33333 \
-    --warmup 40 --duration "$duration" | tee -a "$out/forwarding-paced.txt"
+  taskset -c 1 "$load" run --idle poll --upstream 127.0.0.1:6990 --target "127.0.0.1:$port" \
+    --pid "$server" --rate 33333 --warmup 40 --duration "$duration" | tee -a "$out/forwarding-paced.txt"
   kill "$server"
   port=$((port + 1))
 done

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::io::Write as _;
 use std::process::{Command, Output};
 
 use retracker::app::Config;
@@ -95,6 +96,37 @@ async fn a_polling_load_generator_does_not_sleep_waiting_for_answers() {
     let sleeps = worker_sleeps(&stdout);
     assert_eq!(sleeps.len(), 2, "{stdout}");
     assert!(sleeps.iter().all(|&sleeps| sleeps < 20), "{stdout}");
+    tracker.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_upstream_it_serves_answers_a_forwarding_tracker() {
+    // A free port for the upstream, which only the load generator will serve.
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut forwarders = tempfile::NamedTempFile::new().unwrap();
+    writeln!(forwarders, "- uri: http://{upstream}/announce\n  name: fake").unwrap();
+    let config = Config {
+        enable_prometheus: true,
+        forwards_file: forwarders.path().to_string_lossy().into_owned(),
+        ..Config::default()
+    };
+    let tracker = common::start_on("127.0.0.1:0", config).await;
+    let upstream = upstream.to_string();
+    let output = load(&tracker.base, &["--idle", "poll", "--upstream", &upstream]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains(&format!("fake upstream at {upstream}")), "{stdout}");
+
+    // Each torrent's first announce was forwarded, and answered with the fixed peer list.
+    let (_, metrics) = common::get(&format!("{}/metrics", tracker.base)).await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    let ok = metrics
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(r#"retracker_forwards_total{forwarder="fake",outcome="ok"} "#)
+        })
+        .and_then(|value| value.parse::<f64>().ok());
+    assert!(ok.is_some_and(|forwards| forwards >= 20.0), "{metrics}");
     tracker.running.stop().await;
 }
 

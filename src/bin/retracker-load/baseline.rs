@@ -12,6 +12,10 @@ use tokio::net::TcpListener;
 
 use retracker::adapters::bencode::encode as be;
 
+/// The size of a fixed announce answer when no run has measured the tracker's: about a
+/// compact answer of 37 peers.
+pub const TYPICAL_ANSWER_BYTES: usize = 300;
+
 /// A valid compact announce answer of `size` bytes or a little less. Its peers are
 /// 127.0.0.1 on distinct ports and its interval is half an hour, as a real tracker's, so it
 /// also serves as a fake upstream for retracker's forwarding.

@@ -109,6 +109,11 @@ struct RunArgs {
     rounds: u32,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Also serve a fake upstream tracker at this address (the baseline's fixed answers) on
+    /// this tool's own threads, for a tracker that forwards to it: with `--idle poll` it is
+    /// awake, as a remote upstream is to the tracker, which then pays for no wake-ups.
+    #[arg(long)]
+    upstream: Option<SocketAddr>,
     /// Print a line every this many seconds of the measured phase (for long soak runs).
     #[arg(long)]
     report_every: Option<f64>,
@@ -122,7 +127,7 @@ struct BaselineArgs {
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// Size of the fixed announce answer.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = baseline::TYPICAL_ANSWER_BYTES)]
     announce_bytes: usize,
 }
 
@@ -195,6 +200,19 @@ fn run(args: RunArgs) -> ExitCode {
     let runtime = runtime(args.threads);
     if args.idle == Idle::Poll {
         idle::keep_awake(&runtime, args.threads);
+    }
+    if let Some(addr) = args.upstream {
+        match runtime.block_on(tokio::net::TcpListener::bind(addr)) {
+            Ok(listener) => {
+                println!("fake upstream at {addr}, on this tool's threads");
+                let announce = baseline::announce_body(baseline::TYPICAL_ANSWER_BYTES).into();
+                runtime.spawn(baseline::serve(listener, announce, baseline::scrape_body().into()));
+            }
+            Err(error) => {
+                eprintln!("retracker-load: cannot serve a fake upstream on {addr}: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
     }
     let (target, clients) = runtime.block_on(measure_target(&args, &workload));
     let mut failed = target.errors > 0;
