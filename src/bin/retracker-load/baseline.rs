@@ -16,15 +16,18 @@ use retracker::adapters::bencode::encode as be;
 /// compact answer of 37 peers.
 pub const TYPICAL_ANSWER_BYTES: usize = 300;
 
-/// A valid compact announce answer of `size` bytes or a little less. Its peers are
-/// 127.0.0.1 on distinct ports and its interval is half an hour, as a real tracker's, so it
-/// also serves as a fake upstream for retracker's forwarding.
-pub fn announce_body(size: usize) -> Vec<u8> {
+/// The `interval` of the fixed answers: half an hour, as a real tracker's.
+pub const TYPICAL_INTERVAL_SECS: u32 = 1800;
+
+/// A valid compact announce answer of `size` bytes or a little less, stating `interval`
+/// seconds. Its peers are 127.0.0.1 on distinct ports, so it also serves as a fake upstream
+/// for retracker's forwarding.
+pub fn announce_body(size: usize, interval: u32) -> Vec<u8> {
     let mut body = Vec::with_capacity(size + 16);
     be::dict_start(&mut body);
     be::key_integer(&mut body, "complete", 1);
     be::key_integer(&mut body, "incomplete", 1);
-    be::key_integer(&mut body, "interval", 1800);
+    be::key_integer(&mut body, "interval", interval.into());
     be::key_integer(&mut body, "min interval", 15);
     be::bytes(&mut body, b"peers");
     // Room left for the peer string, its length prefix ("NNN:") and the closing "e".
@@ -89,9 +92,14 @@ mod tests {
     #[test]
     fn the_fixed_answers_are_valid_and_of_the_asked_size() {
         for size in [80, 120, 300, 1000] {
-            let body = announce_body(size);
+            let body = announce_body(size, TYPICAL_INTERVAL_SECS);
             assert!(body.len() <= size && body.len() + 6 > size, "{size}: {}", body.len());
             assert!(check::announce(&body, 200).is_ok());
+        }
+        for interval in [60, 3600] {
+            let body = announce_body(TYPICAL_ANSWER_BYTES, interval);
+            let stated = format!("8:intervali{interval}e");
+            assert!(body.windows(stated.len()).any(|w| w == stated.as_bytes()), "{interval}");
         }
         assert_eq!(check::scrape(&scrape_body()), Ok(()));
     }

@@ -114,6 +114,10 @@ struct RunArgs {
     /// awake, as a remote upstream is to the tracker, which then pays for no wake-ups.
     #[arg(long)]
     upstream: Option<SocketAddr>,
+    /// The `interval` the fake upstream states, in seconds: the tracker re-announces each
+    /// client to it once per interval (within the tracker's bounds, one minute to an hour).
+    #[arg(long, default_value_t = baseline::TYPICAL_INTERVAL_SECS, requires = "upstream")]
+    upstream_interval: u32,
     /// Print a line every this many seconds of the measured phase (for long soak runs).
     #[arg(long)]
     report_every: Option<f64>,
@@ -159,7 +163,8 @@ fn serve_baseline(args: BaselineArgs) -> ExitCode {
         let addr = listener.local_addr().expect("a bound socket has an address");
         println!("listening on {addr}");
         let _ = std::io::stdout().flush();
-        let announce = baseline::announce_body(args.announce_bytes).into();
+        let announce =
+            baseline::announce_body(args.announce_bytes, baseline::TYPICAL_INTERVAL_SECS).into();
         baseline::serve(listener, announce, baseline::scrape_body().into()).await;
         ExitCode::SUCCESS
     })
@@ -205,7 +210,9 @@ fn run(args: RunArgs) -> ExitCode {
         match runtime.block_on(tokio::net::TcpListener::bind(addr)) {
             Ok(listener) => {
                 println!("fake upstream at {addr}, on this tool's threads");
-                let announce = baseline::announce_body(baseline::TYPICAL_ANSWER_BYTES).into();
+                let announce =
+                    baseline::announce_body(baseline::TYPICAL_ANSWER_BYTES, args.upstream_interval)
+                        .into();
                 runtime.spawn(baseline::serve(listener, announce, baseline::scrape_body().into()));
             }
             Err(error) => {
