@@ -63,20 +63,36 @@ pub struct Plan {
     pub cached: Option<Arc<UpstreamPeers>>,
 }
 
-/// What is remembered of one upstream tracker for one torrent.
+/// Clients owed a forward, and since when.
+type Owed = HashMap<PeerId, Timestamp, RandomState>;
+
+/// What is remembered of one upstream tracker for one torrent. Every announce of the torrent
+/// reads it, most of them cold, so it is kept to 32 bytes that sit inline in the torrent's
+/// slot of the records map (`interval_secs` rather than a `Duration`, `owed` boxed since it
+/// is empty unless the upstream fails).
 #[derive(Debug, Clone)]
 pub struct UpstreamTorrent {
-    answer: Option<(Arc<UpstreamPeers>, Timestamp)>,
-    interval: Duration,
+    answer: Option<Arc<UpstreamPeers>>,
+    answered_at: Timestamp,
+    interval_secs: u32,
     retry_after: Timestamp,
-    /// Clients whose forward failed or whose turn came during a back-off, and since when.
-    owed: HashMap<PeerId, Timestamp, RandomState>,
+    /// Clients whose forward failed or whose turn came during a back-off.
+    owed: Option<Box<Owed>>,
 }
 
 impl UpstreamTorrent {
     pub fn new(rules: &ForwardRules) -> Self {
-        let interval = rules.default_interval.clamp(rules.interval_floor, rules.interval_ceiling);
-        Self { answer: None, interval, retry_after: Timestamp::default(), owed: HashMap::default() }
+        Self {
+            answer: None,
+            answered_at: Timestamp::default(),
+            interval_secs: bounded_secs(rules.default_interval, rules),
+            retry_after: Timestamp::default(),
+            owed: None,
+        }
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_secs(self.interval_secs.into())
     }
 
     /// Decides for one client's announce, given where the swarm says it stood.
@@ -91,9 +107,9 @@ impl UpstreamTorrent {
         let cached = self
             .answer
             .as_ref()
-            .filter(|(_, at)| now < at.saturating_add(self.interval))
-            .map(|(peers, _)| peers.clone());
-        let was_owed = !self.owed.is_empty() && self.owed.remove(client).is_some();
+            .filter(|_| now < self.answered_at.saturating_add(self.interval()))
+            .cloned();
+        let was_owed = self.owed.as_mut().is_some_and(|owed| owed.remove(client).is_some());
         let forward = match event {
             // Only a client the upstream was told about needs telling that it left.
             Event::Stopped => standing.previous.is_some() && !was_owed,
@@ -119,7 +135,7 @@ impl UpstreamTorrent {
         let Some(previous) = previous else {
             return true;
         };
-        let period = self.interval.as_secs().max(1);
+        let period = u64::from(self.interval_secs.max(1));
         // Any fixed seed: the point only has to stay put for as long as the client is around.
         let phase = FixedState::with_seed(0).hash_one(client) % period;
         let turn = |at: Timestamp| (u64::from(at.secs()) + phase) / period;
@@ -127,8 +143,9 @@ impl UpstreamTorrent {
     }
 
     fn owe(&mut self, client: &PeerId, now: Timestamp, rules: &ForwardRules) {
-        if self.owed.len() < rules.max_owed {
-            self.owed.entry(*client).or_insert(now);
+        let owed = self.owed.get_or_insert_default();
+        if owed.len() < rules.max_owed {
+            owed.entry(*client).or_insert(now);
         }
     }
 
@@ -140,10 +157,10 @@ impl UpstreamTorrent {
         now: Timestamp,
         rules: &ForwardRules,
     ) -> Arc<UpstreamPeers> {
-        let interval = interval.unwrap_or(rules.default_interval);
-        self.interval = interval.clamp(rules.interval_floor, rules.interval_ceiling);
+        self.interval_secs = bounded_secs(interval.unwrap_or(rules.default_interval), rules);
         let peers = Arc::new(peers);
-        self.answer = Some((peers.clone(), now));
+        self.answer = Some(peers.clone());
+        self.answered_at = now;
         peers
     }
 
@@ -156,12 +173,23 @@ impl UpstreamTorrent {
     /// Forgets clients owed since `cutoff` and an answer older than it; returns whether
     /// anything is left worth keeping.
     pub fn expire(&mut self, cutoff: Timestamp) -> bool {
-        self.owed.retain(|_, since| *since > cutoff);
-        if self.answer.as_ref().is_some_and(|(_, at)| *at <= cutoff) {
+        if let Some(owed) = &mut self.owed {
+            owed.retain(|_, since| *since > cutoff);
+            if owed.is_empty() {
+                self.owed = None;
+            }
+        }
+        if self.answered_at <= cutoff {
             self.answer = None;
         }
-        !self.owed.is_empty() || self.answer.is_some() || self.retry_after > cutoff
+        self.owed.is_some() || self.answer.is_some() || self.retry_after > cutoff
     }
+}
+
+/// An upstream's interval within the rules' bounds, in whole seconds.
+fn bounded_secs(interval: Duration, rules: &ForwardRules) -> u32 {
+    let bounded = interval.clamp(rules.interval_floor, rules.interval_ceiling);
+    u32::try_from(bounded.as_secs()).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -310,6 +338,11 @@ mod tests {
         assert_eq!(forwards(&mut state, 1, 1010, 1600, 10).len(), 10, "interval 0 means 60 s");
         answered(&mut state, 999_999, 1600);
         assert_eq!(forwards(&mut state, 1, 1610, 1600 + 7200, 10).len(), 2, "capped at an hour");
+    }
+
+    #[test]
+    fn a_record_fits_half_a_cache_line() {
+        assert!(std::mem::size_of::<UpstreamTorrent>() <= 32);
     }
 
     #[test]
