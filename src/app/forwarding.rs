@@ -25,7 +25,7 @@ const SHARDS: usize = 64;
 
 /// The upstream lists for one answer; inline up to two forwarders, the usual at most, so that
 /// an announce allocates nothing for them.
-pub type UpstreamLists = SmallVec<[Arc<UpstreamPeers>; 2]>;
+pub type UpstreamLists = SmallVec<[UpstreamPeers; 2]>;
 
 /// A torrent's records, one per upstream: inline for one upstream, so that the torrent's slot
 /// of the map (64 bytes) holds it and an announce reads one cache line, not two.
@@ -100,7 +100,7 @@ impl Forwarding {
         self: Arc<Self>,
         index: usize,
         request: AnnounceRequest,
-    ) -> Option<Arc<UpstreamPeers>> {
+    ) -> Option<UpstreamPeers> {
         let upstream = &self.upstreams[index];
         let name = upstream.name();
         let started = tokio::time::Instant::now();
@@ -271,10 +271,7 @@ mod tests {
         let forwarding = forwarding(vec![answering(1, 600, 1), answering(2, 600, 1)], &now);
         let lists =
             forwarding.upstream_peers(&request(1, Event::Started), newcomer(), at(&now)).await;
-        assert_eq!(
-            lists.iter().map(|l| (**l).clone()).collect::<Vec<_>>(),
-            vec![peers(1), peers(2)]
-        );
+        assert_eq!(lists.to_vec(), vec![peers(1), peers(2)]);
     }
 
     #[tokio::test]
@@ -285,7 +282,7 @@ mod tests {
         now.store(1_030, Ordering::SeqCst);
         let cached =
             forwarding.upstream_peers(&request(1, Event::Periodic), seen_at(1_000), at(&now)).await;
-        assert_eq!(*cached[0], peers(1), "the cached answer serves the re-announce");
+        assert_eq!(cached[0], peers(1), "the cached answer serves the re-announce");
         // Announcing every 30 s through the next 600 s: its turn comes once in them.
         for secs in (1_060..=1_600).step_by(30) {
             now.store(secs, Ordering::SeqCst);
@@ -313,7 +310,7 @@ mod tests {
         let lists =
             forwarding.upstream_peers(&request(2, Event::Started), newcomer(), at(&now)).await;
         assert_eq!(started.elapsed(), Duration::ZERO);
-        assert_eq!(*lists[0], peers(1));
+        assert_eq!(lists[0], peers(1));
         tokio::time::sleep(TIMEOUT).await; // let the hung forward time out in the background
     }
 
@@ -333,7 +330,7 @@ mod tests {
         let lists =
             forwarding.upstream_peers(&request(1, Event::Started), newcomer(), at(&now)).await;
         assert_eq!(lists.len(), 1);
-        assert_eq!(*lists[0], peers(1));
+        assert_eq!(lists[0], peers(1));
         assert_eq!(started.elapsed(), TIMEOUT);
     }
 

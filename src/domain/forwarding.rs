@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::Arc;
 use std::time::Duration;
 
 use foldhash::fast::{FixedState, RandomState};
@@ -60,7 +59,7 @@ pub struct Plan {
     /// Send the announce upstream.
     pub forward: bool,
     /// Peers from an upstream answer still within its interval: usable without waiting.
-    pub cached: Option<Arc<UpstreamPeers>>,
+    pub cached: Option<UpstreamPeers>,
 }
 
 /// Clients owed a forward, and since when.
@@ -72,7 +71,7 @@ type Owed = HashMap<PeerId, Timestamp, RandomState>;
 /// is empty unless the upstream fails).
 #[derive(Debug, Clone)]
 pub struct UpstreamTorrent {
-    answer: Option<Arc<UpstreamPeers>>,
+    answer: Option<UpstreamPeers>,
     answered_at: Timestamp,
     interval_secs: u32,
     retry_after: Timestamp,
@@ -156,9 +155,8 @@ impl UpstreamTorrent {
         interval: Option<Duration>,
         now: Timestamp,
         rules: &ForwardRules,
-    ) -> Arc<UpstreamPeers> {
+    ) -> UpstreamPeers {
         self.interval_secs = bounded_secs(interval.unwrap_or(rules.default_interval), rules);
-        let peers = Arc::new(peers);
         self.answer = Some(peers.clone());
         self.answered_at = now;
         peers

@@ -2,7 +2,6 @@
 //! the shared lists so that a compact answer copies them whole.
 
 use std::ops::Range;
-use std::sync::Arc;
 
 use super::peer::{AnyEndpoint, PeerList};
 use super::upstream_peers::{UpstreamPeers, UpstreamSelection};
@@ -13,7 +12,7 @@ use super::upstream_peers::{UpstreamPeers, UpstreamSelection};
 /// the clients of a torrent do not all get the same few upstream peers.
 pub fn merge(
     local: &PeerList,
-    upstream: &[Arc<UpstreamPeers>],
+    upstream: &[UpstreamPeers],
     numwant: usize,
     client: AnyEndpoint,
     start: usize,
@@ -67,7 +66,7 @@ pub fn merge(
 /// returns how many it took.
 fn take_runs(
     cursor: &mut Cursor,
-    upstream: &[Arc<UpstreamPeers>],
+    upstream: &[UpstreamPeers],
     list: usize,
     want: usize,
     listed: &mut Vec<(usize, usize)>,
@@ -90,7 +89,7 @@ fn take_runs(
 /// Marks the endpoints at `run` of list `list` as listed in every other list that has them: an
 /// endpoint in several lists is taken from the first that offers it.
 fn note_repeats(
-    upstream: &[Arc<UpstreamPeers>],
+    upstream: &[UpstreamPeers],
     list: usize,
     run: Range<usize>,
     listed: &mut Vec<(usize, usize)>,
@@ -165,8 +164,8 @@ mod tests {
         Peer { id: None, endpoint: Endpoint { ip: Ipv4Addr::new(10, 0, 0, last), port } }
     }
 
-    fn list(peers: &[Peer<Ipv4Addr>]) -> Arc<UpstreamPeers> {
-        Arc::new(UpstreamPeers::new(&PeerList { v4: peers.to_vec(), v6: vec![] }))
+    fn list(peers: &[Peer<Ipv4Addr>]) -> UpstreamPeers {
+        UpstreamPeers::new(&PeerList { v4: peers.to_vec(), v6: vec![] })
     }
 
     /// The ports of `local`'s peers, then of those `merge` adds.
@@ -224,9 +223,8 @@ mod tests {
     #[test]
     fn merge_drops_ipv6_repeats_too() {
         let v6 = |port| Peer { id: None, endpoint: Endpoint { ip: Ipv6Addr::LOCALHOST, port } };
-        let upstream = |v6: Vec<Peer<Ipv6Addr>>| {
-            Arc::new(UpstreamPeers::new(&PeerList { v4: vec![v4(1, 1)], v6 }))
-        };
+        let upstream =
+            |v6: Vec<Peer<Ipv6Addr>>| UpstreamPeers::new(&PeerList { v4: vec![v4(1, 1)], v6 });
         let local = PeerList { v4: vec![], v6: vec![v6(1)] };
         let (a, b) = (upstream(vec![v6(1), v6(2)]), upstream(vec![v6(2), v6(3)]));
         let client = AnyEndpoint::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 3);

@@ -7,10 +7,16 @@
 //! among them by binary search instead of hashing. Each endpoint is kept as its octets in
 //! network order, address then port, which sorts as the endpoint does; an answer then takes
 //! runs of the shared list, and writing a compact answer copies them whole.
+//!
+//! A list is shared by its torrent's announces, which read it cold: its reference count, its
+//! length and its first IPv4 octets share one allocation and one cache line, behind a thin
+//! pointer (a std `Arc<Vec<_>>` puts the count and the octets a pointer apart, a miss each).
+//! The IPv6 endpoints, rarer, hang off that header.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
-use std::sync::Arc;
+
+use triomphe::ThinArc;
 
 use super::peer::{AnyEndpoint, Endpoint, EndpointV4, EndpointV6};
 
@@ -19,10 +25,17 @@ pub type OctetsV4 = [u8; 6];
 /// An IPv6 endpoint as 16 address octets and a big-endian port.
 pub type OctetsV6 = [u8; 18];
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Cheap to clone: a clone shares the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamPeers {
-    v4: Vec<OctetsV4>,
-    v6: Vec<OctetsV6>,
+    /// The IPv4 endpoints, with the IPv6 ones as the header.
+    shared: ThinArc<Box<[OctetsV6]>, OctetsV4>,
+}
+
+impl Default for UpstreamPeers {
+    fn default() -> Self {
+        Self::sorted(Vec::new(), Vec::new())
+    }
 }
 
 impl UpstreamPeers {
@@ -39,14 +52,24 @@ impl UpstreamPeers {
         v4.dedup();
         v6.sort_unstable();
         v6.dedup();
-        // Kept for the upstream's whole interval: no room left over from repeats or reserve.
-        v4.shrink_to_fit();
-        v6.shrink_to_fit();
-        Self { v4, v6 }
+        Self { shared: ThinArc::from_header_and_slice(v6.into_boxed_slice(), &v4) }
+    }
+
+    /// Whether both are the same shared list, not merely equal ones.
+    pub fn is_same_list(&self, other: &Self) -> bool {
+        self.shared.ptr() == other.shared.ptr()
+    }
+
+    fn v4(&self) -> &[OctetsV4] {
+        &self.shared.slice
+    }
+
+    fn v6(&self) -> &[OctetsV6] {
+        &self.shared.header.header
     }
 
     pub fn len(&self) -> usize {
-        self.v4.len() + self.v6.len()
+        self.v4().len() + self.v6().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -64,12 +87,12 @@ impl UpstreamPeers {
     #[inline]
     pub fn v4_position(&self, endpoint: EndpointV4) -> Option<usize> {
         let key = u64::from(endpoint.ip.to_bits()) << 16 | u64::from(endpoint.port);
-        search(&self.v4, key, v4_key)
+        search(self.v4(), key, v4_key)
     }
 
     pub fn v6_position(&self, endpoint: EndpointV6) -> Option<usize> {
-        let index = search(&self.v6, v6_octets(endpoint), |octets| *octets)?;
-        Some(self.v4.len() + index)
+        let index = search(self.v6(), v6_octets(endpoint), |octets| *octets)?;
+        Some(self.v4().len() + index)
     }
 
     /// Every endpoint, in the order of `position`.
@@ -79,23 +102,25 @@ impl UpstreamPeers {
 
     /// The endpoint at `position` (below `len`), in the order of `position`.
     pub fn endpoint(&self, position: usize) -> AnyEndpoint {
-        match self.v4.get(position) {
+        let v4 = self.v4();
+        match v4.get(position) {
             Some(octets) => AnyEndpoint::V4(v4_endpoint(octets)),
-            None => AnyEndpoint::V6(v6_endpoint(&self.v6[position - self.v4.len()])),
+            None => AnyEndpoint::V6(v6_endpoint(&self.v6()[position - v4.len()])),
         }
     }
 
     /// The IPv4 endpoints among `positions`.
     pub fn v4_in(&self, positions: &Range<usize>) -> &[OctetsV4] {
-        let end = positions.end.min(self.v4.len());
-        &self.v4[positions.start.min(end)..end]
+        let v4 = self.v4();
+        let end = positions.end.min(v4.len());
+        &v4[positions.start.min(end)..end]
     }
 
     /// The IPv6 endpoints among `positions`.
     pub fn v6_in(&self, positions: &Range<usize>) -> &[OctetsV6] {
-        let offset = self.v4.len();
+        let offset = self.v4().len();
         let end = positions.end.max(offset) - offset;
-        &self.v6[positions.start.max(offset) - offset..end]
+        &self.v6()[positions.start.max(offset) - offset..end]
     }
 }
 
@@ -121,20 +146,20 @@ impl FromIterator<AnyEndpoint> for UpstreamPeers {
 /// them copies no peer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpstreamSelection {
-    runs: Vec<(Arc<UpstreamPeers>, Range<usize>)>,
+    runs: Vec<(UpstreamPeers, Range<usize>)>,
 }
 
 impl UpstreamSelection {
     /// Adds `positions` of `peers`, joined to the last run where they follow on from it.
-    pub fn push(&mut self, peers: &Arc<UpstreamPeers>, positions: Range<usize>) {
+    pub fn push(&mut self, peers: &UpstreamPeers, positions: Range<usize>) {
         if positions.is_empty() {
             return;
         }
         match self.runs.last_mut() {
-            Some((last, run)) if Arc::ptr_eq(last, peers) && run.end == positions.start => {
+            Some((last, run)) if last.is_same_list(peers) && run.end == positions.start => {
                 run.end = positions.end;
             }
-            _ => self.runs.push((Arc::clone(peers), positions)),
+            _ => self.runs.push((peers.clone(), positions)),
         }
     }
 
@@ -282,7 +307,7 @@ mod tests {
 
     #[test]
     fn a_selection_joins_runs_that_follow_on() {
-        let (a, b) = (Arc::new(UpstreamPeers::new(&list())), Arc::new(UpstreamPeers::new(&list())));
+        let (a, b) = (UpstreamPeers::new(&list()), UpstreamPeers::new(&list()));
         let mut selection = UpstreamSelection::default();
         selection.push(&a, 3..5);
         selection.push(&a, 0..0);

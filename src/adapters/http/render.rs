@@ -168,7 +168,6 @@ fn dictionary_peer(out: &mut Vec<u8>, ip: IpAddr, port: u16, id: Option<PeerId>)
 #[cfg(test)]
 mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr};
-    use std::sync::Arc;
     use std::time::Duration;
 
     use super::*;
@@ -247,13 +246,13 @@ mod tests {
     fn with_upstream() -> AnnounceResponse {
         let v4 = Endpoint { ip: Ipv4Addr::new(198, 51, 100, 7), port: 0x0102 };
         let v6 = Endpoint { ip: Ipv6Addr::LOCALHOST, port: 0x0304 };
-        let upstream = Arc::new(UpstreamPeers::new(&PeerList {
+        let list = PeerList {
             v4: vec![Peer { id: None, endpoint: v4 }],
             v6: vec![Peer { id: None, endpoint: v6 }],
-        }));
+        };
         let mut answer = response(peers());
-        answer.upstream.push(&upstream, 0..1);
-        answer.upstream.push(&Arc::new(UpstreamPeers::clone(&upstream)), 0..2);
+        answer.upstream.push(&UpstreamPeers::new(&list), 0..1);
+        answer.upstream.push(&UpstreamPeers::new(&list), 0..2);
         answer
     }
 
