@@ -3,10 +3,10 @@
 # against the bare baseline server (1 thread, CPU 0), driven by retracker-load (1 thread,
 # CPU 1), with 100,000 torrents and 1,000,000 live peers. Then the same at half the measured
 # rate for latency (the baseline paced alike as a control), and with forwarding on against
-# the same tracker without: in turns at full speed with the workload's events, in turns with
-# fresh upstream lists at hand and nothing to forward but the odd turn, and one after the
-# other at a real tracker's pace. Comparisons take turns over ROUNDS rounds and compare medians: this VM
-# drifts by a fifth from minute to minute.
+# the same tracker without: in turns at full speed with the workload's events, side by side
+# with fresh upstream lists at hand and nothing to forward but the odd turn, and one after the
+# other at a real tracker's pace. Comparisons take turns over ROUNDS rounds and compare
+# medians: this VM drifts by a fifth from minute to minute.
 # Not part of CI; run it on an otherwise idle machine.
 #
 #   scripts/bench.sh            # everything, about fifteen minutes
@@ -73,15 +73,16 @@ run_load --target 127.0.0.1:6983 --pid "$server" --versus 127.0.0.1:6984 --versu
   --rounds "$rounds" --upstream 127.0.0.1:6990 | tee "$out/forwarding.txt"
 kill "$server" "$plain"
 
-echo "== forwarding on with fresh upstream lists at hand, against the same tracker without, in"
-echo "   turns: no events after the preload (every peer a seeder, none stopping) and the fake"
-echo "   upstream stating an hour's interval, so nearly every announce is answered from the cache"
+echo "== forwarding on with fresh upstream lists at hand, against the same tracker without, side"
+echo "   by side on CPU 0 (requests per CPU second): no events after the preload (every peer a"
+echo "   seeder, none stopping) and the fake upstream stating an hour's interval, so nearly every"
+echo "   announce is answered from the cache"
 start_tracker 6988
 plain=$server
 start_tracker 6987 -f "$forwarders"
 run_load --target 127.0.0.1:6987 --pid "$server" --versus 127.0.0.1:6988 --versus-pid "$plain" \
-  --rounds "$rounds" --seeders 1 --churn 0 --upstream 127.0.0.1:6990 --upstream-interval 3600 \
-  | tee "$out/forwarding-cached.txt"
+  --rounds "$rounds" --side-by-side --seeders 1 --churn 0 --upstream 127.0.0.1:6990 \
+  --upstream-interval 3600 | tee "$out/forwarding-cached.txt"
 kill "$server" "$plain"
 
 echo "== forwarding at a real tracker's pace: each of the 1,000,000 peers announcing every 30 s,"

@@ -167,3 +167,33 @@ async fn two_trackers_are_compared_in_rounds_each_preloaded() {
     measured.running.stop().await;
     versus.running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_trackers_are_compared_side_by_side_by_their_cpu() {
+    let (measured, versus) = (
+        common::start_on("127.0.0.1:0", Config::default()).await,
+        common::start_on("127.0.0.1:0", Config::default()).await,
+    );
+    let other = versus.base.trim_start_matches("http://").to_owned();
+    // Both trackers live in this test process, so each side's CPU figure is the process's.
+    let pid = std::process::id().to_string();
+    let comparison = ["--churn", "0", "--versus", &other, "--rounds", "2", "--side-by-side"];
+    let refused = load(&measured.base, &comparison).await;
+    assert_eq!(refused.status.code(), Some(2), "without pids there is no CPU to compare");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--side-by-side compares CPU"));
+
+    let pids = ["--pid", &pid, "--versus-pid", &pid];
+    let output = load(&measured.base, &[&comparison[..], &pids].concat()).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let lines = |start: &str| stdout.lines().filter(|line| line.starts_with(start)).count();
+    // The first line is the tracker alone, before the versus is preloaded; then two rounds.
+    assert_eq!((lines("tracker at "), lines("versus at ")), (3, 2), "{stdout}");
+    assert_eq!(lines("load generator during the measured phase"), 3, "once a phase: {stdout}");
+    let side = stdout.lines().find(|line| line.starts_with("side by side: ")).expect(&stdout);
+    assert!(side.contains("requests per CPU second as the versus"), "{side}");
+    assert!(side.contains("medians of 2 rounds"), "{side}");
+    assert!(!stdout.contains("ratio: "), "no ratio in turns: {stdout}");
+    measured.running.stop().await;
+    versus.running.stop().await;
+}

@@ -3,6 +3,7 @@
 
 mod baseline;
 mod check;
+mod compare;
 mod connection;
 mod drive;
 mod idle;
@@ -16,7 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum as _};
+
+use compare::Reference;
 
 use drive::{Client, Phase, Stats};
 use idle::Idle;
@@ -107,6 +110,11 @@ struct RunArgs {
     /// their medians, since a shared or virtual machine drifts from minute to minute.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: u32,
+    /// With a baseline or --versus: measure both at once, each on its own connections, and
+    /// compare the requests each serves per CPU second (needs --pid, and --versus-pid for a
+    /// --versus). Pin both servers to one CPU: the machine's drift then moves both alike.
+    #[arg(long)]
+    side_by_side: bool,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Also serve a fake upstream tracker at this address (the baseline's fixed answers) on
@@ -175,6 +183,15 @@ fn run(args: RunArgs) -> ExitCode {
         eprintln!("retracker-load: need torrents ≥ 1, peers ≥ torrents and connections ≥ 1");
         return ExitCode::from(2);
     }
+    let reference_given = args.versus.is_some() || args.baseline_threads.is_some();
+    let pids_given = args.pid.is_some() && (args.versus.is_none() || args.versus_pid.is_some());
+    if args.side_by_side && !(reference_given && pids_given) {
+        eprintln!(
+            "retracker-load: --side-by-side compares CPU: it needs --baseline-threads or \
+             --versus, with --pid (and --versus-pid)"
+        );
+        return ExitCode::from(2);
+    }
     let shape = Shape {
         torrents: args.torrents,
         peers: args.peers,
@@ -191,10 +208,7 @@ fn run(args: RunArgs) -> ExitCode {
          (skew {}), numwant {}, {:.0}% scrapes, churn {}",
         args.connections,
         args.threads,
-        match args.idle {
-            Idle::Sleep => "sleep",
-            Idle::Poll => "poll",
-        },
+        args.idle.to_possible_value().expect("no mode is hidden").get_name(),
         args.torrents,
         args.peers,
         args.skew,
@@ -252,88 +266,17 @@ fn run(args: RunArgs) -> ExitCode {
         (None, None) => None,
     };
     if let Some(reference) = reference {
-        failed |= runtime.block_on(compare(&args, &workload, clients, target, reference)) > 0;
+        failed |=
+            runtime.block_on(compare::compare(&args, &workload, clients, target, reference)) > 0;
     }
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
-}
-
-/// The server the tracker is compared with.
-struct Reference {
-    /// "baseline" or "versus", as the report calls it.
-    role: &'static str,
-    name: String,
-    addr: SocketAddr,
-    pid: Option<u32>,
-    /// The baseline server, when this tool started it.
-    child: Option<Child>,
-}
-
-/// Measures the reference server after the tracker's first measured phase, then both again
-/// for the remaining rounds, taking turns; prints the ratio of the medians. Returns the errors.
-async fn compare(
-    args: &RunArgs,
-    workload: &Arc<Workload>,
-    mut tracker_clients: Vec<Client>,
-    first: Measured,
-    mut reference: Reference,
-) -> u64 {
-    let mut clients = clients_of(args, workload, reference.addr);
-    let mut errors = 0;
-    // A baseline answers without state; another tracker needs the same peers as the first.
-    if reference.child.is_none() && !args.no_preload {
-        let started = Instant::now();
-        let stats;
-        (clients, stats) = preload(clients, workload).await;
-        println!("{}", report::phase_line("preload (versus)", &stats, started.elapsed()));
-        print_errors(&stats);
-        errors += stats.error_count();
-    }
-    let (mut tracker_rates, mut reference_rates) = (vec![first.rate], Vec::new());
-    for round in 1..=args.rounds {
-        let numbered = |name: &str| {
-            if args.rounds > 1 { format!("{name} (round {round})") } else { name.to_owned() }
-        };
-        if round > 1 {
-            let name = numbered(&format!("tracker at {}", args.target));
-            let measured;
-            (tracker_clients, measured) =
-                measure(args, workload, tracker_clients, args.pid, "tracker", &name).await;
-            errors += measured.errors;
-            tracker_rates.push(measured.rate);
-        }
-        let measured;
-        let name = numbered(&reference.name);
-        (clients, measured) =
-            measure(args, workload, clients, reference.pid, reference.role, &name).await;
-        errors += measured.errors;
-        reference_rates.push(measured.rate);
-    }
-    if let Some(mut child) = reference.child.take() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let (tracker, other) = (report::median(&tracker_rates), report::median(&reference_rates));
-    let mut line = format!(
-        "ratio: the tracker's {tracker:.0}/s is {:.1}% of the {}'s {other:.0}/s",
-        100.0 * tracker / other,
-        reference.role
-    );
-    if args.rounds > 1 {
-        let rounds: Vec<_> = tracker_rates
-            .iter()
-            .zip(&reference_rates)
-            .map(|(tracker, other)| format!("{:.1}%", 100.0 * tracker / other))
-            .collect();
-        line +=
-            &format!(" (medians of {} rounds; round by round {})", args.rounds, rounds.join(", "));
-    }
-    println!("{line}");
-    errors
 }
 
 /// What the comparison needs from a measured phase.
 struct Measured {
     rate: f64,
+    /// The server's CPU meanwhile, in cores, given its pid.
+    cores: Option<f64>,
     errors: u64,
     announce_answer_bytes: usize,
 }
@@ -388,28 +331,39 @@ async fn measure(
     role: &str,
     name: &str,
 ) -> (Vec<Client>, Measured) {
-    let (clients, stats, elapsed, cpu, own) =
-        measured_phases(args, workload, clients, server).await;
+    report_phase(measured_phases(args, workload, clients, server).await, role, name)
+}
+
+/// Prints a measured phase as `name`'s (its CPU line as `role`'s) and keeps what a comparison
+/// needs of it.
+fn report_phase(phase: PhaseOutcome, role: &str, name: &str) -> (Vec<Client>, Measured) {
+    let PhaseOutcome { clients, stats, elapsed, cores, own } = phase;
     println!("{}", report::phase_line(name, &stats, elapsed));
-    print_cpu(role, cpu);
+    print_cpu(role, cores);
     if let Some(own) = own {
-        let requests = stats.answered + stats.error_count();
-        println!(
-            "load generator during the measured phase: {:.0}% of one core, its workers slept {} times \
-             ({:.3} a request)",
-            own.cores * 100.0,
-            own.sleeps,
-            own.sleeps as f64 / requests.max(1) as f64,
-        );
+        println!("{}", report::own_usage_line(own.cores, own.sleeps, report::requests(&stats)));
     }
     print_errors(&stats);
     let measured = Measured {
         rate: report::requests_per_second(&stats, elapsed),
+        cores,
         errors: stats.error_count(),
         announce_answer_bytes: stats.announce_body_bytes.checked_div(stats.announces).unwrap_or(0)
             as usize,
     };
     (clients, measured)
+}
+
+/// What one warm-up and measured phase gave.
+struct PhaseOutcome {
+    /// The clients, to go on with.
+    clients: Vec<Client>,
+    stats: Stats,
+    elapsed: Duration,
+    /// The server's CPU meanwhile, in cores, given its pid.
+    cores: Option<f64>,
+    /// What the phase cost this tool, where /proc tells.
+    own: Option<OwnUsage>,
 }
 
 /// What a measured phase cost the load generator itself: its CPU says whether it, not the
@@ -424,15 +378,13 @@ fn own_usage_so_far() -> Option<(f64, u64)> {
     Some((report::cpu_seconds(std::process::id())?, idle::sleeps(idle::WORKER_THREAD)?))
 }
 
-/// The warm-up, then the measured phase; gives back the clients, what was measured, how long
-/// it took, how many cores' worth of CPU the server used meanwhile (given its pid), and what
-/// the phase cost this tool.
+/// The warm-up, then the measured phase against `server` (its pid, for its CPU).
 async fn measured_phases(
     args: &RunArgs,
     workload: &Arc<Workload>,
     clients: Vec<Client>,
     server: Option<u32>,
-) -> (Vec<Client>, Stats, Duration, Option<f64>, Option<OwnUsage>) {
+) -> PhaseOutcome {
     let pace = args.rate.map(|rate| Duration::from_secs_f64(f64::from(args.connections) / rate));
     let warmup =
         Phase { until: Instant::now() + Duration::from_secs_f64(args.warmup), budget: None, pace };
@@ -485,7 +437,7 @@ async fn measured_phases(
     for (what, count) in warmup_stats.errors {
         *stats.errors.entry(format!("(warm-up) {what}")).or_default() += count;
     }
-    (clients, stats, elapsed, cores, own)
+    PhaseOutcome { clients, stats, elapsed, cores, own }
 }
 
 async fn run_phase(mut client: Client, workload: Arc<Workload>, phase: Phase) -> (Client, Stats) {

@@ -6,8 +6,8 @@ use crate::drive::Stats;
 
 /// One line: rate, errors, latency percentiles and the typical announce answer.
 pub fn phase_line(name: &str, stats: &Stats, elapsed: Duration) -> String {
-    let total = stats.answered + stats.error_count();
-    let rate = total as f64 / elapsed.as_secs_f64();
+    let total = requests(stats);
+    let rate = requests_per_second(stats, elapsed);
     let ms = |quantile: f64| stats.latency.value_at_quantile(quantile) as f64 / 1000.0;
     let mut line = format!(
         "{name}: {total} requests in {:.1} s = {rate:.0}/s, {} errors; latency p50 {:.3} ms, p99 {:.3} ms, \
@@ -38,8 +38,38 @@ pub fn error_lines(stats: &Stats) -> Vec<String> {
     errors.into_iter().take(5).map(|(what, count)| format!("  {count} × {what}")).collect()
 }
 
+/// Requests sent and settled, answered or not.
+pub fn requests(stats: &Stats) -> u64 {
+    stats.answered + stats.error_count()
+}
+
 pub fn requests_per_second(stats: &Stats, elapsed: Duration) -> f64 {
-    (stats.answered + stats.error_count()) as f64 / elapsed.as_secs_f64()
+    requests(stats) as f64 / elapsed.as_secs_f64()
+}
+
+/// What a phase cost this tool: a tool at a full core may have been the limit, and each of
+/// its sleeps was a wake-up the server paid for.
+pub fn own_usage_line(cores: f64, sleeps: u64, requests: u64) -> String {
+    format!(
+        "load generator during the measured phase: {:.0}% of one core, its workers slept {sleeps} \
+         times ({:.3} a request)",
+        cores * 100.0,
+        sleeps as f64 / requests.max(1) as f64,
+    )
+}
+
+/// Two servers measured at once, each at `rate` requests a second on `cores` of CPU: how many
+/// requests the first serves per CPU second, as a share of the second's. At once, a drift of
+/// the machine's speed moves both alike, and the CPU each used, not the split of the core
+/// between them, sets the figure.
+pub fn per_cpu_ratio(first: (f64, f64), second: (f64, f64)) -> f64 {
+    let per_cpu = |(rate, cores): (f64, f64)| rate / cores;
+    per_cpu(first) / per_cpu(second)
+}
+
+/// Microseconds of CPU a request at `rate` requests a second on `cores`.
+pub fn cpu_micros_a_request(rate: f64, cores: f64) -> f64 {
+    cores * 1e6 / rate
 }
 
 /// Resident set size of process `pid`, from `/proc/<pid>/status`.
@@ -95,6 +125,27 @@ mod tests {
         assert!(line.contains("p50 0.500 ms, p99 0.990 ms"), "{line}");
         assert!(line.contains("120-byte announce answers with 2.5 peers"), "{line}");
         assert_eq!(error_lines(&stats), ["  1 × HTTP status 500"]);
+    }
+
+    #[test]
+    fn the_server_doing_more_per_cpu_second_rates_higher() {
+        // Both at 50,000/s, the first on half the CPU of the second: twice as efficient.
+        assert_eq!(per_cpu_ratio((50_000.0, 0.25), (50_000.0, 0.5)), 2.0);
+        // The second faster, but on more CPU than its speed buys: 60,000/s on 0.6 against
+        // 40,000/s on 0.4 is the same cost a request.
+        assert!((per_cpu_ratio((40_000.0, 0.4), (60_000.0, 0.6)) - 1.0).abs() < 1e-12);
+        assert_eq!(cpu_micros_a_request(50_000.0, 0.5), 10.0);
+    }
+
+    #[test]
+    fn the_own_usage_line_gives_sleeps_a_request() {
+        let line = own_usage_line(0.995, 40, 400);
+        assert_eq!(
+            line,
+            "load generator during the measured phase: 100% of one core, its workers slept 40 \
+             times (0.100 a request)"
+        );
+        assert!(own_usage_line(0.5, 3, 0).ends_with("(3.000 a request)"));
     }
 
     #[test]
