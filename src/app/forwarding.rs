@@ -8,33 +8,38 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use smallvec::{SmallVec, smallvec};
+use smallvec::SmallVec;
 
 use crate::domain::announce::AnnounceRequest;
-use crate::domain::forwarding::{ForwardRules, UpstreamTorrent};
-use crate::domain::ids::InfoHash;
+use crate::domain::forwarding::{ForwardRules, UpstreamRecords};
 use crate::domain::peer::Event;
 use crate::domain::swarm::Standing;
 use crate::domain::time::Timestamp;
 use crate::domain::upstream_peers::UpstreamPeers;
 use crate::ports::metrics::ForwardOutcome;
-use crate::ports::{Clock, Metrics, SweepPart, UpstreamError, UpstreamTracker};
-use crate::sharded::{Sharded, shrink_if_sparse};
-
-const SHARDS: usize = 64;
+use crate::ports::{Clock, Metrics, PeerRepository, UpstreamError, UpstreamTracker};
 
 /// The upstream lists for one answer; inline up to two forwarders, the usual at most, so that
 /// an announce allocates nothing for them.
 pub type UpstreamLists = SmallVec<[UpstreamPeers; 2]>;
 
-/// A torrent's records, one per upstream: inline for one upstream, so that the torrent's slot
-/// of the map (64 bytes) holds it and an announce reads one cache line, not two.
-type TorrentRecords = SmallVec<[UpstreamTorrent; 1]>;
+/// What a torrent's records said of one announce.
+#[derive(Debug, Default)]
+pub struct ForwardPlan {
+    /// Fresh cached lists, usable at once.
+    cached: UpstreamLists,
+    /// Upstreams to ask, and whether the client waits for each; empty on most announces,
+    /// which cached lists answer.
+    due: SmallVec<[(usize, bool); 2]>,
+    /// Upstreams backing off after a failure, counted as rate limited.
+    held_back: SmallVec<[usize; 2]>,
+}
 
 pub struct Forwarding {
     upstreams: Vec<Arc<dyn UpstreamTracker>>,
-    /// Per torrent, one record per upstream, in the order of `upstreams`.
-    records: Sharded<InfoHash, TorrentRecords>,
+    /// Keeps each torrent's records, one per upstream in the order of `upstreams`, beside
+    /// its swarm.
+    repository: Arc<dyn PeerRepository>,
     clock: Arc<dyn Clock>,
     metrics: Arc<dyn Metrics>,
     timeout: Duration,
@@ -44,44 +49,56 @@ pub struct Forwarding {
 impl Forwarding {
     pub fn new(
         upstreams: Vec<Arc<dyn UpstreamTracker>>,
+        repository: Arc<dyn PeerRepository>,
         clock: Arc<dyn Clock>,
         metrics: Arc<dyn Metrics>,
         timeout: Duration,
         rules: ForwardRules,
     ) -> Self {
-        Self { upstreams, records: Sharded::new(SHARDS), clock, metrics, timeout, rules }
+        Self { upstreams, repository, clock, metrics, timeout, rules }
     }
 
-    /// Forwards `request`, made at `now`, where the policy says so and returns the upstream
-    /// peer lists to merge: fresh cached ones at once, and those of upstreams without one once
-    /// they answer or time out.
-    pub async fn upstream_peers(
-        self: &Arc<Self>,
+    /// Decides what `request`, made at `now` by a client standing so in the swarm, asks of
+    /// each upstream, from the torrent's `records`. The repository lends them under its lock,
+    /// so this only decides; `carry_out` does the rest.
+    pub fn plan(
+        &self,
+        records: &mut UpstreamRecords,
         request: &AnnounceRequest,
         standing: Standing,
         now: Timestamp,
-    ) -> UpstreamLists {
+    ) -> ForwardPlan {
         let stopping = request.event == Event::Stopped;
-        let mut lists = UpstreamLists::new();
-        // Upstreams to ask, and whether the client waits for each; empty (so never allocated)
-        // on most announces, which cached lists answer.
-        let mut due = Vec::new();
-        self.with_records(&request.info_hash, |records| {
-            for (index, record) in records.iter_mut().enumerate() {
-                let plan = record.plan(&request.peer_id, standing, request.event, now, &self.rules);
-                let must_wait = plan.cached.is_none() && !stopping;
-                lists.extend(plan.cached);
-                if plan.forward {
-                    due.push((index, must_wait));
-                } else if !stopping {
-                    let name = self.upstreams[index].name();
-                    self.metrics.forward(name, ForwardOutcome::RateLimited, None, None);
-                }
+        let mut plan = ForwardPlan::default();
+        let records = records.for_upstreams(self.upstreams.len(), &self.rules);
+        for (index, record) in records.iter_mut().enumerate() {
+            let decided = record.plan(&request.peer_id, standing, request.event, now, &self.rules);
+            let must_wait = decided.cached.is_none() && !stopping;
+            plan.cached.extend(decided.cached);
+            if decided.forward {
+                plan.due.push((index, must_wait));
+            } else if !stopping {
+                plan.held_back.push(index);
             }
-        });
+        }
+        plan
+    }
 
+    /// Carries out `plan` for `request`: asks every upstream due a forward, and returns the
+    /// upstream peer lists to merge: the cached ones, and those of upstreams without one once
+    /// they answer or time out.
+    pub async fn carry_out(
+        self: &Arc<Self>,
+        plan: ForwardPlan,
+        request: &AnnounceRequest,
+    ) -> UpstreamLists {
+        for index in plan.held_back {
+            let name = self.upstreams[index].name();
+            self.metrics.forward(name, ForwardOutcome::RateLimited, None, None);
+        }
+        let mut lists = plan.cached;
         let mut awaited = Vec::new();
-        for (index, must_wait) in due {
+        for (index, must_wait) in plan.due {
             let task = tokio::spawn(Arc::clone(self).forward(index, request.clone()));
             if must_wait {
                 awaited.push(task);
@@ -107,7 +124,7 @@ impl Forwarding {
         let outcome = tokio::time::timeout(self.timeout, upstream.announce(&request)).await;
         let took = Some(started.elapsed());
         let now = self.clock.now();
-        let answer = match outcome {
+        let mut answer = match outcome {
             Ok(Ok(answer)) => {
                 tracing::debug!(upstream = name, peers = answer.peers.len(), "forwarded");
                 self.metrics.forward(name, ForwardOutcome::Ok, Some(200), took);
@@ -124,47 +141,22 @@ impl Forwarding {
                 None
             }
         };
-        self.with_records(&request.info_hash, |records| {
-            let record = &mut records[index];
-            match answer {
-                Some(answer) => {
-                    Some(record.record_answer(answer.peers, answer.interval, now, &self.rules))
+        let mut kept = None;
+        self.repository.update_upstream(
+            &request.info_hash,
+            &mut |records: &mut UpstreamRecords| {
+                let record = &mut records.for_upstreams(self.upstreams.len(), &self.rules)[index];
+                match answer.take() {
+                    Some(answer) => {
+                        let peers = answer.peers;
+                        kept = Some(record.record_answer(peers, answer.interval, now, &self.rules));
+                    }
+                    None => record.record_failure(&request.peer_id, now, &self.rules),
                 }
-                None => {
-                    record.record_failure(&request.peer_id, now, &self.rules);
-                    None
-                }
-            }
-        })
-    }
-
-    fn with_records<T>(&self, info_hash: &InfoHash, f: impl FnOnce(&mut TorrentRecords) -> T) -> T {
-        let mut torrents = self.records.shard(info_hash).lock();
-        let records = torrents
-            .entry(*info_hash)
-            .or_insert_with(|| smallvec![UpstreamTorrent::new(&self.rules); self.upstreams.len()]);
-        f(records)
-    }
-
-    /// Forgets owed clients and answers older than `cutoff`, and torrents left with nothing, in
-    /// `part` of the records.
-    pub fn sweep(&self, cutoff: Timestamp, part: SweepPart) -> usize {
-        let mut removed = 0;
-        for shard in self.records.shards_in(part.index, part.count) {
-            let mut torrents = shard.lock();
-            let before = torrents.len();
-            torrents.retain(|_, records| {
-                // Every record must age, so no short-circuiting `any` here.
-                let mut keep = false;
-                for record in records.iter_mut() {
-                    keep |= record.expire(cutoff);
-                }
-                keep
-            });
-            removed += before - torrents.len();
-            shrink_if_sparse(&mut torrents);
-        }
-        removed
+            },
+        );
+        // A torrent swept meanwhile keeps nothing, but the waiting client still gets the peers.
+        kept.or(answer.map(|answer| answer.peers))
     }
 }
 
@@ -185,11 +177,14 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
     use std::sync::atomic::{AtomicU32, Ordering};
 
+    use parking_lot::Mutex;
+
     use super::*;
-    use crate::domain::ids::PeerId;
+    use crate::domain::ids::{InfoHash, PeerId};
     use crate::domain::peer::AnyEndpoint;
     use crate::ports::clock::MockClock;
     use crate::ports::metrics::NoMetrics;
+    use crate::ports::peer_repository::MockPeerRepository;
     use crate::ports::upstream::{MockUpstreamTracker, UpstreamAnswer, UpstreamError};
 
     const RULES: ForwardRules = ForwardRules::for_tests(100);
@@ -246,23 +241,49 @@ mod tests {
         Standing { previous: Some(Timestamp::from_secs(secs)), listed: true }
     }
 
-    fn forwarding(upstreams: Vec<MockUpstreamTracker>, now: &Arc<AtomicU32>) -> Arc<Forwarding> {
-        let upstreams =
-            upstreams.into_iter().map(|u| Arc::new(u) as Arc<dyn UpstreamTracker>).collect();
-        Arc::new(Forwarding::new(
-            upstreams,
-            clock(now.clone()),
-            Arc::new(NoMetrics),
-            TIMEOUT,
-            RULES,
-        ))
+    /// The forwarding of one torrent, whose records the test holds as the repository would.
+    #[derive(Clone)]
+    struct OneTorrent {
+        forwarding: Arc<Forwarding>,
+        records: Arc<Mutex<UpstreamRecords>>,
     }
 
-    #[test]
-    fn a_torrent_with_one_upstream_takes_one_cache_line_of_the_map() {
-        assert!(std::mem::size_of::<(InfoHash, TorrentRecords)>() <= 64);
-        let records: TorrentRecords = smallvec![UpstreamTorrent::new(&RULES); 1];
-        assert!(!records.spilled());
+    impl OneTorrent {
+        fn new(upstreams: Vec<Arc<dyn UpstreamTracker>>, now: &Arc<AtomicU32>) -> Self {
+            let records = Arc::new(Mutex::new(UpstreamRecords::default()));
+            let mut repository = MockPeerRepository::new();
+            let held = records.clone();
+            repository.expect_update_upstream().returning(move |_, update| {
+                update.update(&mut held.lock());
+                true
+            });
+            let forwarding = Arc::new(Forwarding::new(
+                upstreams,
+                Arc::new(repository),
+                clock(now.clone()),
+                Arc::new(NoMetrics),
+                TIMEOUT,
+                RULES,
+            ));
+            Self { forwarding, records }
+        }
+
+        /// One announce: planned on the records, then carried out.
+        async fn upstream_peers(
+            &self,
+            request: &AnnounceRequest,
+            standing: Standing,
+            now: Timestamp,
+        ) -> UpstreamLists {
+            let plan = self.forwarding.plan(&mut self.records.lock(), request, standing, now);
+            self.forwarding.carry_out(plan, request).await
+        }
+    }
+
+    fn forwarding(upstreams: Vec<MockUpstreamTracker>, now: &Arc<AtomicU32>) -> OneTorrent {
+        let upstreams =
+            upstreams.into_iter().map(|u| Arc::new(u) as Arc<dyn UpstreamTracker>).collect();
+        OneTorrent::new(upstreams, now)
     }
 
     #[tokio::test]
@@ -298,13 +319,7 @@ mod tests {
         // Answers the first client, then hangs for the second: its answer must not wait.
         let upstream =
             HangsAfter { answered: 1, calls: AtomicU32::new(0), inner: answering(1, 600, 2) };
-        let forwarding = Arc::new(Forwarding::new(
-            vec![Arc::new(upstream)],
-            clock(now.clone()),
-            Arc::new(NoMetrics),
-            TIMEOUT,
-            RULES,
-        ));
+        let forwarding = OneTorrent::new(vec![Arc::new(upstream)], &now);
         forwarding.upstream_peers(&request(1, Event::Started), newcomer(), at(&now)).await;
         let started = tokio::time::Instant::now();
         let lists =
@@ -319,13 +334,8 @@ mod tests {
         let now = Arc::new(AtomicU32::new(1_000));
         let hung =
             HangsAfter { answered: 0, calls: AtomicU32::new(0), inner: answering(9, 600, 1) };
-        let forwarding = Arc::new(Forwarding::new(
-            vec![Arc::new(answering(1, 600, 1)), Arc::new(hung)],
-            clock(now.clone()),
-            Arc::new(NoMetrics),
-            TIMEOUT,
-            RULES,
-        ));
+        let forwarding =
+            OneTorrent::new(vec![Arc::new(answering(1, 600, 1)), Arc::new(hung)], &now);
         let started = tokio::time::Instant::now();
         let lists =
             forwarding.upstream_peers(&request(1, Event::Started), newcomer(), at(&now)).await;
@@ -407,14 +417,5 @@ mod tests {
         let forwarded: Vec<Event> =
             vec![events.recv().await.unwrap(), events.recv().await.unwrap()];
         assert_eq!(forwarded, vec![Event::Started, Event::Stopped]);
-    }
-
-    #[tokio::test]
-    async fn sweep_forgets_what_aged_out() {
-        let now = Arc::new(AtomicU32::new(1_000));
-        let forwarding = forwarding(vec![answering(1, 600, 1)], &now);
-        forwarding.upstream_peers(&request(1, Event::Started), newcomer(), at(&now)).await;
-        assert_eq!(forwarding.sweep(Timestamp::from_secs(999), SweepPart::WHOLE), 0);
-        assert_eq!(forwarding.sweep(Timestamp::from_secs(1_000), SweepPart::WHOLE), 1);
     }
 }

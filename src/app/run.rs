@@ -86,10 +86,10 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     };
     let report = prometheus.map(|prometheus| prometheus as Arc<dyn MetricsReport>);
 
-    let mut tracker = Tracker::new(repository, clock.clone(), config.tracker_settings())
+    let mut tracker = Tracker::new(repository.clone(), clock.clone(), config.tracker_settings())
         .with_metrics(metrics.clone());
     if !forwarders.is_empty() {
-        let forwarding = forwarding(config, forwarders, clock, metrics.clone())?;
+        let forwarding = forwarding(config, forwarders, repository, clock, metrics.clone())?;
         tracker = tracker.with_forwarding(Arc::new(forwarding));
     }
     let tracker = Arc::new(tracker);
@@ -192,6 +192,7 @@ fn prometheus(
 fn forwarding(
     config: &Config,
     specs: Vec<ForwarderSpec>,
+    repository: Arc<dyn PeerRepository>,
     clock: Arc<dyn Clock>,
     metrics: Arc<dyn Metrics>,
 ) -> Result<Forwarding, StartError> {
@@ -218,7 +219,7 @@ fn forwarding(
         max_owed: config.max_peers_per_swarm,
     };
     let timeout = Duration::from_secs(config.forward_timeout);
-    Ok(Forwarding::new(upstreams, clock, metrics, timeout, rules))
+    Ok(Forwarding::new(upstreams, repository, clock, metrics, timeout, rules))
 }
 
 fn bind(config: &Config) -> Result<tokio::net::TcpListener, StartError> {

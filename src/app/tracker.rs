@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::forwarding::Forwarding;
+use super::forwarding::{ForwardPlan, Forwarding};
 use crate::domain::announce::{self, AnnounceRequest, AnnounceResponse, NumwantLimits, Refusal};
+use crate::domain::forwarding::UpstreamRecords;
 use crate::domain::ids::InfoHash;
 use crate::domain::merge::merge;
 use crate::domain::peer::{AnyEndpoint, Event};
@@ -16,7 +17,9 @@ use crate::domain::swarm::{AnnounceContext, PeerAnnounce, Standing};
 use crate::domain::time::{PeerAge, Timestamp};
 use crate::domain::upstream_peers::UpstreamSelection;
 use crate::ports::metrics::NoMetrics;
-use crate::ports::{Clock, Metrics, PeerRepository, SweepPart, SweepReport, TrackerService};
+use crate::ports::{
+    Clock, Metrics, PeerRepository, PlanUpstream, SweepPart, SweepReport, TrackerService,
+};
 
 /// The tracker's rules, from the configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -74,16 +77,18 @@ impl Tracker {
         request: &AnnounceRequest,
         remote_ip: IpAddr,
     ) -> Result<AnnounceResponse, Refusal> {
-        self.record(request, remote_ip, self.clock.now()).map(|(response, _)| response)
+        self.record(request, remote_ip, self.clock.now(), None)
     }
 
-    /// `announce_locally` at `now`, also telling where the client stood in the swarm.
+    /// `announce_locally` at `now`, letting `upstream` plan the forwarding on the torrent's
+    /// records with the client's standing, if given.
     fn record(
         &self,
         request: &AnnounceRequest,
         remote_ip: IpAddr,
         now: Timestamp,
-    ) -> Result<(AnnounceResponse, Standing), Refusal> {
+        upstream: Option<&mut dyn PlanUpstream>,
+    ) -> Result<AnnounceResponse, Refusal> {
         let endpoint = self.endpoint(request, remote_ip);
         announce::admit(request, endpoint.ip())?;
         let context = AnnounceContext {
@@ -100,19 +105,22 @@ impl Tracker {
             seeder: request.is_seeder(),
             event: request.event,
         };
-        let answer = self.repository.announce(&request.info_hash, &peer, &context)?;
-        let response = AnnounceResponse {
+        let hash = &request.info_hash;
+        let answer = match upstream {
+            Some(upstream) => self.repository.announce_forwarded(hash, &peer, &context, upstream),
+            None => self.repository.announce(hash, &peer, &context),
+        }?;
+        Ok(AnnounceResponse {
             interval: self.settings.interval,
             min_interval: self.settings.min_interval,
             stats: answer.stats,
             peers: answer.peers,
             upstream: UpstreamSelection::default(),
-        };
-        Ok((response, answer.standing))
+        })
     }
 
-    /// Forgets peers older than the peer age, and torrents left empty; forwarding records
-    /// age the same way.
+    /// Forgets peers older than the peer age, and torrents left empty; forwarding records,
+    /// kept with the torrents, age the same way.
     pub fn sweep(&self) -> SweepReport {
         self.sweep_part(SweepPart::WHOLE)
     }
@@ -120,9 +128,6 @@ impl Tracker {
     /// `sweep`, in `part` of what is held.
     pub fn sweep_part(&self, part: SweepPart) -> SweepReport {
         let cutoff = self.settings.peer_age.cutoff(self.clock.now());
-        if let Some(forwarding) = &self.forwarding {
-            forwarding.sweep(cutoff, part);
-        }
         let report = self.repository.sweep(cutoff, part);
         self.metrics.peers_expired(report.peers_removed);
         report
@@ -137,9 +142,8 @@ impl TrackerService for Tracker {
         remote_ip: IpAddr,
     ) -> Result<AnnounceResponse, Refusal> {
         let now = self.clock.now();
-        let (mut response, standing) = self.record(&request, remote_ip, now)?;
         let Some(forwarding) = &self.forwarding else {
-            return Ok(response);
+            return self.record(&request, remote_ip, now, None);
         };
         // Upstreams are asked for as many peers as the client may get, and are never told
         // an address the client merely claims: by default they see retracker's own.
@@ -149,7 +153,12 @@ impl TrackerService for Tracker {
             claimed_ip: None,
             ..request.clone()
         };
-        let upstream = forwarding.upstream_peers(&forwarded, standing, now).await;
+        let mut plan = ForwardPlan::default();
+        let mut plan_forwarding = |records: &mut UpstreamRecords, standing: Standing| {
+            plan = forwarding.plan(records, &forwarded, standing, now);
+        };
+        let mut response = self.record(&request, remote_ip, now, Some(&mut plan_forwarding))?;
+        let upstream = forwarding.carry_out(plan, &forwarded).await;
         if request.event != Event::Stopped && !upstream.is_empty() {
             let client = self.endpoint(&request, remote_ip);
             // A random start spreads the clients of a torrent over the upstream peers.
@@ -265,11 +274,21 @@ mod tests {
         use crate::domain::forwarding::ForwardRules;
         use crate::ports::upstream::{MockUpstreamTracker, UpstreamAnswer};
 
+        // The torrent's forwarding records, kept by the repository beside its swarm.
+        let records = Arc::new(parking_lot::Mutex::new(UpstreamRecords::default()));
         let mut repository = MockPeerRepository::new();
-        repository.expect_announce().returning(|_, _, _| {
+        let held = records.clone();
+        repository.expect_announce_forwarded().times(1).returning(move |_, _, _, upstream| {
             let standing = Standing { previous: None, listed: true };
+            upstream.plan(&mut held.lock(), standing);
             Ok(SwarmAnswer { peers: a_peer(), standing, ..SwarmAnswer::default() })
         });
+        let held = records.clone();
+        repository.expect_update_upstream().times(1).returning(move |_, update| {
+            update.update(&mut held.lock());
+            true
+        });
+        let repository = Arc::new(repository);
         let mut upstream = MockUpstreamTracker::new();
         upstream.expect_name().return_const("up".to_string());
         upstream
@@ -284,19 +303,29 @@ mod tests {
         let rules = ForwardRules::for_tests(10);
         let forwarding = Forwarding::new(
             vec![Arc::new(upstream)],
+            repository.clone(),
             clock(),
             Arc::new(NoMetrics),
             Duration::from_secs(2),
             rules,
         );
-        let tracker = Tracker::new(Arc::new(repository), clock(), settings())
-            .with_forwarding(Arc::new(forwarding));
+        let tracker =
+            Tracker::new(repository, clock(), settings()).with_forwarding(Arc::new(forwarding));
 
         let response = TrackerService::announce(&tracker, request(), REMOTE).await.unwrap();
         let local = response.peers.v4.iter().map(|p| p.endpoint.port);
         let ports: Vec<u16> =
             local.chain(response.upstream.endpoints().map(|e| e.port())).collect();
         assert_eq!(ports, vec![1, 7], "local first, then upstream");
+        let next_client = PeerId([9; 20]);
+        let later = records.lock().for_upstreams(1, &rules)[0].plan(
+            &next_client,
+            Standing { previous: None, listed: true },
+            Event::Started,
+            NOW,
+            &rules,
+        );
+        assert!(later.cached.is_some(), "the answer is kept with the torrent for later clients");
     }
 
     #[test]

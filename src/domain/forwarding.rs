@@ -16,6 +16,7 @@ use std::hash::BuildHasher;
 use std::time::Duration;
 
 use foldhash::fast::{FixedState, RandomState};
+use smallvec::SmallVec;
 
 use super::ids::PeerId;
 use super::peer::Event;
@@ -66,9 +67,9 @@ pub struct Plan {
 type Owed = HashMap<PeerId, Timestamp, RandomState>;
 
 /// What is remembered of one upstream tracker for one torrent. Every announce of the torrent
-/// reads it, most of them cold, so it is kept to 32 bytes that sit inline in the torrent's
-/// slot of the records map (`interval_secs` rather than a `Duration`, `owed` boxed since it
-/// is empty unless the upstream fails).
+/// reads it, most of them cold, so it is kept to 32 bytes that sit inline beside the torrent's
+/// swarm (`interval_secs` rather than a `Duration`, `owed` boxed since it is empty unless the
+/// upstream fails).
 #[derive(Debug, Clone)]
 pub struct UpstreamTorrent {
     answer: Option<UpstreamPeers>,
@@ -181,6 +182,43 @@ impl UpstreamTorrent {
             self.answer = None;
         }
         self.owed.is_some() || self.answer.is_some() || self.retry_after > cutoff
+    }
+}
+
+/// A torrent's records, one per upstream in the configured order: inline for one upstream, the
+/// usual case, so that they share the torrent's map slot with its swarm and the lookup an
+/// announce makes anyway finds them.
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamRecords(SmallVec<[UpstreamTorrent; 1]>);
+
+impl UpstreamRecords {
+    /// The records of `upstreams` upstreams, the missing ones made new.
+    pub fn for_upstreams(
+        &mut self,
+        upstreams: usize,
+        rules: &ForwardRules,
+    ) -> &mut [UpstreamTorrent] {
+        if self.0.len() < upstreams {
+            self.0.resize_with(upstreams, || UpstreamTorrent::new(rules));
+        }
+        &mut self.0[..upstreams]
+    }
+
+    /// No record is held.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Ages every record by `cutoff`, and forgets them all once none holds anything.
+    pub fn expire(&mut self, cutoff: Timestamp) {
+        // Every record must age, so no short-circuiting `any` here.
+        let mut keep = false;
+        for record in &mut self.0 {
+            keep |= record.expire(cutoff);
+        }
+        if !keep {
+            self.0 = SmallVec::new();
+        }
     }
 }
 
@@ -341,6 +379,28 @@ mod tests {
     #[test]
     fn a_record_fits_half_a_cache_line() {
         assert!(std::mem::size_of::<UpstreamTorrent>() <= 32);
+    }
+
+    #[test]
+    fn one_upstream_record_takes_no_allocation() {
+        let mut records = UpstreamRecords::default();
+        assert_eq!(records.for_upstreams(1, &RULES).len(), 1);
+        assert!(!records.0.spilled());
+        assert!(std::mem::size_of::<UpstreamRecords>() <= 40);
+    }
+
+    #[test]
+    fn records_are_made_per_upstream_and_forgotten_once_all_are_spent() {
+        let mut records = UpstreamRecords::default();
+        assert!(records.is_empty());
+        let [first, second] = records.for_upstreams(2, &RULES) else { panic!("two records") };
+        answered(first, 600, 1000);
+        answered(second, 600, 2000);
+        records.expire(t(1000));
+        assert_eq!(records.for_upstreams(2, &RULES).len(), 2, "the second one is fresh");
+        assert!(!records.is_empty());
+        records.expire(t(2000));
+        assert!(records.is_empty());
     }
 
     #[test]

@@ -12,4 +12,5 @@ pub mod peer_set;
 pub mod scrape;
 pub mod swarm;
 pub mod time;
+pub mod torrent;
 pub mod upstream_peers;

@@ -8,6 +8,8 @@ pub mod upstream;
 
 pub use clock::Clock;
 pub use metrics::{Metrics, MetricsReport};
-pub use peer_repository::{PeerRepository, StoreTotals, SweepPart, SweepReport};
+pub use peer_repository::{
+    PeerRepository, PlanUpstream, StoreTotals, SweepPart, SweepReport, UpdateUpstream,
+};
 pub use tracker_service::TrackerService;
 pub use upstream::{UpstreamAnswer, UpstreamError, UpstreamTracker};

@@ -4,8 +4,11 @@
 //! length of one call, never across an `.await`.
 
 use crate::domain::announce::Refusal;
+use crate::domain::forwarding::UpstreamRecords;
 use crate::domain::ids::InfoHash;
-use crate::domain::swarm::{AnnounceContext, PeerAnnounce, PeerCensus, SwarmAnswer, SwarmStats};
+use crate::domain::swarm::{
+    AnnounceContext, PeerAnnounce, PeerCensus, Standing, SwarmAnswer, SwarmStats,
+};
 use crate::domain::time::Timestamp;
 
 /// Everything held, counted.
@@ -39,6 +42,31 @@ impl SweepPart {
     }
 }
 
+/// What forwarding does with a torrent's records during an announce, where the repository
+/// keeps them, knowing where the client now stands. A trait rather than `dyn FnMut` because
+/// mockall cannot mock the latter; any such closure is one.
+pub trait PlanUpstream {
+    fn plan(&mut self, records: &mut UpstreamRecords, standing: Standing);
+}
+
+impl<F: FnMut(&mut UpstreamRecords, Standing)> PlanUpstream for F {
+    fn plan(&mut self, records: &mut UpstreamRecords, standing: Standing) {
+        self(records, standing);
+    }
+}
+
+/// A change to a torrent's forwarding records once an upstream answered or failed; any such
+/// closure is one.
+pub trait UpdateUpstream {
+    fn update(&mut self, records: &mut UpstreamRecords);
+}
+
+impl<F: FnMut(&mut UpstreamRecords)> UpdateUpstream for F {
+    fn update(&mut self, records: &mut UpstreamRecords) {
+        self(records);
+    }
+}
+
 #[cfg_attr(test, mockall::automock)]
 pub trait PeerRepository: Send + Sync {
     /// Applies one announce to the torrent's swarm, creating the swarm if it is new and there
@@ -50,11 +78,26 @@ pub trait PeerRepository: Send + Sync {
         context: &AnnounceContext,
     ) -> Result<SwarmAnswer, Refusal>;
 
+    /// `announce`, then `upstream` on the torrent's forwarding records with where the client
+    /// now stands, under the same lookup. Not called when no torrent is kept: a refusal, or a
+    /// `stopped` for an unknown torrent.
+    fn announce_forwarded(
+        &self,
+        info_hash: &InfoHash,
+        announce: &PeerAnnounce,
+        context: &AnnounceContext,
+        upstream: &mut dyn PlanUpstream,
+    ) -> Result<SwarmAnswer, Refusal>;
+
+    /// Runs `update` on the torrent's forwarding records; returns false, without running it,
+    /// when the torrent is no longer held.
+    fn update_upstream(&self, info_hash: &InfoHash, update: &mut dyn UpdateUpstream) -> bool;
+
     /// Counts for each hash, in the same order; an unknown torrent counts zero.
     fn scrape(&self, info_hashes: &[InfoHash]) -> Vec<SwarmStats>;
 
-    /// Drops peers last seen at or before `cutoff`, then torrents left without peers, in
-    /// `part` of the repository.
+    /// Drops peers last seen at or before `cutoff` and ages forwarding records by it, then
+    /// frees torrents left with neither, in `part` of the repository.
     fn sweep(&self, cutoff: Timestamp, part: SweepPart) -> SweepReport;
 
     /// Counts everything held. Walks every torrent: for a metrics scrape, not a request.

@@ -1,26 +1,31 @@
-//! The in-memory peer repository: swarms in sharded hash maps.
+//! The in-memory peer repository: torrents (swarms and their forwarding records) in sharded
+//! hash maps.
 //!
 //! A torrent's swarm lives in one of many shards picked by a seeded hash of its info hash, so
 //! announces for different torrents rarely wait on the same lock, and a lock is held for one
 //! swarm update and the copy of at most `numwant` peers.
 
+use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::domain::announce::Refusal;
 use crate::domain::ids::InfoHash;
 use crate::domain::peer::Event;
-use crate::domain::swarm::{AnnounceContext, PeerAnnounce, Swarm, SwarmAnswer, SwarmStats};
+use crate::domain::swarm::{AnnounceContext, PeerAnnounce, SwarmAnswer, SwarmStats};
 use crate::domain::time::Timestamp;
-use crate::ports::{PeerRepository, StoreTotals, SweepPart, SweepReport};
+use crate::domain::torrent::Torrent;
+use crate::ports::{
+    PeerRepository, PlanUpstream, StoreTotals, SweepPart, SweepReport, UpdateUpstream,
+};
 use crate::sharded::{Sharded, shrink_if_sparse};
 
 /// Many more shards than cores, so two busy torrents rarely share a lock.
 const SHARDS: usize = 256;
 
 pub struct MemoryRepository {
-    swarms: Sharded<InfoHash, Swarm>,
-    /// Torrents held over all shards; touched only when a swarm is created or freed.
-    torrents: AtomicUsize,
+    torrents: Sharded<InfoHash, Torrent>,
+    /// Torrents held over all shards; touched only when a torrent is created or freed.
+    held: AtomicUsize,
     max_torrents: usize,
     /// A sweep part freed something since memory was last given back.
     freed_since_release: AtomicBool,
@@ -30,8 +35,8 @@ impl MemoryRepository {
     /// A repository that refuses new torrents once it holds `max_torrents`.
     pub fn new(max_torrents: usize) -> Self {
         Self {
-            swarms: Sharded::new(SHARDS),
-            torrents: AtomicUsize::new(0),
+            torrents: Sharded::new(SHARDS),
+            held: AtomicUsize::new(0),
             max_torrents,
             freed_since_release: AtomicBool::new(false),
         }
@@ -39,17 +44,43 @@ impl MemoryRepository {
 
     /// How many torrents are held now.
     pub fn torrents(&self) -> usize {
-        self.torrents.load(Ordering::Relaxed)
+        self.held.load(Ordering::Relaxed)
     }
 
     /// Takes one of the `max_torrents` places, or says there is none left.
     fn reserve_torrent(&self) -> Result<(), Refusal> {
-        self.torrents
+        self.held
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
                 (held < self.max_torrents).then_some(held + 1)
             })
             .map(drop)
             .map_err(|_| Refusal::TorrentLimit(self.max_torrents))
+    }
+
+    /// Applies one announce, then lets `upstream` see the torrent's forwarding records.
+    fn announce_with(
+        &self,
+        info_hash: &InfoHash,
+        announce: &PeerAnnounce,
+        context: &AnnounceContext,
+        upstream: Option<&mut dyn PlanUpstream>,
+    ) -> Result<SwarmAnswer, Refusal> {
+        let mut torrents = self.torrents.shard(info_hash).lock();
+        let torrent = match torrents.entry(*info_hash) {
+            Entry::Occupied(held) => held.into_mut(),
+            Entry::Vacant(_) if announce.event == Event::Stopped => {
+                return Ok(SwarmAnswer::default());
+            }
+            Entry::Vacant(new) => {
+                self.reserve_torrent()?;
+                new.insert(Torrent::default())
+            }
+        };
+        let answer = torrent.swarm.announce(announce, context);
+        if let Some(upstream) = upstream {
+            upstream.plan(&mut torrent.upstream, answer.standing);
+        }
+        Ok(answer)
     }
 }
 
@@ -60,40 +91,48 @@ impl PeerRepository for MemoryRepository {
         announce: &PeerAnnounce,
         context: &AnnounceContext,
     ) -> Result<SwarmAnswer, Refusal> {
-        let mut swarms = self.swarms.shard(info_hash).lock();
-        if let Some(swarm) = swarms.get_mut(info_hash) {
-            return Ok(swarm.announce(announce, context));
-        }
-        if announce.event == Event::Stopped {
-            return Ok(SwarmAnswer::default());
-        }
-        self.reserve_torrent()?;
-        Ok(swarms.entry(*info_hash).or_default().announce(announce, context))
+        self.announce_with(info_hash, announce, context, None)
+    }
+
+    fn announce_forwarded(
+        &self,
+        info_hash: &InfoHash,
+        announce: &PeerAnnounce,
+        context: &AnnounceContext,
+        upstream: &mut dyn PlanUpstream,
+    ) -> Result<SwarmAnswer, Refusal> {
+        self.announce_with(info_hash, announce, context, Some(upstream))
+    }
+
+    fn update_upstream(&self, info_hash: &InfoHash, update: &mut dyn UpdateUpstream) -> bool {
+        let mut torrents = self.torrents.shard(info_hash).lock();
+        torrents.get_mut(info_hash).map(|torrent| update.update(&mut torrent.upstream)).is_some()
     }
 
     fn scrape(&self, info_hashes: &[InfoHash]) -> Vec<SwarmStats> {
         info_hashes
             .iter()
             .map(|hash| {
-                self.swarms.shard(hash).lock().get(hash).map(Swarm::stats).unwrap_or_default()
+                let torrents = self.torrents.shard(hash).lock();
+                torrents.get(hash).map(|torrent| torrent.swarm.stats()).unwrap_or_default()
             })
             .collect()
     }
 
     fn sweep(&self, cutoff: Timestamp, part: SweepPart) -> SweepReport {
         let mut report = SweepReport::default();
-        for shard in self.swarms.shards_in(part.index, part.count) {
-            let mut swarms = shard.lock();
-            let before = swarms.len();
-            swarms.retain(|_, swarm| {
-                report.peers_removed += swarm.expire(cutoff);
-                !swarm.is_empty()
+        for shard in self.torrents.shards_in(part.index, part.count) {
+            let mut torrents = shard.lock();
+            let before = torrents.len();
+            torrents.retain(|_, torrent| {
+                report.peers_removed += torrent.expire(cutoff);
+                !torrent.is_spent()
             });
-            report.torrents_removed += before - swarms.len();
+            report.torrents_removed += before - torrents.len();
             // Give memory back after a flood of one-off torrents has aged out.
-            shrink_if_sparse(&mut swarms);
+            shrink_if_sparse(&mut torrents);
         }
-        self.torrents.fetch_sub(report.torrents_removed, Ordering::Relaxed);
+        self.held.fetch_sub(report.torrents_removed, Ordering::Relaxed);
         if report.peers_removed > 0 || report.torrents_removed > 0 {
             self.freed_since_release.store(true, Ordering::Relaxed);
         }
@@ -106,11 +145,11 @@ impl PeerRepository for MemoryRepository {
 
     fn totals(&self) -> StoreTotals {
         let mut totals = StoreTotals::default();
-        for shard in self.swarms.shards() {
-            let swarms = shard.lock();
-            totals.torrents += swarms.len();
-            for swarm in swarms.values() {
-                totals.peers += swarm.census();
+        for shard in self.torrents.shards() {
+            let torrents = shard.lock();
+            totals.torrents += torrents.len();
+            for torrent in torrents.values() {
+                totals.peers += torrent.swarm.census();
             }
         }
         totals
@@ -120,10 +159,14 @@ impl PeerRepository for MemoryRepository {
 #[cfg(test)]
 mod tests {
     use std::net::{IpAddr, Ipv4Addr};
+    use std::time::Duration;
 
     use super::*;
+    use crate::domain::forwarding::{ForwardRules, UpstreamRecords};
     use crate::domain::ids::PeerId;
     use crate::domain::peer::AnyEndpoint;
+    use crate::domain::swarm::Standing;
+    use crate::domain::upstream_peers::UpstreamPeers;
 
     fn context(now: u32) -> AnnounceContext {
         AnnounceContext {
@@ -213,6 +256,64 @@ mod tests {
         assert_eq!(repository.torrents(), 0);
         // The freed place can be taken by a new torrent.
         assert!(repository.announce(&hash(2), &announce(3, Event::Started), &context(300)).is_ok());
+    }
+
+    const RULES: ForwardRules = ForwardRules::for_tests(10);
+
+    /// Records an answer from the torrent's one upstream, given at `secs`.
+    fn answered_upstream(repository: &MemoryRepository, torrent: u8, secs: u32) -> bool {
+        repository.update_upstream(&hash(torrent), &mut |records: &mut UpstreamRecords| {
+            let peers = UpstreamPeers::default();
+            let interval = Some(Duration::from_secs(600));
+            let now = Timestamp::from_secs(secs);
+            records.for_upstreams(1, &RULES)[0].record_answer(peers, interval, now, &RULES);
+        })
+    }
+
+    #[test]
+    fn a_forwarded_announce_shows_the_records_kept_with_the_swarm_and_the_standing() {
+        let repository = MemoryRepository::new(10);
+        let mut seen = Vec::new();
+        let mut note = |records: &mut UpstreamRecords, standing: Standing| {
+            seen.push((records.is_empty(), standing.previous.map(|at| at.secs())));
+            records.for_upstreams(1, &RULES);
+        };
+        repository
+            .announce_forwarded(&hash(1), &announce(1, Event::Started), &context(10), &mut note)
+            .unwrap();
+        repository
+            .announce_forwarded(&hash(1), &announce(1, Event::Periodic), &context(40), &mut note)
+            .unwrap();
+        assert_eq!(seen, vec![(true, None), (false, Some(10))]);
+    }
+
+    #[test]
+    fn no_records_are_made_for_a_torrent_that_is_not_kept() {
+        let repository = MemoryRepository::new(1);
+        let mut called = false;
+        let mut call = |_: &mut UpstreamRecords, _: Standing| called = true;
+        let stopped = announce(1, Event::Stopped);
+        repository.announce_forwarded(&hash(1), &stopped, &context(10), &mut call).unwrap();
+        repository.announce(&hash(2), &announce(2, Event::Started), &context(10)).unwrap();
+        let refused = announce(3, Event::Started);
+        assert!(
+            repository.announce_forwarded(&hash(3), &refused, &context(10), &mut call).is_err()
+        );
+        assert!(!called);
+        assert!(!answered_upstream(&repository, 1, 10), "no torrent, so no record to update");
+    }
+
+    #[test]
+    fn a_torrent_with_a_fresh_upstream_answer_outlives_its_peers() {
+        let repository = MemoryRepository::new(10);
+        repository.announce(&hash(1), &announce(1, Event::Started), &context(100)).unwrap();
+        assert!(answered_upstream(&repository, 1, 200));
+
+        let report = repository.sweep(Timestamp::from_secs(100), SweepPart::WHOLE);
+        assert_eq!(report, SweepReport { peers_removed: 1, torrents_removed: 0 });
+        let report = repository.sweep(Timestamp::from_secs(200), SweepPart::WHOLE);
+        assert_eq!(report, SweepReport { peers_removed: 0, torrents_removed: 1 });
+        assert_eq!(repository.torrents(), 0);
     }
 
     #[test]
