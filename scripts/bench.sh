@@ -9,7 +9,7 @@
 # medians: this VM drifts by a fifth from minute to minute.
 # Not part of CI; run it on an otherwise idle machine.
 #
-#   scripts/bench.sh            # everything, about fifteen minutes
+#   scripts/bench.sh            # everything, about twenty minutes
 #   DURATION=4 ROUNDS=3 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,8 +53,10 @@ echo "== latency at half of the tracker's ${rate}/s: ${half}/s, paced (open loop
 start_tracker 6982
 # The baseline paced the same way, as a control: what this machine's loopback and scheduler
 # give an HTTP server that does nothing, at the same rate.
+# In turns over the rounds, as the throughput: this VM's hiccups set the tail of a single
+# run (the idle baseline's p99 has read 0.4 ms and 4 ms minutes apart), so the medians count.
 run_load --target 127.0.0.1:6982 --pid "$server" --rate "$half" --baseline-threads 1 \
-  --baseline-cpus 0 | tee "$out/latency.txt"
+  --baseline-cpus 0 --rounds "$rounds" | tee "$out/latency.txt"
 echo "== latency with 4 connections, each sending as soon as answered (closed loop)"
 run_load --target 127.0.0.1:6982 --pid "$server" --no-preload --connections 4 \
   | tee "$out/latency-closed.txt"

@@ -160,12 +160,28 @@ async fn two_trackers_are_compared_in_rounds_each_preloaded() {
     assert!(stdout.contains("preload (versus): 200 requests"), "{stdout}");
     let ratio = stdout.lines().find(|line| line.starts_with("ratio: ")).expect(&stdout);
     assert!(ratio.contains("of the versus's") && ratio.contains("medians of 3 rounds"), "{ratio}");
+    assert!(!stdout.contains("\np99: "), "unpaced, the rates are the figure: {stdout}");
     // The reference got the same peers as the measured tracker.
     let (_, metrics) = common::get(&format!("{}/metrics", versus.base)).await;
     let metrics = String::from_utf8(metrics).unwrap();
     assert!(metrics.lines().any(|line| line == "retracker_torrents 20"), "{metrics}");
     measured.running.stop().await;
     versus.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paced_rounds_compare_the_tails_with_the_baseline() {
+    let tracker = common::start_on("127.0.0.1:0", Config::default()).await;
+    let paced = ["--churn", "0", "--rate", "4000", "--rounds", "2", "--baseline-threads", "1"];
+    let output = load(&tracker.base, &paced).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let p99 = stdout.lines().find(|line| line.starts_with("p99: ")).expect(&stdout);
+    assert!(p99.contains("the tracker's ") && p99.contains(" ms against the baseline's "), "{p99}");
+    // Two rounds, each a pair of tails.
+    let rounds = p99.split_once("round by round ").expect(p99).1;
+    assert_eq!(rounds.matches('/').count(), 2, "{p99}");
+    tracker.running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

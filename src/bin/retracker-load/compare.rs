@@ -72,14 +72,16 @@ async fn in_turns(
 ) -> u64 {
     let mut errors = 0;
     let (mut tracker_rates, mut reference_rates) = (vec![first.rate], Vec::new());
+    let (mut tracker_p99s, mut reference_p99s) = (vec![first.p99_ms], Vec::new());
     for round in 1..=args.rounds {
         if round > 1 {
-            let name = numbered(args, &format!("tracker at {}", args.target), round);
+            let name = numbered(args, &args.tracker_name(), round);
             let measured;
             (tracker_clients, measured) =
                 measure(args, workload, tracker_clients, args.pid, "tracker", &name).await;
             errors += measured.errors;
             tracker_rates.push(measured.rate);
+            tracker_p99s.push(measured.p99_ms);
         }
         let measured;
         let name = numbered(args, &reference.name, round);
@@ -87,6 +89,7 @@ async fn in_turns(
             measure(args, workload, clients, reference.pid, reference.role, &name).await;
         errors += measured.errors;
         reference_rates.push(measured.rate);
+        reference_p99s.push(measured.p99_ms);
     }
     let (tracker, other) = (report::median(&tracker_rates), report::median(&reference_rates));
     let mut line = format!(
@@ -104,7 +107,26 @@ async fn in_turns(
         );
     }
     println!("{line}");
+    // Paced, the rates match by design and the tail is the figure; it drifts with the machine
+    // as the rates do, so it too is a median of the rounds.
+    if args.rate.is_some() {
+        println!("{}", p99_line(args.rounds, reference.role, &tracker_p99s, &reference_p99s));
+    }
     errors
+}
+
+fn p99_line(rounds: u32, role: &str, tracker: &[f64], reference: &[f64]) -> String {
+    let mut line = format!(
+        "p99: the tracker's {:.3} ms against the {role}'s {:.3} ms",
+        report::median(tracker),
+        report::median(reference)
+    );
+    if rounds > 1 {
+        let pairs: Vec<_> =
+            tracker.iter().zip(reference).map(|(t, r)| format!("{t:.2}/{r:.2}")).collect();
+        line += &format!(" (medians of {rounds} rounds; round by round {} ms)", pairs.join(", "));
+    }
+    line
 }
 
 /// Measures the tracker and the reference at once, each on its own connections, for every
@@ -125,7 +147,7 @@ async fn side_by_side(
         );
         // The tool's own usage is one figure for both; the tracker's report gives it.
         other.own = None;
-        let tracker_name = numbered(args, &format!("tracker at {}", args.target), round);
+        let tracker_name = numbered(args, &args.tracker_name(), round);
         let (tracker_measured, other_measured);
         (tracker_clients, tracker_measured) = report_phase(tracker, "tracker", &tracker_name);
         let other_name = numbered(args, &reference.name, round);
@@ -138,11 +160,13 @@ async fn side_by_side(
             eprintln!("retracker-load: a side-by-side round without both servers' CPU figures");
             return errors.max(1);
         };
-        let (tracker_rate, other_rate) = (tracker_measured.rate, other_measured.rate);
-        ratios
-            .push(report::per_cpu_ratio((tracker_rate, tracker_cores), (other_rate, other_cores)));
-        tracker_costs.push(report::cpu_micros_a_request(tracker_rate, tracker_cores));
-        reference_costs.push(report::cpu_micros_a_request(other_rate, other_cores));
+        let tracker_cost = report::cpu_micros_a_request(tracker_measured.rate, tracker_cores);
+        let other_cost = report::cpu_micros_a_request(other_measured.rate, other_cores);
+        // Requests per CPU second, the tracker's as a share of the reference's: the CPU each
+        // used, not how the scheduler split the core between them, sets the figure.
+        ratios.push(other_cost / tracker_cost);
+        tracker_costs.push(tracker_cost);
+        reference_costs.push(other_cost);
     }
     println!(
         "side by side: the tracker serves {:.1}% as many requests per CPU second as the {} \
@@ -159,4 +183,23 @@ async fn side_by_side(
 
 fn percentages(ratios: &[f64]) -> String {
     ratios.iter().map(|ratio| format!("{:.1}%", 100.0 * ratio)).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::p99_line;
+
+    #[test]
+    fn the_p99_line_gives_the_medians_and_each_round() {
+        let line = p99_line(3, "baseline", &[0.5, 2.0, 0.7], &[0.4, 1.0, 0.3]);
+        assert_eq!(
+            line,
+            "p99: the tracker's 0.700 ms against the baseline's 0.400 ms (medians of 3 rounds; \
+             round by round 0.50/0.40, 2.00/1.00, 0.70/0.30 ms)"
+        );
+        assert_eq!(
+            p99_line(1, "versus", &[1.25], &[1.0]),
+            "p99: the tracker's 1.250 ms against the versus's 1.000 ms"
+        );
+    }
 }

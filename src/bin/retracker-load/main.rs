@@ -131,6 +131,13 @@ struct RunArgs {
     report_every: Option<f64>,
 }
 
+impl RunArgs {
+    /// What the reports call the server under test.
+    fn tracker_name(&self) -> String {
+        format!("tracker at {}", self.target)
+    }
+}
+
 #[derive(Args)]
 struct BaselineArgs {
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -275,6 +282,7 @@ fn run(args: RunArgs) -> ExitCode {
 /// What the comparison needs from a measured phase.
 struct Measured {
     rate: f64,
+    p99_ms: f64,
     /// The server's CPU meanwhile, in cores, given its pid.
     cores: Option<f64>,
     errors: u64,
@@ -296,7 +304,7 @@ async fn measure_target(args: &RunArgs, workload: &Arc<Workload>) -> (Measured, 
     if let Some(pid) = args.pid {
         print_memory(pid, rss_before, args.peers);
     }
-    let name = format!("tracker at {}", args.target);
+    let name = args.tracker_name();
     let (clients, mut measured) =
         measure(args, workload, clients, args.pid, "tracker", &name).await;
     if let Some(rss) = args.pid.and_then(report::rss_bytes) {
@@ -346,6 +354,7 @@ fn report_phase(phase: PhaseOutcome, role: &str, name: &str) -> (Vec<Client>, Me
     print_errors(&stats);
     let measured = Measured {
         rate: report::requests_per_second(&stats, elapsed),
+        p99_ms: report::latency_ms(&stats, 0.99),
         cores,
         errors: stats.error_count(),
         announce_answer_bytes: stats.announce_body_bytes.checked_div(stats.announces).unwrap_or(0)
