@@ -204,6 +204,14 @@ impl UpstreamRecords {
         &mut self.0[..upstreams]
     }
 
+    /// Starts fetching the cached upstream lists a plan is about to read (see
+    /// `UpstreamPeers::prefetch`).
+    pub fn prefetch(&self) {
+        for answer in self.0.iter().filter_map(|record| record.answer.as_ref()) {
+            answer.prefetch();
+        }
+    }
+
     /// No record is held.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

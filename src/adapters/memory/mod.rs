@@ -76,6 +76,9 @@ impl MemoryRepository {
                 new.insert(Torrent::default())
             }
         };
+        if upstream.is_some() {
+            torrent.upstream.prefetch();
+        }
         let answer = torrent.swarm.announce(announce, context);
         if let Some(upstream) = upstream {
             upstream.plan(&mut torrent.upstream, answer.standing);
