@@ -71,8 +71,7 @@ async fn in_turns(
     reference: &Reference,
 ) -> u64 {
     let mut errors = 0;
-    let (mut tracker_rates, mut reference_rates) = (vec![first.rate], Vec::new());
-    let (mut tracker_p99s, mut reference_p99s) = (vec![first.p99_ms], Vec::new());
+    let (mut tracker, mut references) = (vec![first], Vec::new());
     for round in 1..=args.rounds {
         if round > 1 {
             let name = numbered(args, &args.tracker_name(), round);
@@ -80,53 +79,54 @@ async fn in_turns(
             (tracker_clients, measured) =
                 measure(args, workload, tracker_clients, args.pid, "tracker", &name).await;
             errors += measured.errors;
-            tracker_rates.push(measured.rate);
-            tracker_p99s.push(measured.p99_ms);
+            tracker.push(measured);
         }
         let measured;
         let name = numbered(args, &reference.name, round);
         (clients, measured) =
             measure(args, workload, clients, reference.pid, reference.role, &name).await;
         errors += measured.errors;
-        reference_rates.push(measured.rate);
-        reference_p99s.push(measured.p99_ms);
+        references.push(measured);
     }
-    let (tracker, other) = (report::median(&tracker_rates), report::median(&reference_rates));
-    let mut line = format!(
-        "ratio: the tracker's {tracker:.0}/s is {:.1}% of the {}'s {other:.0}/s",
-        100.0 * tracker / other,
-        reference.role
+    let rates = |phases: &[Measured]| phases.iter().map(|phase| phase.rate).collect::<Vec<_>>();
+    let (tracker_rates, reference_rates) = (rates(&tracker), rates(&references));
+    let (median, other) = (report::median(&tracker_rates), report::median(&reference_rates));
+    let ratios: Vec<_> = tracker_rates.iter().zip(&reference_rates).map(|(t, o)| t / o).collect();
+    println!(
+        "ratio: the tracker's {median:.0}/s is {:.1}% of the {}'s {other:.0}/s{}",
+        100.0 * median / other,
+        reference.role,
+        by_round(args.rounds, &percentages(&ratios)),
     );
-    if args.rounds > 1 {
-        let ratios: Vec<_> =
-            tracker_rates.iter().zip(&reference_rates).map(|(t, o)| t / o).collect();
-        line += &format!(
-            " (medians of {} rounds; round by round {})",
-            args.rounds,
-            percentages(&ratios)
-        );
-    }
-    println!("{line}");
     // Paced, the rates match by design and the tail is the figure; it drifts with the machine
     // as the rates do, so it too is a median of the rounds.
     if args.rate.is_some() {
-        println!("{}", p99_line(args.rounds, reference.role, &tracker_p99s, &reference_p99s));
+        let p99s =
+            |phases: &[Measured]| phases.iter().map(|phase| phase.p99_ms).collect::<Vec<_>>();
+        println!("{}", p99_line(args.rounds, reference.role, &p99s(&tracker), &p99s(&references)));
     }
     errors
 }
 
 fn p99_line(rounds: u32, role: &str, tracker: &[f64], reference: &[f64]) -> String {
-    let mut line = format!(
-        "p99: the tracker's {:.3} ms against the {role}'s {:.3} ms",
+    let pairs: Vec<_> =
+        tracker.iter().zip(reference).map(|(t, r)| format!("{t:.2}/{r:.2}")).collect();
+    format!(
+        "p99: the tracker's {:.3} ms against the {role}'s {:.3} ms{}",
         report::median(tracker),
-        report::median(reference)
-    );
+        report::median(reference),
+        by_round(rounds, &format!("{} ms", pairs.join(", "))),
+    )
+}
+
+/// What a comparison over several rounds adds to its figure: that it is a median, and each
+/// round's own.
+fn by_round(rounds: u32, each: &str) -> String {
     if rounds > 1 {
-        let pairs: Vec<_> =
-            tracker.iter().zip(reference).map(|(t, r)| format!("{t:.2}/{r:.2}")).collect();
-        line += &format!(" (medians of {rounds} rounds; round by round {} ms)", pairs.join(", "));
+        format!(" (medians of {rounds} rounds; round by round {each})")
+    } else {
+        String::new()
     }
-    line
 }
 
 /// Measures the tracker and the reference at once, each on its own connections, for every
