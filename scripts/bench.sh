@@ -9,7 +9,7 @@
 # medians: this VM drifts by a fifth from minute to minute.
 # Not part of CI; run it on an otherwise idle machine.
 #
-#   scripts/bench.sh            # everything, about twenty minutes
+#   scripts/bench.sh            # everything, about twenty-five minutes
 #   DURATION=4 ROUNDS=3 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,13 @@ mkdir -p "$out"
 cargo build --release --locked --bin retracker --bin retracker-load
 tracker=target/release/retracker
 load=target/release/retracker-load
+
+# How fast this host's memory answers today, on the servers' CPU, before and after: the
+# tracker's cost follows it more than the baseline's (docs/benchmarks.md, 12-04).
+probe_memory() { taskset -c 0 "$load" probe | tee -a "$out/memory-latency.txt"; }
+: >"$out/memory-latency.txt"
+echo "== this host's memory"
+probe_memory
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
@@ -79,13 +86,30 @@ echo "== forwarding on with fresh upstream lists at hand, against the same track
 echo "   by side on CPU 0 (requests per CPU second): no events after the preload (every peer a"
 echo "   seeder, none stopping) and the fake upstream stating an hour's interval, so nearly every"
 echo "   announce is answered from the cache"
-start_tracker 6988
-plain=$server
-start_tracker 6987 -f "$forwarders"
-run_load --target 127.0.0.1:6987 --pid "$server" --versus 127.0.0.1:6988 --versus-pid "$plain" \
-  --rounds "$rounds" --side-by-side --seeders 1 --churn 0 --upstream 127.0.0.1:6990 \
-  --upstream-interval 3600 | tee "$out/forwarding-cached.txt"
-kill "$server" "$plain"
+# Which server is --target moves the figure by a few points either way (two identical trackers
+# read 96.1% on 12-03 and 101.8% on 12-04), so the comparison runs in both orders, each with
+# the reference started first, and the geometric mean of the two readings cancels that bias.
+cached_side_by_side() {
+  local first=$1 second=$2 flags_first=$3 flags_second=$4 file=$5
+  # shellcheck disable=SC2086 # the flags are meant to split into words
+  start_tracker "$first" $flags_first
+  local reference=$server
+  # shellcheck disable=SC2086
+  start_tracker "$second" $flags_second
+  run_load --target "127.0.0.1:$second" --pid "$server" --versus "127.0.0.1:$first" \
+    --versus-pid "$reference" --rounds "$rounds" --side-by-side --seeders 1 --churn 0 \
+    --upstream 127.0.0.1:6990 --upstream-interval 3600 | tee "$file"
+  kill "$server" "$reference"
+}
+share() { sed -n 's/^side by side: the tracker serves \([0-9.]*\)%.*/\1/p' "$1"; }
+cached_side_by_side 6988 6987 "" "-f $forwarders" "$out/forwarding-cached.txt"
+echo "   and again with the plain tracker as the target"
+cached_side_by_side 6989 6991 "-f $forwarders" "" "$out/forwarding-cached-swapped.txt"
+awk -v forwarding="$(share "$out/forwarding-cached.txt")" \
+  -v plain="$(share "$out/forwarding-cached-swapped.txt")" 'BEGIN {
+  printf "forwarding with fresh lists, the bias of the order cancelled: %.1f%% of the plain tracker", 100 * sqrt(forwarding / plain)
+  printf " a CPU second (%.1f%% as the target; the plain one %.1f%% of it as the target)\n", forwarding, plain
+}' | tee -a "$out/forwarding-cached.txt"
 
 echo "== forwarding at a real tracker's pace: each of the 1,000,000 peers announcing every 30 s,"
 echo "   with forwarding and then without, CPU compared for the same announces"
@@ -98,3 +122,6 @@ for flags in "-f $forwarders" ""; do
   kill "$server"
   port=$((port + 1))
 done
+
+echo "== this host's memory again"
+probe_memory

@@ -213,3 +213,19 @@ async fn two_trackers_are_compared_side_by_side_by_their_cpu() {
     measured.running.stop().await;
     versus.running.stop().await;
 }
+
+#[test]
+fn the_memory_probe_reports_a_latency_for_the_walk_it_was_asked() {
+    let output = Command::new(env!("CARGO_BIN_EXE_retracker-load"))
+        .args(["probe", "--mib", "2", "--steps", "50000"])
+        .output()
+        .expect("the load generator runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let nanos = stdout
+        .strip_prefix("memory: ")
+        .and_then(|rest| rest.split_once(" ns a dependent load (50000 steps of a random walk"))
+        .and_then(|(nanos, rest)| rest.trim_end().ends_with("over 2 MiB)").then_some(nanos))
+        .expect(&stdout);
+    assert!(nanos.parse::<f64>().is_ok_and(|nanos| nanos > 0.0), "{stdout}");
+}

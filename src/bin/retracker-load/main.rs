@@ -7,6 +7,7 @@ mod compare;
 mod connection;
 mod drive;
 mod idle;
+mod probe;
 mod report;
 mod workload;
 
@@ -38,6 +39,8 @@ enum Mode {
     Run(Box<RunArgs>),
     /// Serve fixed valid answers, as the ceiling to compare a tracker with.
     Baseline(BaselineArgs),
+    /// Time dependent loads from memory, to tell a slower host from slower code between runs.
+    Probe(ProbeArgs),
 }
 
 #[derive(Args)]
@@ -150,10 +153,23 @@ struct BaselineArgs {
     announce_bytes: usize,
 }
 
+#[derive(Args)]
+struct ProbeArgs {
+    /// The buffer walked through: many times the L3, so that every load misses.
+    #[arg(long, default_value_t = 256)]
+    mib: usize,
+    #[arg(long, default_value_t = 20_000_000)]
+    steps: u64,
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Mode::Run(args) => run(*args),
         Mode::Baseline(args) => serve_baseline(args),
+        Mode::Probe(args) => {
+            println!("{}", probe::memory_latency(args.mib, args.steps, 1).line());
+            ExitCode::SUCCESS
+        }
     }
 }
 
