@@ -233,4 +233,12 @@ fn the_memory_probe_reports_a_latency_for_the_walk_it_was_asked() {
     for nanos in [far, near] {
         assert!(nanos.parse::<f64>().is_ok_and(|nanos| nanos > 0.0), "{stdout}");
     }
+
+    // A walk past its 32-bit slots is refused up front, not a panic.
+    let refused = Command::new(env!("CARGO_BIN_EXE_retracker-load"))
+        .args(["probe", "--mib", "16384"])
+        .output()
+        .expect("the load generator runs");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not in 1..=16383"));
 }

@@ -155,9 +155,10 @@ struct BaselineArgs {
 
 #[derive(Args)]
 struct ProbeArgs {
-    /// The buffer walked through: many times the L3, so that every load misses.
-    #[arg(long, default_value_t = 256)]
-    mib: usize,
+    /// The buffer walked through: many times the L3, so that every load misses. At most
+    /// 16,383 MiB: the walk's slots are 32-bit.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=16_383))]
+    mib: u16,
     #[arg(long, default_value_t = 20_000_000)]
     steps: u64,
 }
@@ -167,7 +168,7 @@ fn main() -> ExitCode {
         Mode::Run(args) => run(*args),
         Mode::Baseline(args) => serve_baseline(args),
         Mode::Probe(args) => {
-            println!("{}", probe::memory_latency(args.mib, args.steps, 1).line());
+            println!("{}", probe::memory_latency(args.mib.into(), args.steps, 1).line());
             ExitCode::SUCCESS
         }
     }
