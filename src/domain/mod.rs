@@ -8,6 +8,7 @@ pub mod forwarding;
 pub mod ids;
 pub mod merge;
 pub mod peer;
+pub mod peer_ids;
 pub mod peer_set;
 pub mod scrape;
 pub mod swarm;

@@ -1,6 +1,6 @@
 //! The peers of one address family in one swarm.
 //!
-//! Peer ids live in an `IndexSet`: found in O(1), and addressable by position, so a random
+//! Peer ids live in `PeerIds`: found in O(1), and addressable by position, so a random
 //! window of `numwant` peers costs O(numwant) however large the swarm. What is known of each
 //! peer lives apart, in a `Vec` in the same positions: picking a window reads 12 bytes an IPv4
 //! peer instead of 40 with its id and hash, and at a million peers that window was most of an
@@ -9,11 +9,9 @@
 
 use std::ops::Range;
 
-use foldhash::fast::RandomState;
-use indexmap::IndexSet;
-
 use super::ids::PeerId;
 use super::peer::{Endpoint, Peer};
+use super::peer_ids::PeerIds;
 use super::time::Timestamp;
 
 #[derive(Debug, Clone, Copy)]
@@ -64,7 +62,7 @@ pub struct Pick {
 
 #[derive(Debug, Clone)]
 pub struct PeerSet<Ip> {
-    ids: IndexSet<PeerId, RandomState>,
+    ids: PeerIds,
     /// By position, as in `ids`.
     entries: Vec<Entry<Ip>>,
     seeders: usize,
@@ -72,7 +70,7 @@ pub struct PeerSet<Ip> {
 
 impl<Ip> Default for PeerSet<Ip> {
     fn default() -> Self {
-        Self { ids: IndexSet::default(), entries: Vec::new(), seeders: 0 }
+        Self { ids: PeerIds::default(), entries: Vec::new(), seeders: 0 }
     }
 }
 
@@ -94,17 +92,17 @@ impl<Ip: Copy> PeerSet<Ip> {
     }
 
     pub fn contains(&self, id: &PeerId) -> bool {
-        self.ids.contains(id)
+        self.ids.position(id).is_some()
     }
 
     /// Where the peer stands in the set, if it is there.
     pub fn position(&self, id: &PeerId) -> Option<usize> {
-        self.ids.get_index_of(id)
+        self.ids.position(id)
     }
 
     /// Records a peer's announce. A new peer is only added while `room` allows it.
     pub fn record(&mut self, report: Report<Ip>, now: Timestamp, room: bool) -> Recorded {
-        if let Some(index) = self.ids.get_index_of(&report.id) {
+        if let Some(index) = self.ids.position(&report.id) {
             let entry = &mut self.entries[index];
             let newly_completed = report.completed && !entry.completed;
             let was_seeder = entry.seeder;
@@ -122,15 +120,15 @@ impl<Ip: Copy> PeerSet<Ip> {
             };
             return Recorded { stored: true, newly_completed, previous, position: Some(position) };
         }
-        if !room {
+        let pushed = if room { self.ids.push(report.id) } else { None };
+        let Some(index) = pushed else {
             return Recorded {
                 stored: false,
                 newly_completed: false,
                 previous: None,
                 position: None,
             };
-        }
-        let (index, _) = self.ids.insert_full(report.id);
+        };
         self.entries.push(Entry {
             endpoint: report.endpoint,
             last_seen: now,
@@ -148,14 +146,14 @@ impl<Ip: Copy> PeerSet<Ip> {
 
     /// Removes a peer; returns when it was last seen, if it was there.
     pub fn remove(&mut self, id: &PeerId) -> Option<Timestamp> {
-        let mut index = self.ids.get_index_of(id)?;
+        let mut index = self.ids.position(id)?;
         let last_seen = self.entries[index].last_seen;
         if index < self.seeders {
             // Move it to the last seeder slot and shrink the seeder region, so the
             // swap-remove below pulls a leecher into a leecher slot.
             index = self.move_across_boundary(index, false);
         }
-        self.ids.swap_remove_index(index);
+        self.ids.swap_remove(index);
         self.entries.swap_remove(index);
         Some(last_seen)
     }
@@ -166,12 +164,7 @@ impl<Ip: Copy> PeerSet<Ip> {
         let alive = |entry: &Entry<Ip>| entry.last_seen > cutoff;
         // Both `retain`s visit in order and keep it, so ids and entries stay side by side,
         // and seeders in front.
-        let mut position = 0;
-        self.ids.retain(|_| {
-            let keep = alive(&self.entries[position]);
-            position += 1;
-            keep
-        });
+        self.ids.retain_positions(|position| alive(&self.entries[position]));
         let mut seeders_kept = 0;
         self.entries.retain(|entry| {
             seeders_kept += usize::from(alive(entry) && entry.seeder);
@@ -257,7 +250,7 @@ impl<Ip: Copy> PeerSet<Ip> {
             self.seeders -= 1;
             self.seeders
         };
-        self.ids.swap_indices(index, to);
+        self.ids.swap(index, to);
         self.entries.swap(index, to);
         to
     }

@@ -1,0 +1,218 @@
+//! The peer ids of one peer set, in positions `0..len`, each found by its id in O(1).
+//!
+//! What `indexmap::IndexSet` does, in less room: the ids sit bare in a `Vec` (20 bytes, where
+//! `IndexSet` keeps each beside its 8-byte hash, 32 bytes with padding) and the hash table
+//! holds 32-bit positions (4 bytes a slot, not 8). At a million peers that is about 20 bytes a
+//! peer, the room that lets the heap live on huge pages (docs/benchmarks.md, 12-04 later). A
+//! hash is worked out again when the table grows, from ids the `Vec` holds in order.
+
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
+
+use super::ids::PeerId;
+
+#[derive(Debug, Clone, Default)]
+pub struct PeerIds {
+    /// Positions in `ids`, found by the hash of the id there.
+    positions: HashTable<u32>,
+    ids: Vec<PeerId>,
+    /// Seeded: ids are chosen by clients, who could otherwise aim them all at one bucket.
+    hasher: RandomState,
+}
+
+impl PeerIds {
+    /// Most ids a set holds: positions are 32-bit.
+    pub const MAX: usize = u32::MAX as usize;
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.ids.capacity()
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, PeerId> {
+        self.ids.iter()
+    }
+
+    /// Where `id` stands, if it is here.
+    pub fn position(&self, id: &PeerId) -> Option<usize> {
+        let ids = &self.ids;
+        self.positions
+            .find(self.hasher.hash_one(id), |&at| ids[at as usize] == *id)
+            .map(|&at| at as usize)
+    }
+
+    /// Appends an id that is not here yet; returns its position, or `None` when the set
+    /// already holds `MAX` ids.
+    pub fn push(&mut self, id: PeerId) -> Option<usize> {
+        debug_assert!(self.position(&id).is_none(), "pushed an id already held");
+        let at = u32::try_from(self.ids.len()).ok()?;
+        let Self { positions, ids, hasher } = self;
+        positions.insert_unique(hasher.hash_one(id), at, |&at| hasher.hash_one(ids[at as usize]));
+        ids.push(id);
+        Some(at as usize)
+    }
+
+    /// Exchanges the ids at positions `a` and `b`.
+    pub fn swap(&mut self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        *self.slot_of(a) = b as u32;
+        *self.slot_of(b) = a as u32;
+        self.ids.swap(a, b);
+    }
+
+    /// Removes the id at `at`, moving the last one into its place.
+    pub fn swap_remove(&mut self, at: usize) {
+        let hash = self.hasher.hash_one(self.ids[at]);
+        let slot = self.positions.find_entry(hash, |&held| held as usize == at);
+        slot.expect("every position is in the table").remove();
+        let last = self.ids.len() - 1;
+        if at != last {
+            *self.slot_of(last) = at as u32;
+        }
+        self.ids.swap_remove(at);
+    }
+
+    /// Keeps the ids for whose positions `keep` says true, in their order; `keep` sees every
+    /// position once, in order. The table is built again only if anything went.
+    pub fn retain_positions(&mut self, mut keep: impl FnMut(usize) -> bool) {
+        let before = self.ids.len();
+        let mut at = 0;
+        self.ids.retain(|_| {
+            let kept = keep(at);
+            at += 1;
+            kept
+        });
+        if self.ids.len() != before {
+            let Self { positions, ids, hasher } = self;
+            positions.clear();
+            let rehash = |&at: &u32| hasher.hash_one(ids[at as usize]);
+            for (at, id) in ids.iter().enumerate() {
+                // Fits in 32 bits: there are fewer ids than before, when every position did.
+                positions.insert_unique(hasher.hash_one(id), at as u32, rehash);
+            }
+        }
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        let Self { positions, ids, hasher } = self;
+        ids.shrink_to_fit();
+        positions.shrink_to_fit(|&at| hasher.hash_one(ids[at as usize]));
+    }
+
+    /// The table's slot that holds position `at`.
+    fn slot_of(&mut self, at: usize) -> &mut u32 {
+        let hash = self.hasher.hash_one(self.ids[at]);
+        self.positions.find_mut(hash, |&held| held as usize == at).expect("every position is held")
+    }
+}
+
+impl std::ops::Index<usize> for PeerIds {
+    type Output = PeerId;
+
+    fn index(&self, at: usize) -> &PeerId {
+        &self.ids[at]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Push(u8),
+        Swap(usize, usize),
+        SwapRemove(usize),
+        Retain(Vec<bool>),
+        Shrink,
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            // Ids from a small range, so that pushes also meet ids already held.
+            4 => (0u8..64).prop_map(Step::Push),
+            2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Step::Swap(a, b)),
+            2 => any::<usize>().prop_map(Step::SwapRemove),
+            1 => proptest::collection::vec(any::<bool>(), 0..70).prop_map(Step::Retain),
+            1 => Just(Step::Shrink),
+        ]
+    }
+
+    fn id(n: u8) -> PeerId {
+        PeerId([n; 20])
+    }
+
+    proptest::proptest! {
+        /// Every step leaves the set holding what a plain `Vec` searched from end to end
+        /// holds, each id found at its position and nothing else found.
+        #[test]
+        fn behaves_as_a_vec_searched_by_id(steps in proptest::collection::vec(step(), 0..400)) {
+            let mut set = PeerIds::default();
+            let mut model: Vec<PeerId> = Vec::new();
+            for step in steps {
+                match step {
+                    Step::Push(n) if !model.contains(&id(n)) => {
+                        proptest::prop_assert_eq!(set.push(id(n)), Some(model.len()));
+                        model.push(id(n));
+                    }
+                    Step::Push(_) => {}
+                    Step::Swap(a, b) if !model.is_empty() => {
+                        let (a, b) = (a % model.len(), b % model.len());
+                        set.swap(a, b);
+                        model.swap(a, b);
+                    }
+                    Step::SwapRemove(at) if !model.is_empty() => {
+                        let at = at % model.len();
+                        set.swap_remove(at);
+                        model.swap_remove(at);
+                    }
+                    Step::Retain(keep) => {
+                        let keep = |at: usize| keep.get(at).copied().unwrap_or(true);
+                        set.retain_positions(keep);
+                        let mut at = 0;
+                        model.retain(|_| {
+                            at += 1;
+                            keep(at - 1)
+                        });
+                    }
+                    Step::Shrink => set.shrink_to_fit(),
+                    Step::Swap(..) | Step::SwapRemove(_) => {}
+                }
+                proptest::prop_assert_eq!(set.len(), model.len());
+                proptest::prop_assert!(set.iter().eq(model.iter()));
+                for n in 0..=64 {
+                    let held = model.iter().position(|held| *held == id(n));
+                    proptest::prop_assert_eq!(set.position(&id(n)), held);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn positions_survive_the_table_growing() {
+        let mut set = PeerIds::default();
+        let id = |n: u32| {
+            let mut id = PeerId([0; 20]);
+            id.0[..4].copy_from_slice(&n.to_be_bytes());
+            id
+        };
+        for n in 0..10_000 {
+            assert_eq!(set.push(id(n)), Some(n as usize));
+        }
+        assert!((0..10_000).all(|n| set.position(&id(n)) == Some(n as usize)));
+        assert_eq!(set.position(&id(10_000)), None);
+        assert_eq!(set[1234], id(1234));
+    }
+}
