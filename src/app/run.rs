@@ -124,6 +124,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
 
 /// Runs the tracker until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> Result<(), StartError> {
+    let stop = stop_requested();
     let running = start(&config, Arc::new(SystemClock)).await?;
     tracing::info!(
         listen = %running.local_addr(),
@@ -139,7 +140,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         env!("CARGO_PKG_VERSION"),
     );
     warn_if_file_limit_below(config.max_connections);
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     running.stop().await;
     tracing::info!("stopped");
@@ -248,25 +249,32 @@ fn bind_error(config: &Config, source: io::Error) -> StartError {
     StartError::Bind { listen: config.listen_addr.clone(), source, hint }
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Resolves on SIGINT or SIGTERM, listened for from the moment this is called (not first
+/// polled): a stop sent as soon as "serving" is logged is then a clean one.
+fn stop_requested() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
+        let signals = signal(SignalKind::interrupt())
+            .and_then(|interrupt| Ok((interrupt, signal(SignalKind::terminate())?)));
+        async move {
+            match signals {
+                Ok((mut interrupt, mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = interrupt.await;
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
-    let _ = interrupt.await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 #[cfg(test)]
