@@ -4,7 +4,8 @@
 //! of what forwarding added to the tracker's CPU (the forwards' many short-lived buffers), and
 //! musl's allocator, the one the static Docker image would get, cost 7% of plain throughput
 //! (figures in docs/benchmarks.md). Fuzz builds keep the system allocator, which the
-//! sanitizers watch.
+//! sanitizers watch. The tracker's binary sets jemalloc's options (src/main.rs): its heap on
+//! transparent huge pages.
 //!
 //! After a flood of one-off torrents ages out, the freed swarms lie scattered through the
 //! heap. jemalloc gives such pages back by itself over its decay time (seconds) while it is

@@ -3,6 +3,19 @@ use std::process::ExitCode;
 use clap::Parser;
 use retracker::app::{self, Config, cli::Cli};
 
+/// jemalloc's options for the tracker (read before `main`): its heap on transparent huge
+/// pages, where the kernel's THP mode is `madvise` (with `always` they are anyway, with
+/// `never` this does nothing). A million peers are read at random; on 4 KiB pages nearly each
+/// such read also missed the TLB, and the page walk cost as much as the read (12-04 later in
+/// docs/benchmarks.md: +10% throughput, 102 B of RSS a peer against 93).
+/// `_RJEM_MALLOC_CONF=thp:never` in the environment turns it off.
+#[cfg(not(target_env = "msvc"))]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static JEMALLOC_OPTIONS: Option<&std::ffi::c_char> =
+    // SAFETY: the pointer is to a static, NUL-terminated string, so the reference is valid for
+    // the whole run.
+    Some(unsafe { &*c"thp:always".as_ptr() });
+
 fn main() -> ExitCode {
     let overrides = Cli::parse().overrides();
     let config = match Config::load(&overrides) {

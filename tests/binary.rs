@@ -190,3 +190,35 @@ fn a_bad_forwarders_file_stops_start_up_naming_the_file_and_entry() {
     assert!(text.contains(&format!("forwarders file {path}")), "{text}");
     assert!(text.contains("entry 2 (uri \"gopher://127.0.0.1/x\")"), "{text}");
 }
+
+/// The tracker's heap is on transparent huge pages where the kernel gives them on request,
+/// and `_RJEM_MALLOC_CONF=thp:never` turns that off (src/main.rs).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_heap_is_on_huge_pages_unless_turned_off() {
+    let mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled");
+    if !mode.as_deref().is_ok_and(|mode| mode.contains("[madvise]")) {
+        eprintln!("skipped: huge pages are not given on request here ({mode:?})");
+        return;
+    }
+    for (options, huge) in [(None, true), (Some("thp:never"), false)] {
+        let port = free_port();
+        let mut command = retracker(&["-l", &format!("127.0.0.1:{port}")]);
+        command.env_remove("_RJEM_MALLOC_CONF");
+        if let Some(options) = options {
+            command.env("_RJEM_MALLOC_CONF", options);
+        }
+        let mut server = Server::start(&mut command);
+        server.wait_for_line("serving");
+        let memory = std::fs::read_to_string(format!("/proc/{}/smaps_rollup", server.child.id()));
+        let huge_kib: u64 = memory
+            .unwrap()
+            .lines()
+            .find_map(|line| line.strip_prefix("AnonHugePages:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("smaps_rollup counts AnonHugePages");
+        assert_eq!(huge_kib > 0, huge, "{options:?}: {huge_kib} KiB on huge pages");
+        let status = server.terminate();
+        assert!(status.success(), "{options:?}: stopped with {status}");
+    }
+}
