@@ -18,12 +18,12 @@ duration=${DURATION:-8}
 rounds=${ROUNDS:-7}
 out=${OUT:-target/bench}
 mkdir -p "$out"
-cargo build --release --locked --bin retracker --bin retracker-load
+cargo build --release --locked -p retracker -p retracker-load
 tracker=target/release/retracker
 load=target/release/retracker-load
 
 # How fast this host's memory answers today, on the servers' CPU, before and after: the
-# tracker's cost follows it more than the baseline's (docs/benchmarks.md, 12-04).
+# tracker's cost follows it more than the baseline's (docs/benchmarks.md).
 probe_memory() { taskset -c 0 "$load" probe | tee -a "$out/memory-latency.txt"; }
 : >"$out/memory-latency.txt"
 echo "== this host's memory"
@@ -87,7 +87,7 @@ echo "   by side on CPU 0 (requests per CPU second): no events after the preload
 echo "   seeder, none stopping) and the fake upstream stating an hour's interval, so nearly every"
 echo "   announce is answered from the cache"
 # Which server is --target moves the figure by a few points either way (two identical trackers
-# read 96.1% on 12-03 and 101.8% on 12-04), so the comparison runs in both orders, each with
+# have read from 96.1% to 101.8%), so the comparison runs in both orders, each with
 # the reference started first, and the geometric mean of the two readings cancels that bias.
 cached_side_by_side() {
   local first=$1 second=$2 flags_first=$3 flags_second=$4 file=$5

@@ -18,7 +18,7 @@ peer_age=${PEER_AGE:-10}     # minutes: short, so that peers age out during the 
 port=${PORT:-6970}
 log=${LOG:-target/soak.log}
 
-cargo build --release --locked --bin retracker --bin retracker-load
+cargo build --release --locked -p retracker -p retracker-load
 
 PEER_AGE=$peer_age SWEEP_INTERVAL=60 WORKER_THREADS=1 \
   target/release/retracker -l "127.0.0.1:$port" 2>target/soak-server.log &

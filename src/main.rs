@@ -6,8 +6,8 @@ use retracker::app::{self, Config, cli::Cli};
 /// jemalloc's options for the tracker (read before `main`): its heap on transparent huge
 /// pages, where the kernel's THP mode is `madvise` (with `always` they are anyway, with
 /// `never` this does nothing). A million peers are read at random; on 4 KiB pages nearly each
-/// such read also missed the TLB, and the page walk cost as much as the read (12-04 later in
-/// docs/benchmarks.md: +10% throughput, 102 B of RSS a peer against 93).
+/// such read also missed the TLB, and the page walk cost as much as the read (2b7dc0c:
+/// +9.7% requests a CPU second, 102 B of RSS a peer against 93; docs/benchmarks.md).
 /// `_RJEM_MALLOC_CONF=thp:never` in the environment turns it off.
 #[cfg(not(target_env = "msvc"))]
 #[unsafe(export_name = "_rjem_malloc_conf")]

@@ -1,5 +1,6 @@
 //! The use cases over the ports, the configuration, and the wiring that runs them.
 
+pub mod allocator;
 pub mod cli;
 pub mod config;
 pub mod forwarders;

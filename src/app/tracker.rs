@@ -2,10 +2,12 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::allocator::release_freed_memory;
 use super::forwarding::{ForwardPlan, Forwarding};
 use crate::domain::announce::{self, AnnounceRequest, AnnounceResponse, NumwantLimits, Refusal};
 use crate::domain::forwarding::UpstreamRecords;
@@ -40,6 +42,8 @@ pub struct Tracker {
     settings: TrackerSettings,
     forwarding: Option<Arc<Forwarding>>,
     metrics: Arc<dyn Metrics>,
+    /// A sweep part freed something since memory was last given back to the system.
+    freed_since_release: AtomicBool,
 }
 
 impl Tracker {
@@ -48,7 +52,14 @@ impl Tracker {
         clock: Arc<dyn Clock>,
         settings: TrackerSettings,
     ) -> Self {
-        Self { repository, clock, settings, forwarding: None, metrics: Arc::new(NoMetrics) }
+        Self {
+            repository,
+            clock,
+            settings,
+            forwarding: None,
+            metrics: Arc::new(NoMetrics),
+            freed_since_release: AtomicBool::new(false),
+        }
     }
 
     /// Counts expired peers and merged upstream peers.
@@ -125,11 +136,20 @@ impl Tracker {
         self.sweep_part(SweepPart::WHOLE)
     }
 
-    /// `sweep`, in `part` of what is held.
+    /// `sweep`, in `part` of what is held. After a whole round that freed anything, the
+    /// freed pages go back to the system: a flood of one-off torrents that aged out leaves
+    /// them scattered through the heap, where a quiet allocator would keep them.
     pub fn sweep_part(&self, part: SweepPart) -> SweepReport {
         let cutoff = self.settings.peer_age.cutoff(self.clock.now());
         let report = self.repository.sweep(cutoff, part);
         self.metrics.peers_expired(report.peers_removed);
+        if report.freed_anything() {
+            self.freed_since_release.store(true, Ordering::Relaxed);
+        }
+        // Once a round at most: it walks the allocator's heaps.
+        if part.is_last() && self.freed_since_release.swap(false, Ordering::Relaxed) {
+            release_freed_memory();
+        }
         report
     }
 }

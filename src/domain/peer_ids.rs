@@ -3,7 +3,7 @@
 //! What `indexmap::IndexSet` does, in less room: the ids sit bare in a `Vec` (20 bytes, where
 //! `IndexSet` keeps each beside its 8-byte hash, 32 bytes with padding) and the hash table
 //! holds 32-bit positions (4 bytes a slot, not 8). At a million peers that is about 20 bytes a
-//! peer, the room that lets the heap live on huge pages (docs/benchmarks.md, 12-04 later). A
+//! peer, the room that lets the heap live on huge pages (9f187f4, docs/benchmarks.md). A
 //! hash is worked out again when the table grows, from ids the `Vec` holds in order.
 
 use std::hash::BuildHasher;

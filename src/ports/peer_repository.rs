@@ -25,6 +25,12 @@ pub struct SweepReport {
     pub torrents_removed: usize,
 }
 
+impl SweepReport {
+    pub fn freed_anything(&self) -> bool {
+        self.peers_removed > 0 || self.torrents_removed > 0
+    }
+}
+
 /// Part `index` of `count` parts that between them hold every torrent once: a sweep done a
 /// part at a time holds a CPU for short stretches instead of one long one (a whole sweep of a
 /// million peers is a fifth of a second, a long stall for answers that share its CPU).

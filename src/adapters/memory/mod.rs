@@ -5,8 +5,10 @@
 //! announces for different torrents rarely wait on the same lock, and a lock is held for one
 //! swarm update and the copy of at most `numwant` peers.
 
+mod sharded;
+
 use std::collections::hash_map::Entry;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::domain::announce::Refusal;
 use crate::domain::ids::InfoHash;
@@ -17,7 +19,7 @@ use crate::domain::torrent::Torrent;
 use crate::ports::{
     PeerRepository, PlanUpstream, StoreTotals, SweepPart, SweepReport, UpdateUpstream,
 };
-use crate::sharded::{Sharded, shrink_if_sparse};
+use sharded::{Sharded, shrink_if_sparse};
 
 /// Many more shards than cores, so two busy torrents rarely share a lock.
 const SHARDS: usize = 256;
@@ -27,19 +29,12 @@ pub struct MemoryRepository {
     /// Torrents held over all shards; touched only when a torrent is created or freed.
     held: AtomicUsize,
     max_torrents: usize,
-    /// A sweep part freed something since memory was last given back.
-    freed_since_release: AtomicBool,
 }
 
 impl MemoryRepository {
     /// A repository that refuses new torrents once it holds `max_torrents`.
     pub fn new(max_torrents: usize) -> Self {
-        Self {
-            torrents: Sharded::new(SHARDS),
-            held: AtomicUsize::new(0),
-            max_torrents,
-            freed_since_release: AtomicBool::new(false),
-        }
+        Self { torrents: Sharded::new(SHARDS), held: AtomicUsize::new(0), max_torrents }
     }
 
     /// How many torrents are held now.
@@ -136,13 +131,6 @@ impl PeerRepository for MemoryRepository {
             shrink_if_sparse(&mut torrents);
         }
         self.held.fetch_sub(report.torrents_removed, Ordering::Relaxed);
-        if report.peers_removed > 0 || report.torrents_removed > 0 {
-            self.freed_since_release.store(true, Ordering::Relaxed);
-        }
-        // Once a whole round of parts: it walks the allocator's heaps.
-        if part.is_last() && self.freed_since_release.swap(false, Ordering::Relaxed) {
-            crate::allocator::release_freed_memory();
-        }
         report
     }
 

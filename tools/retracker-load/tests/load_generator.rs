@@ -2,12 +2,42 @@
 //! against a healthy tracker (no errors, a ratio to the baseline) and against one that
 //! refuses (it must say so and fail).
 
-mod common;
-
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
 use std::process::{Command, Output};
+use std::sync::Arc;
 
-use retracker::app::Config;
+use retracker::adapters::clock::SystemClock;
+use retracker::app::{self, Config, Running};
+
+struct Tracker {
+    running: Running,
+    base: String,
+}
+
+/// Starts a tracker in this process on a port the system picks.
+async fn start(config: Config) -> Tracker {
+    let config = Config { listen_addr: "127.0.0.1:0".into(), ..config };
+    let running = app::start(&config, Arc::new(SystemClock)).await.expect("tracker starts");
+    let base = format!("http://{}", running.local_addr());
+    Tracker { running, base }
+}
+
+/// The body of `GET path` from `base`, over a connection that closes after the answer.
+async fn get(base: &str, path: &str) -> String {
+    let host = base.trim_start_matches("http://").to_owned();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let fetch = move || {
+        let mut stream = TcpStream::connect(&host)?;
+        stream.write_all(request.as_bytes())?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        Ok::<_, std::io::Error>(answer)
+    };
+    let answer = tokio::task::spawn_blocking(fetch).await.unwrap().expect("an answer");
+    let (_, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+    body.to_owned()
+}
 
 /// Runs `retracker-load run` against `base` for a few hundred requests.
 async fn load(base: &str, extra: &[&str]) -> Output {
@@ -33,7 +63,7 @@ async fn load(base: &str, extra: &[&str]) -> Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_healthy_tracker_is_measured_and_compared_with_the_baseline() {
     let config = Config { enable_prometheus: true, ..Config::default() };
-    let tracker = common::start_on("127.0.0.1:0", config).await;
+    let tracker = start(config).await;
     let pid = std::process::id().to_string();
     // No churn: every peer stays, so the tracker's counts are known.
     let output =
@@ -62,8 +92,7 @@ async fn a_healthy_tracker_is_measured_and_compared_with_the_baseline() {
     assert!(worker_sleeps(&stdout).iter().all(|&sleeps| sleeps > 0), "{stdout}");
 
     // The preload announced every peer, in every torrent, and none stopped.
-    let (_, metrics) = common::get(&format!("{}/metrics", tracker.base)).await;
-    let metrics = String::from_utf8(metrics).unwrap();
+    let metrics = get(&tracker.base, "/metrics").await;
     assert!(metrics.lines().any(|line| line == "retracker_torrents 20"), "{metrics}");
     let peers: f64 = metrics
         .lines()
@@ -86,7 +115,7 @@ fn worker_sleeps(stdout: &str) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_polling_load_generator_does_not_sleep_waiting_for_answers() {
-    let tracker = common::start_on("127.0.0.1:0", Config::default()).await;
+    let tracker = start(Config::default()).await;
     let output = load(&tracker.base, &["--idle", "poll", "--baseline-threads", "1"]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
@@ -110,7 +139,7 @@ async fn the_fake_upstream_it_serves_answers_a_forwarding_tracker() {
         forwards_file: forwarders.path().to_string_lossy().into_owned(),
         ..Config::default()
     };
-    let tracker = common::start_on("127.0.0.1:0", config).await;
+    let tracker = start(config).await;
     let upstream = upstream.to_string();
     let output = load(&tracker.base, &["--idle", "poll", "--upstream", &upstream]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -118,8 +147,7 @@ async fn the_fake_upstream_it_serves_answers_a_forwarding_tracker() {
     assert!(stdout.contains(&format!("fake upstream at {upstream}")), "{stdout}");
 
     // Each torrent's first announce was forwarded, and answered with the fixed peer list.
-    let (_, metrics) = common::get(&format!("{}/metrics", tracker.base)).await;
-    let metrics = String::from_utf8(metrics).unwrap();
+    let metrics = get(&tracker.base, "/metrics").await;
     let ok = metrics
         .lines()
         .find_map(|line| {
@@ -133,8 +161,7 @@ async fn the_fake_upstream_it_serves_answers_a_forwarding_tracker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failure_reasons_are_counted_as_errors_and_fail_the_run() {
     // Room for 5 torrents only: announces for the other 15 get a failure reason.
-    let tracker =
-        common::start_on("127.0.0.1:0", Config { max_torrents: 5, ..Config::default() }).await;
+    let tracker = start(Config { max_torrents: 5, ..Config::default() }).await;
     let output = load(&tracker.base, &[]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "{stdout}");
@@ -147,10 +174,7 @@ async fn failure_reasons_are_counted_as_errors_and_fail_the_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_trackers_are_compared_in_rounds_each_preloaded() {
     let config = || Config { enable_prometheus: true, ..Config::default() };
-    let (measured, versus) = (
-        common::start_on("127.0.0.1:0", config()).await,
-        common::start_on("127.0.0.1:0", config()).await,
-    );
+    let (measured, versus) = (start(config()).await, start(config()).await);
     let other = versus.base.trim_start_matches("http://").to_owned();
     let output = load(&measured.base, &["--churn", "0", "--versus", &other, "--rounds", "3"]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -162,8 +186,7 @@ async fn two_trackers_are_compared_in_rounds_each_preloaded() {
     assert!(ratio.contains("of the versus's") && ratio.contains("medians of 3 rounds"), "{ratio}");
     assert!(!stdout.contains("\np99: "), "unpaced, the rates are the figure: {stdout}");
     // The reference got the same peers as the measured tracker.
-    let (_, metrics) = common::get(&format!("{}/metrics", versus.base)).await;
-    let metrics = String::from_utf8(metrics).unwrap();
+    let metrics = get(&versus.base, "/metrics").await;
     assert!(metrics.lines().any(|line| line == "retracker_torrents 20"), "{metrics}");
     measured.running.stop().await;
     versus.running.stop().await;
@@ -171,7 +194,7 @@ async fn two_trackers_are_compared_in_rounds_each_preloaded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paced_rounds_compare_the_tails_with_the_baseline() {
-    let tracker = common::start_on("127.0.0.1:0", Config::default()).await;
+    let tracker = start(Config::default()).await;
     let paced = ["--churn", "0", "--rate", "4000", "--rounds", "2", "--baseline-threads", "1"];
     let output = load(&tracker.base, &paced).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -186,10 +209,7 @@ async fn paced_rounds_compare_the_tails_with_the_baseline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_trackers_are_compared_side_by_side_by_their_cpu() {
-    let (measured, versus) = (
-        common::start_on("127.0.0.1:0", Config::default()).await,
-        common::start_on("127.0.0.1:0", Config::default()).await,
-    );
+    let (measured, versus) = (start(Config::default()).await, start(Config::default()).await);
     let other = versus.base.trim_start_matches("http://").to_owned();
     // Both trackers live in this test process, so each side's CPU figure is the process's.
     let pid = std::process::id().to_string();

@@ -2,7 +2,7 @@
 //! cycle over a buffer many times the L3, so that each step waits for a cache miss (and a TLB
 //! miss) before the next address is known. The tracker's cost a request follows this more
 //! than the baseline's, which lives in the kernel's hot paths; recording it beside each run
-//! tells a slower host from slower code (docs/benchmarks.md, 2026-12-04). The same walk
+//! tells a slower host from slower code (docs/benchmarks.md). The same walk
 //! within the L1 takes a fixed few cycles a step, so it stands for the CPU's clock.
 
 use std::hint::black_box;
