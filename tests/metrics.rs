@@ -144,3 +144,32 @@ async fn forwarder_metrics_keep_the_go_names() {
     );
     tracker.running.stop().await;
 }
+
+#[tokio::test]
+async fn forwarder_status_keeps_http_codes_and_folds_the_rest_into_other() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    let mut upstreams = Vec::new();
+    for code in [599, 600, 999] {
+        let upstream = FakeUpstream::start(Behaviour::Status(code)).await;
+        writeln!(file, "- uri: {}", upstream.announce_url()).unwrap();
+        upstreams.push(upstream);
+    }
+    let config = Config {
+        enable_prometheus: true,
+        forwards_file: file.path().to_string_lossy().into_owned(),
+        ..Config::default()
+    };
+    let tracker = start_on("127.0.0.1:0", config).await;
+    announce(&tracker.base, &Announce::new(1, 1)).await;
+
+    let s = samples(&tracker.base).await;
+    let status = |upstream: &FakeUpstream, status: &str| {
+        value(&s, &format!(r#"forwarder_status{{name="{}",status="{status}"}}"#, upstream.addr))
+    };
+    assert_eq!(status(&upstreams[0], "599"), 1.0, "a code HTTP allows is kept");
+    assert_eq!(status(&upstreams[1], "other"), 1.0);
+    assert_eq!(status(&upstreams[2], "other"), 1.0);
+    let statuses: Vec<&String> = s.keys().filter(|k| k.starts_with("forwarder_status")).collect();
+    assert_eq!(statuses.len(), 3, "{statuses:#?}");
+    tracker.running.stop().await;
+}

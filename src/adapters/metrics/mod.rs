@@ -300,10 +300,12 @@ impl Metrics for PrometheusMetrics {
             }
         }
         if outcome != ForwardOutcome::RateLimited {
-            let status = http_status.map_or_else(|| "error".to_owned(), |code| code.to_string());
             self.forwarder_status.add(
                 1,
-                &[KeyValue::new("name", forwarder.to_owned()), KeyValue::new("status", status)],
+                &[
+                    KeyValue::new("name", forwarder.to_owned()),
+                    KeyValue::new("status", status_label(http_status)),
+                ],
             );
         }
     }
@@ -317,6 +319,17 @@ impl Metrics for PrometheusMetrics {
     }
 }
 
+/// `forwarder_status`'s `status`: the code as sent when HTTP defines its class (100 to 599),
+/// `other` past that (a status line may carry any three digits, and an upstream must not grow
+/// the label set), `error` when no answer came.
+fn status_label(http_status: Option<u16>) -> String {
+    match http_status {
+        Some(code @ 100..=599) => code.to_string(),
+        Some(_) => "other".to_owned(),
+        None => "error".to_owned(),
+    }
+}
+
 impl MetricsReport for PrometheusMetrics {
     fn render(&self) -> (String, &'static str) {
         let text =
@@ -325,5 +338,17 @@ impl MetricsReport for PrometheusMetrics {
                 String::new()
             });
         (text, prometheus::TEXT_FORMAT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_labels_keep_http_codes_and_fold_the_rest() {
+        let labels = [None, Some(99), Some(100), Some(200), Some(599), Some(600), Some(999)]
+            .map(status_label);
+        assert_eq!(labels, ["error", "other", "100", "200", "599", "other", "other"]);
     }
 }
