@@ -6,6 +6,7 @@ pub mod config;
 pub mod forwarders;
 pub mod forwarding;
 pub mod logging;
+pub mod redacted_uri;
 pub mod run;
 pub mod sweeper;
 pub mod tracker;

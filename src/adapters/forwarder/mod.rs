@@ -96,6 +96,8 @@ impl UpstreamTracker for HttpUpstream {
 }
 
 fn transport(error: reqwest::Error) -> UpstreamError {
+    // The URL holds the forwarder's passkey and goes to the log; its name says which one it was.
+    let error = error.without_url();
     // The full chain: reqwest's own message is often just "error sending request".
     let mut text = error.to_string();
     let mut source = std::error::Error::source(&error);
