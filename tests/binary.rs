@@ -212,6 +212,25 @@ fn upstream_with_peers(peers: &[&str]) -> Behaviour {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_debug_line_of_an_announce_counts_upstream_peers_too() {
+    let upstream =
+        FakeUpstream::start(upstream_with_peers(&["198.51.100.1:1001", "198.51.100.2:1002"])).await;
+    let file = forwarders_file(&[format!("- uri: {}", upstream.announce_url())]);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let path = file.path().to_string_lossy().into_owned();
+    let mut server = Server::start(&mut retracker(&["-l", &listen, "-d", "-f", &path]));
+    server.wait_for_line("serving");
+
+    let answer = announce(&format!("http://{listen}"), &Announce::new(1, 1)).await;
+    assert_eq!(answer.peers.len(), 2, "both upstream peers reached the client");
+    let lines = server.wait_for_line("announce ip=");
+    let line = lines.last().unwrap();
+    assert!(line.contains("peers=2"), "{line}");
+    assert!(server.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn forwarders_passwords_and_passkeys_stay_out_of_logs_and_metrics() {
     const PASSWORD: &str = "PASSWORDSECRET";
     const PASSKEY: &str = "PASSKEYSECRET";

@@ -78,7 +78,8 @@ impl Endpoints {
         outcome.event = Some(event);
         match self.tracker.announce(parsed.request, ip).await {
             Ok(response) => {
-                tracing::debug!(%ip, %info_hash, ?event, peers = response.peers.len(), "announce");
+                let peers = response.peers.len() + response.upstream.len();
+                tracing::debug!(%ip, %info_hash, ?event, peers, "announce");
                 (render::announce(&response, format), outcome)
             }
             Err(refusal) => failure(&refusal.to_string(), refusal_failure(&refusal), outcome),
