@@ -104,8 +104,9 @@ enum Numwant {
     /// `-<n>`: "whatever the tracker's default is".
     Negative(u32),
     Exact(u32),
-    /// More than a u32 holds; capped rather than refused.
-    Huge(u64),
+    /// More than a u32 holds, with this many more digits after it (past what a u64
+    /// holds); capped rather than refused.
+    Huge(u64, usize),
 }
 
 impl Numwant {
@@ -114,7 +115,7 @@ impl Numwant {
             Self::Absent => None,
             Self::Negative(n) => Some(format!("-{n}")),
             Self::Exact(n) => Some(n.to_string()),
-            Self::Huge(n) => Some(n.to_string()),
+            Self::Huge(n, more) => Some(format!("{n}{}", "9".repeat(more))),
         }
     }
 
@@ -122,7 +123,7 @@ impl Numwant {
         match self {
             Self::Absent | Self::Negative(_) => None,
             Self::Exact(n) => Some(n),
-            Self::Huge(_) => Some(u32::MAX),
+            Self::Huge(..) => Some(u32::MAX),
         }
     }
 }
@@ -132,7 +133,8 @@ fn numwant() -> impl Strategy<Value = Numwant> {
         Just(Numwant::Absent),
         any::<u32>().prop_map(Numwant::Negative),
         any::<u32>().prop_map(Numwant::Exact),
-        (u64::from(u32::MAX) + 1..=u64::MAX).prop_map(Numwant::Huge),
+        (u64::from(u32::MAX) + 1..=u64::MAX, 0usize..30)
+            .prop_map(|(n, more)| Numwant::Huge(n, more)),
     ]
 }
 

@@ -135,6 +135,9 @@ async fn numwant_is_honoured_and_capped() {
     let asker = Announce::new(7, 11);
     assert_eq!(announce(&tracker.base, &asker.clone().with("numwant=3")).await.peers.len(), 3);
     assert_eq!(announce(&tracker.base, &asker.clone().with("numwant=100")).await.peers.len(), 5);
+    // Too large for any integer: still just a large number.
+    let beyond_u64 = asker.clone().with("numwant=99999999999999999999999");
+    assert_eq!(announce(&tracker.base, &beyond_u64).await.peers.len(), 5);
     assert_eq!(announce(&tracker.base, &asker).await.peers.len(), 5);
     tracker.running.stop().await;
 }

@@ -481,14 +481,19 @@ fn text(bytes: &[u8]) -> Option<&str> {
 }
 
 fn parse_numwant(bytes: &[u8]) -> Result<Option<u32>, RequestError> {
+    let is_number = |bytes: &[u8]| !bytes.is_empty() && bytes.iter().all(u8::is_ascii_digit);
     // Some clients send -1 to mean "the tracker's default".
-    if bytes.strip_prefix(b"-").and_then(digits).is_some() {
+    if bytes.strip_prefix(b"-").is_some_and(is_number) {
         return Ok(None);
     }
-    // A huge request is capped later, not refused.
-    let wanted = digits(bytes)
-        .ok_or(RequestError::Invalid { field: "numwant", expected: "a whole number of peers" })?;
-    Ok(Some(u32::try_from(wanted).unwrap_or(u32::MAX)))
+    if !is_number(bytes) {
+        return Err(RequestError::Invalid {
+            field: "numwant",
+            expected: "a whole number of peers",
+        });
+    }
+    // A huge request is capped later, not refused, however many digits it has.
+    Ok(Some(digits(bytes).and_then(|n| u32::try_from(n).ok()).unwrap_or(u32::MAX)))
 }
 
 fn parse_event(bytes: &[u8]) -> Result<Event, RequestError> {
@@ -584,6 +589,12 @@ mod tests {
         assert_eq!(minus_one.request.numwant, None);
         let huge = parse_announce(&announce_query("&numwant=99999999999")).unwrap();
         assert_eq!(huge.request.numwant, Some(u32::MAX));
+        for beyond_u64 in ["99999999999999999999999", "%399999999999999999999999"] {
+            let parsed = parse_announce(&announce_query(&format!("&numwant={beyond_u64}")));
+            assert_eq!(parsed.unwrap().request.numwant, Some(u32::MAX), "{beyond_u64}");
+        }
+        let minus_huge = parse_announce(&announce_query("&numwant=-99999999999999999999999"));
+        assert_eq!(minus_huge.unwrap().request.numwant, None);
         let err = parse_announce(&announce_query("&numwant=lots")).unwrap_err();
         assert_eq!(err.to_string(), "invalid numwant: expected a whole number of peers");
     }
