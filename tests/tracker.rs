@@ -166,7 +166,6 @@ async fn every_malformed_announce_gets_a_failure_reason_and_the_tracker_keeps_se
         (format!("{good}&left=lots"), "invalid left: expected a whole number of bytes"),
         (format!("{good}&uploaded=-1"), "invalid uploaded: expected a whole number of bytes"),
         (format!("{good}&numwant=many"), "invalid numwant: expected a whole number of peers"),
-        (format!("{good}&event=exploded"), "invalid event 'exploded'"),
         (format!("{good}&pad={}", "x".repeat(400)), "request too long"),
         (String::new(), "missing info_hash"),
     ];
@@ -181,6 +180,18 @@ async fn every_malformed_announce_gets_a_failure_reason_and_the_tracker_keeps_se
 
     let answer = announce(&tracker.base, &Announce::new(8, 1)).await;
     assert_eq!(answer.incomplete, 1, "still serving after all that");
+    tracker.running.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_nobody_defines_is_served_as_no_event() {
+    let tracker = start_v4().await;
+    let listed = Announce::new(11, 1);
+    announce(&tracker.base, &listed.clone().with("event=started")).await;
+    let extension = Announce::new(11, 2).with("event=exploded");
+    let answer = announce(&tracker.base, &extension).await;
+    assert_eq!(answer.peers, vec![v4(listed.port)]);
+    assert_eq!(answer.incomplete, 2, "it is listed, as with no event");
     tracker.running.stop().await;
 }
 

@@ -102,9 +102,9 @@ impl Endpoints {
 fn request_failure(error: &RequestError) -> FailureKind {
     match error {
         RequestError::Missing(_) => FailureKind::MissingField,
-        RequestError::WrongLength { .. }
-        | RequestError::Invalid { .. }
-        | RequestError::UnknownEvent(_) => FailureKind::InvalidField,
+        RequestError::WrongLength { .. } | RequestError::Invalid { .. } => {
+            FailureKind::InvalidField
+        }
         RequestError::TooLong { .. } => FailureKind::QueryTooLong,
         RequestError::TooManyHashes { .. } => FailureKind::TooManyHashes,
         RequestError::BadRealIp => FailureKind::BadRealIp,

@@ -23,8 +23,6 @@ pub enum RequestError {
     WrongLength { field: &'static str, len: usize },
     #[error("invalid {field}: expected {expected}")]
     Invalid { field: &'static str, expected: &'static str },
-    #[error("invalid event '{0}': expected started, completed, stopped or none")]
-    UnknownEvent(String),
     #[error("request too long: the query is {len} bytes, the limit is {max}")]
     TooLong { len: usize, max: usize },
     #[error("too many info_hash values: {count}, the limit is {max}")]
@@ -336,7 +334,7 @@ impl AnnounceFields {
             Field::Uploaded => self.uploaded = Some(count("uploaded", raw)?),
             Field::Downloaded => self.downloaded = Some(count("downloaded", raw)?),
             Field::Left => self.left = Some(count("left", raw)?),
-            Field::Event => self.event = parse_event(&decode(raw))?,
+            Field::Event => self.event = parse_event(&decode(raw)),
             Field::Numwant => self.numwant = parse_numwant(&decode(raw))?,
             // BEP 3 allows a DNS name here too; only a literal address is any use to us.
             Field::Ip => {
@@ -496,17 +494,20 @@ fn parse_numwant(bytes: &[u8]) -> Result<Option<u32>, RequestError> {
     Ok(Some(digits(bytes).and_then(|n| u32::try_from(n).ok()).unwrap_or(u32::MAX)))
 }
 
-fn parse_event(bytes: &[u8]) -> Result<Event, RequestError> {
+fn parse_event(bytes: &[u8]) -> Event {
     match bytes {
-        b"started" => Ok(Event::Started),
-        b"completed" => Ok(Event::Completed),
-        b"stopped" => Ok(Event::Stopped),
+        b"started" => Event::Started,
+        b"completed" => Event::Completed,
+        b"stopped" => Event::Stopped,
         // "empty" is what some clients spell the absent event; "paused" is BEP 21's
         // partial seed, still a regular announce as far as the swarm goes.
-        b"" | b"empty" | b"paused" => Ok(Event::Periodic),
+        b"" | b"empty" | b"paused" => Event::Periodic,
+        // Read as no event, as the Go original does: refusing an extension would cost its
+        // client the tracker.
         other => {
             let shown: String = String::from_utf8_lossy(other).chars().take(32).collect();
-            Err(RequestError::UnknownEvent(shown))
+            tracing::debug!(event = shown, "unknown event read as none");
+            Event::Periodic
         }
     }
 }
@@ -576,11 +577,15 @@ mod tests {
             let parsed = parse_announce(&announce_query(&format!("&event={text}"))).unwrap();
             assert_eq!(parsed.request.event, event, "event={text}");
         }
-        let err = parse_announce(&announce_query("&event=exploded")).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid event 'exploded': expected started, completed, stopped or none"
-        );
+    }
+
+    #[test]
+    fn an_event_nobody_defines_is_read_as_none() {
+        // As the Go original does: a client that sends an extension keeps its tracker.
+        for unknown in ["exploded", "%FF%00", "STARTED"] {
+            let parsed = parse_announce(&announce_query(&format!("&event={unknown}"))).unwrap();
+            assert_eq!(parsed.request.event, Event::Periodic, "event={unknown}");
+        }
     }
 
     #[test]
