@@ -11,7 +11,7 @@ use common::{info_hash, ipv4, peer_id};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use retracker::adapters::memory::MemoryRepository;
 use retracker::domain::ids::InfoHash;
-use retracker::domain::peer::{AnyEndpoint, Endpoint, Event, Peer};
+use retracker::domain::peer::{AnyEndpoint, Endpoint, Event, Peer, Role};
 use retracker::domain::peer_set::{PeerSet, Pick, Report};
 use retracker::domain::swarm::{AnnounceContext, PeerAnnounce};
 use retracker::domain::time::Timestamp;
@@ -108,7 +108,7 @@ fn peer_set(size: usize) -> PeerSet<Ipv4Addr> {
         let report = Report {
             id: peer_id(n as u64),
             endpoint: Endpoint { ip: ipv4(n), port: 6881 },
-            seeder: n % 4 == 0,
+            role: if n % 4 == 0 { Role::Seeder } else { Role::Leecher },
             completed: false,
         };
         set.record(report, NOW, true);
@@ -127,7 +127,7 @@ fn pick(c: &mut Criterion) {
         let mut starts = fastrand::Rng::with_seed(7);
         let exclude = set.position(&asking);
         let pick =
-            |start| Pick { exclude, leechers_first: false, start, cutoff: CUTOFF, with_ids: false };
+            |start| Pick { exclude, uploader: false, start, cutoff: CUTOFF, with_ids: false };
         set.pick(pick(0), numwant, &mut out);
         assert_eq!(out.len(), numwant);
         group.bench_function(BenchmarkId::new(format!("numwant_{numwant}"), size), |b| {

@@ -46,7 +46,7 @@ fn scrape(c: &mut Criterion) {
     // Spread over the whole repository rather than the first few inserted.
     let hashes: Vec<InfoHash> = (0..SCRAPED).map(|n| info_hash(n * (TORRENTS / SCRAPED))).collect();
 
-    let one_leecher = SwarmStats { complete: 0, incomplete: 1, downloaded: 0 };
+    let one_leecher = SwarmStats { complete: 0, incomplete: 1, downloaded: 0, downloaders: 1 };
     assert!(repository.scrape(&hashes).iter().all(|stats| *stats == one_leecher));
 
     c.bench_function("scrape/repository_50_of_100000_torrents", |b| {

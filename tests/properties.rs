@@ -143,7 +143,7 @@ const EVENTS: &[(Option<&str>, Event)] = &[
     (None, Event::Periodic),
     (Some(""), Event::Periodic),
     (Some("empty"), Event::Periodic),
-    (Some("paused"), Event::Periodic),
+    (Some("paused"), Event::Paused),
     (Some("started"), Event::Started),
     (Some("completed"), Event::Completed),
     (Some("stopped"), Event::Stopped),

@@ -4,13 +4,14 @@
 //! window of `numwant` peers costs O(numwant) however large the swarm. What is known of each
 //! peer lives apart, in a `Vec` in the same positions: picking a window reads 12 bytes an IPv4
 //! peer instead of 40 with its id and hash, and at a million peers that window was most of an
-//! announce's cache misses. Seeders are kept in positions `0..seeders` and leechers after
-//! them, so "leechers first" is also just a window.
+//! announce's cache misses. Peers are kept in regions by role: seeders, then partial seeds,
+//! then leechers, so "leechers first" is also just a window, and one that skips the partial
+//! seeds.
 
 use std::ops::Range;
 
 use super::ids::PeerId;
-use super::peer::{Endpoint, Peer};
+use super::peer::{Endpoint, Peer, Role};
 use super::peer_ids::PeerIds;
 use super::time::Timestamp;
 
@@ -18,7 +19,7 @@ use super::time::Timestamp;
 struct Entry<Ip> {
     endpoint: Endpoint<Ip>,
     last_seen: Timestamp,
-    seeder: bool,
+    role: Role,
     /// Its `completed` event was already counted: a download counts once per peer.
     completed: bool,
 }
@@ -41,7 +42,7 @@ pub struct Recorded {
 pub struct Report<Ip> {
     pub id: PeerId,
     pub endpoint: Endpoint<Ip>,
-    pub seeder: bool,
+    pub role: Role,
     pub completed: bool,
 }
 
@@ -50,8 +51,9 @@ pub struct Report<Ip> {
 pub struct Pick {
     /// The asking peer's position in the set, if it is there: never handed to itself.
     pub exclude: Option<usize>,
-    /// A seeder gets leechers before seeders; anyone else gets a mix of both.
-    pub leechers_first: bool,
+    /// The asking peer only uploads (a seeder or partial seed): it gets leechers, then
+    /// seeders, and no partial seeds. Anyone else gets a mix of every role.
+    pub uploader: bool,
     /// Where the window starts; any value, reduced modulo the range picked from.
     pub start: usize,
     /// Peers last seen at or before this are expired and skipped.
@@ -65,12 +67,14 @@ pub struct PeerSet<Ip> {
     ids: PeerIds,
     /// By position, as in `ids`.
     entries: Vec<Entry<Ip>>,
+    /// Seeders stand in `0..seeders`, partial seeds after them, leechers last.
     seeders: usize,
+    partial_seeds: usize,
 }
 
 impl<Ip> Default for PeerSet<Ip> {
     fn default() -> Self {
-        Self { ids: PeerIds::default(), entries: Vec::new(), seeders: 0 }
+        Self { ids: PeerIds::default(), entries: Vec::new(), seeders: 0, partial_seeds: 0 }
     }
 }
 
@@ -87,8 +91,14 @@ impl<Ip: Copy> PeerSet<Ip> {
         self.seeders
     }
 
+    /// Everyone but the seeders: what BEP 3 counts as `incomplete`, partial seeds included.
     pub fn leechers(&self) -> usize {
         self.ids.len() - self.seeders
+    }
+
+    /// Leechers that still download: BEP 21's `downloaders`, partial seeds left out.
+    pub fn downloaders(&self) -> usize {
+        self.leechers() - self.partial_seeds
     }
 
     pub fn contains(&self, id: &PeerId) -> bool {
@@ -105,19 +115,15 @@ impl<Ip: Copy> PeerSet<Ip> {
         if let Some(index) = self.ids.position(&report.id) {
             let entry = &mut self.entries[index];
             let newly_completed = report.completed && !entry.completed;
-            let was_seeder = entry.seeder;
+            let was = entry.role;
             let previous = Some(entry.last_seen);
             *entry = Entry {
                 endpoint: report.endpoint,
                 last_seen: now,
-                seeder: report.seeder,
+                role: report.role,
                 completed: entry.completed || report.completed,
             };
-            let position = if was_seeder == report.seeder {
-                index
-            } else {
-                self.move_across_boundary(index, report.seeder)
-            };
+            let position = self.move_between(index, was, report.role);
             return Recorded { stored: true, newly_completed, previous, position: Some(position) };
         }
         let pushed = if room { self.ids.push(report.id) } else { None };
@@ -132,10 +138,11 @@ impl<Ip: Copy> PeerSet<Ip> {
         self.entries.push(Entry {
             endpoint: report.endpoint,
             last_seen: now,
-            seeder: report.seeder,
+            role: report.role,
             completed: report.completed,
         });
-        let position = if report.seeder { self.move_across_boundary(index, true) } else { index };
+        // Pushed last, so into the leechers' region.
+        let position = self.move_between(index, Role::Leecher, report.role);
         Recorded {
             stored: true,
             newly_completed: report.completed,
@@ -146,13 +153,11 @@ impl<Ip: Copy> PeerSet<Ip> {
 
     /// Removes a peer; returns when it was last seen, if it was there.
     pub fn remove(&mut self, id: &PeerId) -> Option<Timestamp> {
-        let mut index = self.ids.position(id)?;
-        let last_seen = self.entries[index].last_seen;
-        if index < self.seeders {
-            // Move it to the last seeder slot and shrink the seeder region, so the
-            // swap-remove below pulls a leecher into a leecher slot.
-            index = self.move_across_boundary(index, false);
-        }
+        let index = self.ids.position(id)?;
+        let Entry { last_seen, role, .. } = self.entries[index];
+        // Into the last region first, so the swap-remove below pulls a leecher into a
+        // leecher's slot.
+        let index = self.move_between(index, role, Role::Leecher);
         self.ids.swap_remove(index);
         self.entries.swap_remove(index);
         Some(last_seen)
@@ -163,14 +168,16 @@ impl<Ip: Copy> PeerSet<Ip> {
         let before = self.len();
         let alive = |entry: &Entry<Ip>| entry.last_seen > cutoff;
         // Both `retain`s visit in order and keep it, so ids and entries stay side by side,
-        // and seeders in front.
+        // and the regions in their order.
         self.ids.retain_positions(|position| alive(&self.entries[position]));
-        let mut seeders_kept = 0;
+        let (mut seeders, mut partial_seeds) = (0, 0);
         self.entries.retain(|entry| {
-            seeders_kept += usize::from(alive(entry) && entry.seeder);
-            alive(entry)
+            let kept = alive(entry);
+            seeders += usize::from(kept && entry.role == Role::Seeder);
+            partial_seeds += usize::from(kept && entry.role == Role::PartialSeed);
+            kept
         });
-        self.seeders = seeders_kept;
+        (self.seeders, self.partial_seeds) = (seeders, partial_seeds);
         // After a flood of one-off peers ages out of a torrent that lives on, its room for
         // the flood would otherwise stay allocated for as long as the torrent does.
         if self.entries.capacity() > 4 * self.len().max(8) {
@@ -183,8 +190,8 @@ impl<Ip: Copy> PeerSet<Ip> {
     /// Appends up to `count` live peers to `out`, chosen as `pick` says.
     pub fn pick(&self, pick: Pick, count: usize, out: &mut Vec<Peer<Ip>>) {
         let all = 0..self.len();
-        if pick.leechers_first {
-            let leechers = self.seeders..self.len();
+        if pick.uploader {
+            let leechers = self.seeders + self.partial_seeds..self.len();
             let taken = self.pick_window(leechers, pick, count, out);
             self.pick_window(0..self.seeders, pick, count - taken, out);
         } else {
@@ -240,27 +247,47 @@ impl<Ip: Copy> PeerSet<Ip> {
         taken
     }
 
-    /// Moves the peer at `index` into the seeders' region or out of it; returns where it
-    /// went.
-    fn move_across_boundary(&mut self, index: usize, now_seeder: bool) -> usize {
-        let to = if now_seeder {
-            self.seeders += 1;
-            self.seeders - 1
-        } else {
-            self.seeders -= 1;
-            self.seeders
-        };
-        self.ids.swap(index, to);
-        self.entries.swap(index, to);
-        to
+    /// Moves the peer at `at` from the region of role `from` into that of role `to`; returns
+    /// where it went. Each region it crosses is one swap: with the slot at the region's edge,
+    /// which then moves by one.
+    fn move_between(&mut self, mut at: usize, from: Role, to: Role) -> usize {
+        let mut role = from;
+        while role != to {
+            let (next, slot) = match role {
+                Role::Seeder => {
+                    self.seeders -= 1;
+                    self.partial_seeds += 1;
+                    (Role::PartialSeed, self.seeders)
+                }
+                Role::PartialSeed if to == Role::Leecher => {
+                    self.partial_seeds -= 1;
+                    (Role::Leecher, self.seeders + self.partial_seeds)
+                }
+                Role::PartialSeed => {
+                    self.partial_seeds -= 1;
+                    self.seeders += 1;
+                    (Role::Seeder, self.seeders - 1)
+                }
+                Role::Leecher => {
+                    self.partial_seeds += 1;
+                    (Role::PartialSeed, self.seeders + self.partial_seeds - 1)
+                }
+            };
+            self.ids.swap(at, slot);
+            self.entries.swap(at, slot);
+            (at, role) = (slot, next);
+        }
+        at
     }
 
     #[cfg(test)]
     fn partition_holds(&self) -> bool {
-        let (seeders, leechers) = self.entries.split_at(self.seeders);
+        let (seeders, rest) = self.entries.split_at(self.seeders);
+        let (partial_seeds, leechers) = rest.split_at(self.partial_seeds);
         self.entries.len() == self.ids.len()
-            && seeders.iter().all(|e| e.seeder)
-            && leechers.iter().all(|e| !e.seeder)
+            && seeders.iter().all(|e| e.role == Role::Seeder)
+            && partial_seeds.iter().all(|e| e.role == Role::PartialSeed)
+            && leechers.iter().all(|e| e.role == Role::Leecher)
     }
 }
 
@@ -275,21 +302,27 @@ mod tests {
     }
 
     fn report(n: u8, seeder: bool) -> Report<Ipv4Addr> {
+        report_as(n, if seeder { Role::Seeder } else { Role::Leecher })
+    }
+
+    fn report_as(n: u8, role: Role) -> Report<Ipv4Addr> {
         Report {
             id: id(n),
             endpoint: Endpoint { ip: Ipv4Addr::new(10, 0, 0, n), port: 6881 },
-            seeder,
+            role,
             completed: false,
         }
     }
 
+    const ROLES: [Role; 3] = [Role::Seeder, Role::PartialSeed, Role::Leecher];
+
     const T0: Timestamp = Timestamp::from_secs(1_000);
 
     /// A pick for the peer `asking`, with the ids shown so that tests can tell peers apart.
-    fn pick<Ip: Copy>(set: &PeerSet<Ip>, asking: &PeerId, leechers_first: bool) -> Pick {
+    fn pick<Ip: Copy>(set: &PeerSet<Ip>, asking: &PeerId, uploader: bool) -> Pick {
         Pick {
             exclude: set.position(asking),
-            leechers_first,
+            uploader,
             start: 0,
             cutoff: Timestamp::from_secs(0),
             with_ids: true,
@@ -323,6 +356,60 @@ mod tests {
         assert_eq!(set.remove(&id(3)), None);
         assert_eq!((set.seeders(), set.leechers()), (1, 1));
         assert!(set.partition_holds());
+    }
+
+    #[test]
+    fn every_move_between_roles_keeps_the_regions_and_the_counts() {
+        let mut set = PeerSet::default();
+        for n in 0..9 {
+            set.record(report_as(n, ROLES[usize::from(n) % 3]), T0, true);
+        }
+        for (n, role) in (0..9).flat_map(|n| ROLES.map(|role| (n, role))) {
+            let recorded = set.record(report_as(n, role), T0, true);
+            assert_eq!(recorded.position, set.position(&id(n)));
+            assert!(set.partition_holds() && ids_beside_their_entries(&set), "{n} to {role:?}");
+        }
+        // Each peer ended as a leecher; two go back to partial seeding, one seeds.
+        set.record(report_as(3, Role::PartialSeed), T0, true);
+        set.record(report_as(4, Role::PartialSeed), T0, true);
+        set.record(report_as(5, Role::Seeder), T0, true);
+        assert_eq!((set.seeders(), set.leechers(), set.downloaders()), (1, 8, 6));
+        for n in [3, 5, 0] {
+            set.remove(&id(n));
+            assert!(set.partition_holds() && ids_beside_their_entries(&set));
+        }
+        assert_eq!((set.seeders(), set.leechers(), set.downloaders()), (0, 6, 5));
+    }
+
+    #[test]
+    fn partial_seeds_go_to_leechers_only() {
+        let mut set = PeerSet::default();
+        set.record(report_as(1, Role::Seeder), T0, true);
+        set.record(report_as(2, Role::PartialSeed), T0, true);
+        set.record(report_as(3, Role::Leecher), T0, true);
+        set.record(report_as(4, Role::PartialSeed), T0, true);
+        let picked = |asking: u8, uploader: bool| {
+            let mut out = Vec::new();
+            set.pick(pick(&set, &id(asking), uploader), 10, &mut out);
+            let mut got = ids(&out);
+            got.sort();
+            got
+        };
+        assert_eq!(picked(1, true), [3], "a seeder");
+        assert_eq!(picked(2, true), [1, 3], "a partial seed");
+        assert_eq!(picked(3, false), [1, 2, 4], "a leecher");
+    }
+
+    #[test]
+    fn expiry_keeps_the_count_of_each_role() {
+        let mut set = PeerSet::default();
+        for n in 0..12 {
+            let seen = Timestamp::from_secs(100 + u32::from(n % 2) * 100);
+            set.record(report_as(n, ROLES[usize::from(n) % 3]), seen, true);
+        }
+        assert_eq!(set.expire(Timestamp::from_secs(100)), 6);
+        assert!(set.partition_holds() && ids_beside_their_entries(&set));
+        assert_eq!((set.seeders(), set.leechers(), set.downloaders()), (2, 4, 2));
     }
 
     #[test]
@@ -471,29 +558,30 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn a_pick_is_the_window_walked_peer_by_peer(
-            peers in proptest::collection::vec((proptest::bool::ANY, 0u32..4), 0..40),
+            peers in proptest::collection::vec((0usize..3, 0u32..4), 0..40),
             asking in 0u8..45,
             start in 0usize..1000,
             count in 0usize..45,
             cutoff in 0u32..4,
-            leechers_first in proptest::bool::ANY,
+            uploader in proptest::bool::ANY,
             with_ids in proptest::bool::ANY,
         ) {
             let mut set = PeerSet::default();
-            for (n, &(seeder, seen)) in peers.iter().enumerate() {
+            for (n, &(role, seen)) in peers.iter().enumerate() {
                 let n = u8::try_from(n).unwrap();
-                set.record(report(n, seeder), Timestamp::from_secs(seen), true);
+                set.record(report_as(n, ROLES[role]), Timestamp::from_secs(seen), true);
             }
             let pick = Pick {
                 start,
                 cutoff: Timestamp::from_secs(cutoff),
                 with_ids,
-                ..pick(&set, &id(asking), leechers_first)
+                ..pick(&set, &id(asking), uploader)
             };
             let mut out = Vec::new();
             set.pick(pick, count, &mut out);
-            let expected = if leechers_first {
-                let mut leechers = walked(&set, set.seeders..set.len(), pick, count);
+            let expected = if uploader {
+                let leechers = set.seeders + set.partial_seeds..set.len();
+                let mut leechers = walked(&set, leechers, pick, count);
                 let rest = count - leechers.len();
                 leechers.extend(walked(&set, 0..set.seeders, pick, rest));
                 leechers

@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::LazyLock;
 
 use super::ids::PeerId;
-use super::peer::{AnyEndpoint, Event, PeerList};
+use super::peer::{AnyEndpoint, Event, PeerList, Role};
 use super::peer_set::{PeerSet, Pick, Report};
 use super::time::Timestamp;
 
@@ -13,10 +13,12 @@ use super::time::Timestamp;
 pub struct SwarmStats {
     /// Seeders.
     pub complete: u32,
-    /// Leechers.
+    /// Leechers, partial seeds included.
     pub incomplete: u32,
     /// `completed` events counted, once per peer.
     pub downloaded: u32,
+    /// BEP 21: leechers that still download; `incomplete` less the partial seeds.
+    pub downloaders: u32,
 }
 
 /// Peers counted by role and address family.
@@ -44,6 +46,12 @@ pub struct PeerAnnounce {
     pub endpoint: AnyEndpoint,
     pub seeder: bool,
     pub event: Event,
+}
+
+impl PeerAnnounce {
+    pub fn role(&self) -> Role {
+        Role::announced(self.seeder, self.event)
+    }
 }
 
 /// The circumstances of one announce, decided outside the swarm.
@@ -112,6 +120,7 @@ impl Swarm {
             complete: count(self.v4.seeders() + self.v6().seeders()),
             incomplete: count(self.v4.leechers() + self.v6().leechers()),
             downloaded: self.downloaded,
+            downloaders: count(self.v4.downloaders() + self.v6().downloaders()),
         }
     }
 
@@ -140,15 +149,14 @@ impl Swarm {
 
         let room = self.len() < context.max_peers;
         let completed = announce.event == Event::Completed;
+        let role = announce.role();
         let recorded = match announce.endpoint {
             AnyEndpoint::V4(endpoint) => {
-                let report =
-                    Report { id: announce.peer_id, endpoint, seeder: announce.seeder, completed };
+                let report = Report { id: announce.peer_id, endpoint, role, completed };
                 self.v4.record(report, context.now, room)
             }
             AnyEndpoint::V6(endpoint) => {
-                let report =
-                    Report { id: announce.peer_id, endpoint, seeder: announce.seeder, completed };
+                let report = Report { id: announce.peer_id, endpoint, role, completed };
                 self.v6.get_or_insert_default().record(report, context.now, room)
             }
         };
@@ -170,7 +178,7 @@ impl Swarm {
     ) -> PeerList {
         let pick = |exclude| Pick {
             exclude,
-            leechers_first: announce.seeder,
+            uploader: announce.role().uploads_only(),
             start: context.start,
             cutoff: context.cutoff,
             with_ids: context.with_ids,
@@ -243,12 +251,18 @@ mod tests {
         let mut swarm = Swarm::default();
         let first = swarm.announce(&peer(1, "10.0.0.1", false, Event::Started), &context(50));
         assert!(first.peers.is_empty());
-        assert_eq!(first.stats, SwarmStats { complete: 0, incomplete: 1, downloaded: 0 });
+        assert_eq!(
+            first.stats,
+            SwarmStats { complete: 0, incomplete: 1, downloaded: 0, downloaders: 1 }
+        );
 
         let second = swarm.announce(&peer(2, "10.0.0.2", true, Event::Started), &context(50));
         assert_eq!(second.peers.v4.len(), 1);
         assert_eq!(second.peers.v4[0].id, Some(PeerId([1; 20])));
-        assert_eq!(second.stats, SwarmStats { complete: 1, incomplete: 1, downloaded: 0 });
+        assert_eq!(
+            second.stats,
+            SwarmStats { complete: 1, incomplete: 1, downloaded: 0, downloaders: 1 }
+        );
 
         let again = swarm.announce(&peer(1, "10.0.0.1", false, Event::Periodic), &context(50));
         assert_eq!(again.peers.v4[0].id, Some(PeerId([2; 20])));
@@ -272,7 +286,10 @@ mod tests {
         swarm.announce(&peer(1, "10.0.0.1", false, Event::Started), &context(50));
         swarm.announce(&peer(1, "10.0.0.1", true, Event::Completed), &context(50));
         let answer = swarm.announce(&peer(1, "10.0.0.1", true, Event::Completed), &context(50));
-        assert_eq!(answer.stats, SwarmStats { complete: 1, incomplete: 0, downloaded: 1 });
+        assert_eq!(
+            answer.stats,
+            SwarmStats { complete: 1, incomplete: 0, downloaded: 1, downloaders: 0 }
+        );
     }
 
     #[test]
@@ -384,7 +401,10 @@ mod tests {
         let census = swarm.census();
         assert_eq!((census.seeders_v4, census.leechers_v4, census.leechers_v6), (1, 1, 1));
         assert_eq!(swarm.expire(later.cutoff), 2);
-        assert_eq!(swarm.stats(), SwarmStats { complete: 0, incomplete: 1, downloaded: 0 });
+        assert_eq!(
+            swarm.stats(),
+            SwarmStats { complete: 0, incomplete: 1, downloaded: 0, downloaders: 1 }
+        );
         assert!(swarm.v6.is_none(), "the emptied IPv6 set is freed");
     }
 

@@ -37,6 +37,8 @@ pub fn announce_url(base: &Url, request: &AnnounceRequest, claimed_ip: Option<Ip
         Event::Started => "&event=started",
         Event::Completed => "&event=completed",
         Event::Stopped => "&event=stopped",
+        // Passed on as the client sent it, so an upstream that knows BEP 21 counts it right.
+        Event::Paused => "&event=paused",
         Event::Periodic => "",
     });
     if let Some(numwant) = request.numwant {

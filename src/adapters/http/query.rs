@@ -499,9 +499,9 @@ fn parse_event(bytes: &[u8]) -> Event {
         b"started" => Event::Started,
         b"completed" => Event::Completed,
         b"stopped" => Event::Stopped,
-        // "empty" is what some clients spell the absent event; "paused" is BEP 21's
-        // partial seed, still a regular announce as far as the swarm goes.
-        b"" | b"empty" | b"paused" => Event::Periodic,
+        b"paused" => Event::Paused,
+        // What some clients spell the absent event.
+        b"" | b"empty" => Event::Periodic,
         // Read as no event, as the Go original does: refusing an extension would cost its
         // client the tracker.
         other => {
@@ -572,7 +572,7 @@ mod tests {
             ("completed", Event::Completed),
             ("", Event::Periodic),
             ("empty", Event::Periodic),
-            ("paused", Event::Periodic),
+            ("paused", Event::Paused),
         ] {
             let parsed = parse_announce(&announce_query(&format!("&event={text}"))).unwrap();
             assert_eq!(parsed.request.event, event, "event={text}");

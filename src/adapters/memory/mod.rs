@@ -219,7 +219,10 @@ mod tests {
         repository.announce(&hash(1), &announce(1, Event::Started), &context(10)).unwrap();
         let stats = repository.scrape(&[hash(9), hash(1)]);
         assert_eq!(stats[0], SwarmStats::default());
-        assert_eq!(stats[1], SwarmStats { complete: 0, incomplete: 1, downloaded: 0 });
+        assert_eq!(
+            stats[1],
+            SwarmStats { complete: 0, incomplete: 1, downloaded: 0, downloaders: 1 }
+        );
     }
 
     #[test]

@@ -30,10 +30,11 @@ const REQUEST_BUCKETS: &[f64] =
 /// Seconds; upstream trackers are across the internet.
 const FORWARD_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-const EVENTS: [(Option<Event>, &str); 5] = [
+const EVENTS: [(Option<Event>, &str); 6] = [
     (Some(Event::Started), "started"),
     (Some(Event::Completed), "completed"),
     (Some(Event::Stopped), "stopped"),
+    (Some(Event::Paused), "paused"),
     (Some(Event::Periodic), "none"),
     (None, "unknown"),
 ];
@@ -67,7 +68,7 @@ pub struct PrometheusMetrics {
     // Kept alive: dropping the provider stops collection.
     _provider: SdkMeterProvider,
     go_requests: BoundCounter<u64>,
-    announces: [[BoundCounter<u64>; 2]; 5],
+    announces: [[BoundCounter<u64>; 2]; EVENTS.len()],
     scrapes: [BoundCounter<u64>; 2],
     failures: [BoundCounter<u64>; 7],
     request_latency: [Histogram; 2],
