@@ -10,6 +10,7 @@ use std::net::Ipv4Addr;
 use common::{info_hash, ipv4, peer_id};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use retracker::adapters::memory::MemoryRepository;
+use retracker::domain::identity::PeerKey;
 use retracker::domain::ids::InfoHash;
 use retracker::domain::peer::{AnyEndpoint, Endpoint, Event, Peer, Role};
 use retracker::domain::peer_set::{PeerSet, Pick, Report};
@@ -40,10 +41,12 @@ fn context(numwant: usize, start: usize) -> AnnounceContext {
     }
 }
 
-/// Peer `n` of a swarm: one in four seeds, the rest leech.
+/// Peer `n` of a swarm: one in four seeds, the rest leech; each sends a key, as real
+/// clients do.
 fn member(n: usize, event: Event) -> PeerAnnounce {
     PeerAnnounce {
         peer_id: peer_id(n as u64),
+        key: PeerKey::of(&n.to_le_bytes()),
         endpoint: AnyEndpoint::V4(Endpoint { ip: ipv4(n), port: 6881 }),
         seeder: n % 4 == 0,
         event,
@@ -107,11 +110,12 @@ fn peer_set(size: usize) -> PeerSet<Ipv4Addr> {
     for n in 0..size {
         let report = Report {
             id: peer_id(n as u64),
+            key: PeerKey::of(&n.to_le_bytes()),
             endpoint: Endpoint { ip: ipv4(n), port: 6881 },
             role: if n % 4 == 0 { Role::Seeder } else { Role::Leecher },
             completed: false,
         };
-        set.record(report, NOW, true);
+        set.record(report, NOW, true).expect("a new peer");
     }
     set
 }

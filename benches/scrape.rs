@@ -30,6 +30,7 @@ fn full_repository() -> MemoryRepository {
     };
     let leecher = PeerAnnounce {
         peer_id: peer_id(1),
+        key: None,
         endpoint: AnyEndpoint::V4(Endpoint { ip: Ipv4Addr::new(10, 0, 0, 1), port: 6881 }),
         seeder: false,
         event: Event::Started,

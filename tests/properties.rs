@@ -17,6 +17,7 @@ use retracker::adapters::forwarder::answer;
 use retracker::adapters::http::query::{self, AnnounceQuery, RequestError};
 use retracker::domain::address;
 use retracker::domain::announce::AnnounceRequest;
+use retracker::domain::identity::PeerKey;
 use retracker::domain::ids::{InfoHash, PeerId};
 use retracker::domain::peer::{AnyEndpoint, Event};
 use retracker::ports::UpstreamError;
@@ -163,6 +164,7 @@ struct Announce {
     claimed_ip: Option<IpAddr>,
     compact: Option<bool>,
     no_peer_id: Option<bool>,
+    key: Option<Vec<u8>>,
 }
 
 impl Announce {
@@ -175,9 +177,12 @@ impl Announce {
             encoder.pair(b"downloaded", self.downloaded.to_string().as_bytes()),
             encoder.pair(b"left", self.left.to_string().as_bytes()),
             // Real clients send keys the tracker does not know; they must change nothing.
-            encoder.pair(b"key", b"9a8b7c"),
             encoder.pair(b"supportcrypto", b"1"),
+            encoder.pair(b"corrupt", b"0"),
         ];
+        if let Some(key) = &self.key {
+            pairs.push(encoder.pair(b"key", key));
+        }
         if let Some(event) = self.event.0 {
             pairs.push(encoder.pair(b"event", event.as_bytes()));
         }
@@ -209,6 +214,7 @@ impl Announce {
                 numwant: self.numwant.parsed(),
                 claimed_ip: self.claimed_ip,
                 peer_ids: !self.compact.unwrap_or(true) && !self.no_peer_id.unwrap_or(false),
+                key: self.key.as_deref().and_then(PeerKey::of),
             },
             compact: self.compact.unwrap_or(true),
             no_peer_id: self.no_peer_id.unwrap_or(false),
@@ -227,10 +233,11 @@ prop_compose! {
         claimed_ip in proptest::option::of(any::<IpAddr>()),
         compact in proptest::option::of(any::<bool>()),
         no_peer_id in proptest::option::of(any::<bool>()),
+        key in proptest::option::of(vec(any::<u8>(), 0..12)),
     ) -> Announce {
         Announce {
             info_hash, peer_id, port, uploaded, downloaded, left, event, numwant, claimed_ip,
-            compact, no_peer_id,
+            compact, no_peer_id, key,
         }
     }
 }

@@ -112,6 +112,7 @@ impl Tracker {
         };
         let peer = PeerAnnounce {
             peer_id: request.peer_id,
+            key: request.key,
             endpoint,
             seeder: request.is_seeder(),
             event: request.event,
@@ -241,6 +242,7 @@ mod tests {
             numwant: Some(500),
             claimed_ip: Some("198.51.100.1".parse().unwrap()),
             peer_ids: false,
+            key: None,
         }
     }
 

@@ -10,6 +10,7 @@
 
 use std::ops::Range;
 
+use super::identity::{self, NotThatPeer, PeerKey};
 use super::ids::PeerId;
 use super::peer::{Endpoint, Peer, Role};
 use super::peer_ids::PeerIds;
@@ -41,6 +42,8 @@ pub struct Recorded {
 #[derive(Debug, Clone, Copy)]
 pub struct Report<Ip> {
     pub id: PeerId,
+    /// The `key` it sent, if any: what proves it is the peer listed under `id`.
+    pub key: Option<PeerKey>,
     pub endpoint: Endpoint<Ip>,
     pub role: Role,
     pub completed: bool,
@@ -78,7 +81,7 @@ impl<Ip> Default for PeerSet<Ip> {
     }
 }
 
-impl<Ip: Copy> PeerSet<Ip> {
+impl<Ip: Copy + PartialEq> PeerSet<Ip> {
     pub fn len(&self) -> usize {
         self.ids.len()
     }
@@ -110,10 +113,19 @@ impl<Ip: Copy> PeerSet<Ip> {
         self.ids.position(id)
     }
 
-    /// Records a peer's announce. A new peer is only added while `room` allows it.
-    pub fn record(&mut self, report: Report<Ip>, now: Timestamp, room: bool) -> Recorded {
+    /// Records a peer's announce. A new peer is only added while `room` allows it. A listed
+    /// one changes only if the report speaks for it (`domain::identity`).
+    pub fn record(
+        &mut self,
+        report: Report<Ip>,
+        now: Timestamp,
+        room: bool,
+    ) -> Result<Recorded, NotThatPeer> {
         if let Some(index) = self.ids.position(&report.id) {
             let entry = &mut self.entries[index];
+            let held_key = self.ids.key(index);
+            let key =
+                identity::speaks_for(held_key, entry.endpoint.ip, report.key, report.endpoint.ip)?;
             let newly_completed = report.completed && !entry.completed;
             let was = entry.role;
             let previous = Some(entry.last_seen);
@@ -123,17 +135,25 @@ impl<Ip: Copy> PeerSet<Ip> {
                 role: report.role,
                 completed: entry.completed || report.completed,
             };
+            if key != held_key {
+                self.ids.set_key(index, key);
+            }
             let position = self.move_between(index, was, report.role);
-            return Recorded { stored: true, newly_completed, previous, position: Some(position) };
+            return Ok(Recorded {
+                stored: true,
+                newly_completed,
+                previous,
+                position: Some(position),
+            });
         }
-        let pushed = if room { self.ids.push(report.id) } else { None };
+        let pushed = if room { self.ids.push(report.id, report.key) } else { None };
         let Some(index) = pushed else {
-            return Recorded {
+            return Ok(Recorded {
                 stored: false,
                 newly_completed: false,
                 previous: None,
                 position: None,
-            };
+            });
         };
         self.entries.push(Entry {
             endpoint: report.endpoint,
@@ -143,24 +163,31 @@ impl<Ip: Copy> PeerSet<Ip> {
         });
         // Pushed last, so into the leechers' region.
         let position = self.move_between(index, Role::Leecher, report.role);
-        Recorded {
+        Ok(Recorded {
             stored: true,
             newly_completed: report.completed,
             previous: None,
             position: Some(position),
-        }
+        })
     }
 
-    /// Removes a peer; returns when it was last seen, if it was there.
-    pub fn remove(&mut self, id: &PeerId) -> Option<Timestamp> {
-        let index = self.ids.position(id)?;
-        let Entry { last_seen, role, .. } = self.entries[index];
+    /// Removes the peer `id` for an announce with `key` from `ip`, if that speaks for it;
+    /// returns when it was last seen, if it was there.
+    pub fn remove(
+        &mut self,
+        id: &PeerId,
+        key: Option<PeerKey>,
+        ip: Ip,
+    ) -> Result<Option<Timestamp>, NotThatPeer> {
+        let Some(index) = self.ids.position(id) else { return Ok(None) };
+        let Entry { last_seen, role, endpoint, .. } = self.entries[index];
+        identity::speaks_for(self.ids.key(index), endpoint.ip, key, ip)?;
         // Into the last region first, so the swap-remove below pulls a leecher into a
         // leecher's slot.
         let index = self.move_between(index, role, Role::Leecher);
         self.ids.swap_remove(index);
         self.entries.swap_remove(index);
-        Some(last_seen)
+        Ok(Some(last_seen))
     }
 
     /// Drops every peer last seen at or before `cutoff`; returns how many went.
@@ -308,10 +335,26 @@ mod tests {
     fn report_as(n: u8, role: Role) -> Report<Ipv4Addr> {
         Report {
             id: id(n),
+            key: None,
             endpoint: Endpoint { ip: Ipv4Addr::new(10, 0, 0, n), port: 6881 },
             role,
             completed: false,
         }
+    }
+
+    /// Records a report that speaks for itself, as every test report does.
+    fn record(
+        set: &mut PeerSet<Ipv4Addr>,
+        report: Report<Ipv4Addr>,
+        now: Timestamp,
+        room: bool,
+    ) -> Recorded {
+        set.record(report, now, room).expect("the report speaks for its peer")
+    }
+
+    /// Removes peer `n` as the peer itself asks.
+    fn remove(set: &mut PeerSet<Ipv4Addr>, n: u8) -> Option<Timestamp> {
+        set.remove(&id(n), None, Ipv4Addr::new(10, 0, 0, n)).expect("the peer speaks for itself")
     }
 
     const ROLES: [Role; 3] = [Role::Seeder, Role::PartialSeed, Role::Leecher];
@@ -319,7 +362,7 @@ mod tests {
     const T0: Timestamp = Timestamp::from_secs(1_000);
 
     /// A pick for the peer `asking`, with the ids shown so that tests can tell peers apart.
-    fn pick<Ip: Copy>(set: &PeerSet<Ip>, asking: &PeerId, uploader: bool) -> Pick {
+    fn pick<Ip: Copy + PartialEq>(set: &PeerSet<Ip>, asking: &PeerId, uploader: bool) -> Pick {
         Pick {
             exclude: set.position(asking),
             uploader,
@@ -336,24 +379,24 @@ mod tests {
     #[test]
     fn counts_seeders_and_leechers_through_every_change() {
         let mut set = PeerSet::default();
-        set.record(report(1, false), T0, true);
-        set.record(report(2, true), T0, true);
-        set.record(report(3, false), T0, true);
-        set.record(report(4, true), T0, true);
+        record(&mut set, report(1, false), T0, true);
+        record(&mut set, report(2, true), T0, true);
+        record(&mut set, report(3, false), T0, true);
+        record(&mut set, report(4, true), T0, true);
         assert_eq!((set.seeders(), set.leechers()), (2, 2));
         assert!(set.partition_holds());
 
-        set.record(report(1, true), T0, true); // leecher finished
+        record(&mut set, report(1, true), T0, true); // leecher finished
         assert_eq!((set.seeders(), set.leechers()), (3, 1));
         assert!(set.partition_holds());
 
-        set.record(report(2, false), T0, true); // seeder started over
+        record(&mut set, report(2, false), T0, true); // seeder started over
         assert_eq!((set.seeders(), set.leechers()), (2, 2));
         assert!(set.partition_holds());
 
-        assert_eq!(set.remove(&id(4)), Some(T0));
-        assert_eq!(set.remove(&id(3)), Some(T0));
-        assert_eq!(set.remove(&id(3)), None);
+        assert_eq!(remove(&mut set, 4), Some(T0));
+        assert_eq!(remove(&mut set, 3), Some(T0));
+        assert_eq!(remove(&mut set, 3), None);
         assert_eq!((set.seeders(), set.leechers()), (1, 1));
         assert!(set.partition_holds());
     }
@@ -362,20 +405,20 @@ mod tests {
     fn every_move_between_roles_keeps_the_regions_and_the_counts() {
         let mut set = PeerSet::default();
         for n in 0..9 {
-            set.record(report_as(n, ROLES[usize::from(n) % 3]), T0, true);
+            record(&mut set, report_as(n, ROLES[usize::from(n) % 3]), T0, true);
         }
         for (n, role) in (0..9).flat_map(|n| ROLES.map(|role| (n, role))) {
-            let recorded = set.record(report_as(n, role), T0, true);
+            let recorded = record(&mut set, report_as(n, role), T0, true);
             assert_eq!(recorded.position, set.position(&id(n)));
             assert!(set.partition_holds() && ids_beside_their_entries(&set), "{n} to {role:?}");
         }
         // Each peer ended as a leecher; two go back to partial seeding, one seeds.
-        set.record(report_as(3, Role::PartialSeed), T0, true);
-        set.record(report_as(4, Role::PartialSeed), T0, true);
-        set.record(report_as(5, Role::Seeder), T0, true);
+        record(&mut set, report_as(3, Role::PartialSeed), T0, true);
+        record(&mut set, report_as(4, Role::PartialSeed), T0, true);
+        record(&mut set, report_as(5, Role::Seeder), T0, true);
         assert_eq!((set.seeders(), set.leechers(), set.downloaders()), (1, 8, 6));
         for n in [3, 5, 0] {
-            set.remove(&id(n));
+            remove(&mut set, n);
             assert!(set.partition_holds() && ids_beside_their_entries(&set));
         }
         assert_eq!((set.seeders(), set.leechers(), set.downloaders()), (0, 6, 5));
@@ -384,10 +427,10 @@ mod tests {
     #[test]
     fn partial_seeds_go_to_leechers_only() {
         let mut set = PeerSet::default();
-        set.record(report_as(1, Role::Seeder), T0, true);
-        set.record(report_as(2, Role::PartialSeed), T0, true);
-        set.record(report_as(3, Role::Leecher), T0, true);
-        set.record(report_as(4, Role::PartialSeed), T0, true);
+        record(&mut set, report_as(1, Role::Seeder), T0, true);
+        record(&mut set, report_as(2, Role::PartialSeed), T0, true);
+        record(&mut set, report_as(3, Role::Leecher), T0, true);
+        record(&mut set, report_as(4, Role::PartialSeed), T0, true);
         let picked = |asking: u8, uploader: bool| {
             let mut out = Vec::new();
             set.pick(pick(&set, &id(asking), uploader), 10, &mut out);
@@ -405,7 +448,7 @@ mod tests {
         let mut set = PeerSet::default();
         for n in 0..12 {
             let seen = Timestamp::from_secs(100 + u32::from(n % 2) * 100);
-            set.record(report_as(n, ROLES[usize::from(n) % 3]), seen, true);
+            record(&mut set, report_as(n, ROLES[usize::from(n) % 3]), seen, true);
         }
         assert_eq!(set.expire(Timestamp::from_secs(100)), 6);
         assert!(set.partition_holds() && ids_beside_their_entries(&set));
@@ -413,13 +456,33 @@ mod tests {
     }
 
     #[test]
+    fn a_report_that_does_not_speak_for_a_listed_peer_changes_nothing() {
+        let mut set = PeerSet::default();
+        let key = PeerKey::of(b"a1b2c3d4");
+        record(&mut set, Report { key, ..report(1, false) }, T0, true);
+        let away = Endpoint { ip: Ipv4Addr::new(10, 9, 9, 9), port: 7777 };
+        let forged = Report { key: PeerKey::of(b"guess"), endpoint: away, ..report(1, true) };
+        let later = Timestamp::from_secs(T0.secs() + 30);
+        assert_eq!(set.record(forged, later, true), Err(NotThatPeer));
+        assert_eq!(set.remove(&id(1), None, Ipv4Addr::new(10, 0, 0, 1)), Err(NotThatPeer));
+        assert_eq!((set.seeders(), set.leechers()), (0, 1));
+        assert_eq!(set.entries[0].endpoint, report(1, false).endpoint);
+
+        // The peer itself, with its key, moves from anywhere.
+        let moved = Report { key, endpoint: away, ..report(1, false) };
+        assert_eq!(record(&mut set, moved, later, true).previous, Some(T0), "untouched before");
+        assert_eq!(set.remove(&id(1), key, Ipv4Addr::new(10, 1, 1, 1)), Ok(Some(later)));
+        assert!(set.is_empty());
+    }
+
+    #[test]
     fn removing_the_first_seeder_keeps_the_partition() {
         let mut set = PeerSet::default();
         for n in 0..6 {
-            set.record(report(n, n % 2 == 0), T0, true);
+            record(&mut set, report(n, n % 2 == 0), T0, true);
         }
         for n in [0, 1, 4] {
-            set.remove(&id(n));
+            remove(&mut set, n);
             assert!(set.partition_holds());
         }
         assert_eq!((set.seeders(), set.leechers()), (1, 2));
@@ -428,14 +491,14 @@ mod tests {
     #[test]
     fn a_full_set_refuses_newcomers_but_updates_members() {
         let mut set = PeerSet::default();
-        assert!(set.record(report(1, false), T0, true).stored);
-        let refused = set.record(report(2, false), T0, false);
+        assert!(record(&mut set, report(1, false), T0, true).stored);
+        let refused = record(&mut set, report(2, false), T0, false);
         assert_eq!(
             refused,
             Recorded { stored: false, newly_completed: false, previous: None, position: None }
         );
         assert!(!set.contains(&id(2)));
-        assert!(set.record(report(1, true), T0, false).stored);
+        assert!(record(&mut set, report(1, true), T0, false).stored);
         assert_eq!(set.seeders(), 1);
     }
 
@@ -443,26 +506,26 @@ mod tests {
     fn recording_tells_when_the_peer_was_seen_before() {
         let mut set = PeerSet::default();
         let later = Timestamp::from_secs(T0.secs() + 30);
-        assert_eq!(set.record(report(1, false), T0, true).previous, None);
-        assert_eq!(set.record(report(1, false), later, true).previous, Some(T0));
-        assert_eq!(set.remove(&id(1)), Some(later));
+        assert_eq!(record(&mut set, report(1, false), T0, true).previous, None);
+        assert_eq!(record(&mut set, report(1, false), later, true).previous, Some(T0));
+        assert_eq!(remove(&mut set, 1), Some(later));
     }
 
     #[test]
     fn completion_counts_once_per_peer() {
         let mut set = PeerSet::default();
         let done = Report { completed: true, ..report(1, true) };
-        assert!(set.record(report(1, false), T0, true).stored);
-        assert!(set.record(done, T0, true).newly_completed);
-        assert!(!set.record(done, T0, true).newly_completed);
-        assert!(!set.record(report(1, true), T0, true).newly_completed);
+        assert!(record(&mut set, report(1, false), T0, true).stored);
+        assert!(record(&mut set, done, T0, true).newly_completed);
+        assert!(!record(&mut set, done, T0, true).newly_completed);
+        assert!(!record(&mut set, report(1, true), T0, true).newly_completed);
     }
 
     #[test]
     fn never_picks_the_asking_peer() {
         let mut set = PeerSet::default();
         for n in 1..=3 {
-            set.record(report(n, false), T0, true);
+            record(&mut set, report(n, false), T0, true);
         }
         let mut out = Vec::new();
         set.pick(pick(&set, &id(2), false), 10, &mut out);
@@ -477,7 +540,7 @@ mod tests {
         let steps =
             [(1, false), (2, true), (3, false), (4, true), (1, true), (2, false), (5, true)];
         for (n, seeder) in steps {
-            let recorded = set.record(report(n, seeder), T0, true);
+            let recorded = record(&mut set, report(n, seeder), T0, true);
             assert_eq!(recorded.position, set.position(&id(n)));
             let mut out = Vec::new();
             let asking = Pick { exclude: recorded.position, ..pick(&set, &id(n), false) };
@@ -486,7 +549,7 @@ mod tests {
             assert!(!ids(&out).contains(&n));
         }
         assert!(set.partition_holds());
-        set.remove(&id(2));
+        remove(&mut set, 2);
         assert!(set.partition_holds());
         assert!((1..=5).all(|n| n == 2 || set.position(&id(n)).is_some()));
     }
@@ -495,7 +558,7 @@ mod tests {
     fn a_seeder_gets_leechers_first() {
         let mut set = PeerSet::default();
         for n in 1..=4 {
-            set.record(report(n, n <= 2), T0, true); // 1, 2 seed; 3, 4 leech
+            record(&mut set, report(n, n <= 2), T0, true); // 1, 2 seed; 3, 4 leech
         }
         let mut out = Vec::new();
         set.pick(pick(&set, &id(1), true), 3, &mut out);
@@ -511,7 +574,7 @@ mod tests {
     fn picks_at_most_count_from_a_random_start() {
         let mut set = PeerSet::default();
         for n in 0..100 {
-            set.record(report(n, false), T0, true);
+            record(&mut set, report(n, false), T0, true);
         }
         let mut first = Vec::new();
         set.pick(Pick { start: 0, ..pick(&set, &id(255), false) }, 5, &mut first);
@@ -525,9 +588,9 @@ mod tests {
     #[test]
     fn expired_peers_are_skipped_then_swept() {
         let mut set = PeerSet::default();
-        set.record(report(1, true), Timestamp::from_secs(100), true);
-        set.record(report(2, false), Timestamp::from_secs(200), true);
-        set.record(report(3, true), Timestamp::from_secs(300), true);
+        record(&mut set, report(1, true), Timestamp::from_secs(100), true);
+        record(&mut set, report(2, false), Timestamp::from_secs(200), true);
+        record(&mut set, report(3, true), Timestamp::from_secs(300), true);
 
         let mut out = Vec::new();
         let cutoff = Timestamp::from_secs(200);
@@ -569,7 +632,7 @@ mod tests {
             let mut set = PeerSet::default();
             for (n, &(role, seen)) in peers.iter().enumerate() {
                 let n = u8::try_from(n).unwrap();
-                set.record(report_as(n, ROLES[role]), Timestamp::from_secs(seen), true);
+                record(&mut set, report_as(n, ROLES[role]), Timestamp::from_secs(seen), true);
             }
             let pick = Pick {
                 start,
@@ -603,17 +666,18 @@ mod tests {
     fn expiry_and_removal_keep_each_id_beside_its_entry() {
         let mut set = PeerSet::default();
         for n in 0..40 {
-            set.record(
+            record(
+                &mut set,
                 report(n, n % 3 == 0),
                 Timestamp::from_secs(100 + u32::from(n % 4) * 100),
                 true,
             );
         }
         for n in [5, 9, 12] {
-            set.record(report(n, n % 3 != 0), Timestamp::from_secs(900), true);
+            record(&mut set, report(n, n % 3 != 0), Timestamp::from_secs(900), true);
         }
-        set.remove(&id(0));
-        set.remove(&id(7));
+        remove(&mut set, 0);
+        remove(&mut set, 7);
         assert!(ids_beside_their_entries(&set) && set.partition_holds());
         assert_eq!(set.expire(Timestamp::from_secs(250)), 16);
         assert!(ids_beside_their_entries(&set) && set.partition_holds());
@@ -627,9 +691,9 @@ mod tests {
         for n in 0..10_000u32 {
             let mut flooder = report(0, false);
             flooder.id.0[..4].copy_from_slice(&n.to_be_bytes());
-            set.record(flooder, Timestamp::from_secs(100), true);
+            record(&mut set, flooder, Timestamp::from_secs(100), true);
         }
-        set.record(report(1, true), Timestamp::from_secs(300), true);
+        record(&mut set, report(1, true), Timestamp::from_secs(300), true);
         assert!(set.ids.capacity() >= 10_001 && set.entries.capacity() >= 10_001);
 
         assert_eq!(set.expire(Timestamp::from_secs(200)), 10_000);

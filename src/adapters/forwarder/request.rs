@@ -95,6 +95,7 @@ mod tests {
             numwant: Some(50),
             claimed_ip: Some("192.0.2.1".parse().unwrap()),
             peer_ids: false,
+            key: None,
         }
     }
 

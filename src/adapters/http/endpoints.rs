@@ -117,6 +117,7 @@ fn refusal_failure(refusal: &Refusal) -> FailureKind {
         Refusal::TorrentLimit(_) => FailureKind::TorrentLimit,
         // The address came from `ip=` or `X-Real-IP`: a bad field, as far as counting goes.
         Refusal::UnusableAddress(_) => FailureKind::InvalidField,
+        Refusal::PeerIdTaken => FailureKind::PeerIdTaken,
     }
 }
 

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use percent_encoding::percent_decode;
 
 use crate::domain::announce::AnnounceRequest;
+use crate::domain::identity::PeerKey;
 use crate::domain::ids::{InfoHash, PeerId};
 use crate::domain::peer::Event;
 
@@ -162,14 +163,15 @@ enum Field {
     Compact,
     NoPeerId,
     Ip,
+    Key,
 }
 
 /// What the key at the start of a pair is, as far as the announce goes.
 enum Key<'q> {
     /// A plain known key, and what follows its `=`.
     Known(Field, &'q [u8]),
-    /// A key that names no field however it is decoded: clients' extras such as `key` and
-    /// `corrupt`, skipped without being split or decoded.
+    /// A key that names no field however it is decoded: clients' extras such as `corrupt`
+    /// and `supportcrypto`, skipped without being split or decoded.
     Unknown,
     /// Anything else (an escaped key, a key without `=`): the general way decides.
     Unusual,
@@ -193,6 +195,7 @@ fn key_at(pair: &[u8]) -> Key<'_> {
         Some(b'n') if second == Some(b'o') => (Field::NoPeerId, after(pair, b"no_peer_id=")),
         Some(b'n') => (Field::Numwant, after(pair, b"numwant=")),
         Some(b'c') => (Field::Compact, after(pair, b"compact=")),
+        Some(b'k') => (Field::Key, after(pair, b"key=")),
         // An escaped first byte may still decode to one of the letters above.
         Some(b'%') => return Key::Unusual,
         _ => return Key::Unknown,
@@ -223,6 +226,7 @@ fn field_named(key: &[u8]) -> Option<Field> {
         b"compact" => Field::Compact,
         b"no_peer_id" => Field::NoPeerId,
         b"ip" => Field::Ip,
+        b"key" => Field::Key,
         _ => return None,
     })
 }
@@ -238,6 +242,7 @@ struct AnnounceFields {
     event: Event,
     numwant: Option<u32>,
     claimed_ip: Option<IpAddr>,
+    key: Option<PeerKey>,
     compact: bool,
     no_peer_id: bool,
 }
@@ -254,6 +259,7 @@ impl Default for AnnounceFields {
             event: Event::Periodic,
             numwant: None,
             claimed_ip: None,
+            key: None,
             compact: true,
             no_peer_id: false,
         }
@@ -340,6 +346,8 @@ impl AnnounceFields {
             Field::Ip => {
                 self.claimed_ip = text(&decode(raw)).and_then(|ip| IpAddr::from_str(ip).ok());
             }
+            // Hashed at once: the key itself is never kept, nor logged.
+            Field::Key => self.key = PeerKey::of(&decode(raw)),
             Field::Compact => self.compact = &*decode(raw) != b"0",
             Field::NoPeerId => self.no_peer_id = &*decode(raw) == b"1",
         }
@@ -358,6 +366,7 @@ impl AnnounceFields {
             numwant: self.numwant,
             claimed_ip: self.claimed_ip,
             peer_ids: !self.compact && !self.no_peer_id,
+            key: self.key,
         };
         Ok(AnnounceQuery { request, compact: self.compact, no_peer_id: self.no_peer_id })
     }
@@ -554,6 +563,18 @@ mod tests {
         assert_eq!(parsed.request.info_hash, InfoHash([b'a'; 20]));
         assert_eq!(parsed.request.event, Event::Completed);
         assert!(parsed.request.is_seeder());
+    }
+
+    #[test]
+    fn the_key_is_read_however_it_is_spelt_and_an_empty_one_is_none() {
+        let key = |extra: &str| parse_announce(&announce_query(extra)).unwrap().request.key;
+        assert_eq!(key(""), None);
+        assert_eq!(key("&key="), None);
+        assert_eq!(key("&key=a1B2"), PeerKey::of(b"a1B2"));
+        assert_eq!(key("&key=a%31B2"), PeerKey::of(b"a1B2"));
+        assert_eq!(key("&%6Bey=a1B2"), PeerKey::of(b"a1B2"));
+        assert_eq!(key("&key=%FF%00+"), PeerKey::of(&[0xff, 0, b'+']));
+        assert_ne!(key("&key=a1B2"), key("&key=A1B2"));
     }
 
     #[test]

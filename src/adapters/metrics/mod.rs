@@ -38,7 +38,7 @@ const EVENTS: [(Option<Event>, &str); 6] = [
     (Some(Event::Periodic), "none"),
     (None, "unknown"),
 ];
-const FAILURES: [(FailureKind, &str); 7] = [
+const FAILURES: [(FailureKind, &str); 8] = [
     (FailureKind::MissingField, "missing_field"),
     (FailureKind::InvalidField, "invalid_field"),
     (FailureKind::QueryTooLong, "query_too_long"),
@@ -46,6 +46,7 @@ const FAILURES: [(FailureKind, &str); 7] = [
     (FailureKind::BadRealIp, "bad_x_real_ip"),
     (FailureKind::PortZero, "port_zero"),
     (FailureKind::TorrentLimit, "torrent_limit"),
+    (FailureKind::PeerIdTaken, "peer_id_taken"),
 ];
 const OUTCOMES: [(ForwardOutcome, &str); 4] = [
     (ForwardOutcome::Ok, "ok"),
@@ -70,7 +71,7 @@ pub struct PrometheusMetrics {
     go_requests: BoundCounter<u64>,
     announces: [[BoundCounter<u64>; 2]; EVENTS.len()],
     scrapes: [BoundCounter<u64>; 2],
-    failures: [BoundCounter<u64>; 7],
+    failures: [BoundCounter<u64>; FAILURES.len()],
     request_latency: [Histogram; 2],
     /// Looked up by name on every forwarding announce: foldhash, not SipHash (names come from
     /// the configuration, not from clients).
