@@ -45,7 +45,7 @@ async fn counters_and_gauges_after_scripted_traffic() {
     announce(base, &Announce::new(1, 2).with("event=started")).await;
     announce(base, &Announce::new(1, 2)).await;
     announce(base, &Announce::new(1, 3).seeding().with("event=completed")).await;
-    announce(base, &Announce::new(2, 1)).await;
+    announce(base, &Announce::new(2, 1).with("event=paused")).await;
     get(&format!("{base}/announce?info_hash=short")).await;
     get(&format!("{base}/announce?{}", Announce::new(1, 4).with("event=started&port=0").query()))
         .await;
@@ -55,7 +55,8 @@ async fn counters_and_gauges_after_scripted_traffic() {
     let s = samples(base).await;
     assert_eq!(value(&s, "requests"), 7.0, "the Go original's count of announce requests");
     assert_eq!(value(&s, r#"retracker_announces_total{event="started",result="ok"}"#), 2.0);
-    assert_eq!(value(&s, r#"retracker_announces_total{event="none",result="ok"}"#), 2.0);
+    assert_eq!(value(&s, r#"retracker_announces_total{event="none",result="ok"}"#), 1.0);
+    assert_eq!(value(&s, r#"retracker_announces_total{event="paused",result="ok"}"#), 1.0);
     assert_eq!(value(&s, r#"retracker_announces_total{event="completed",result="ok"}"#), 1.0);
     assert_eq!(value(&s, r#"retracker_announces_total{event="unknown",result="failed"}"#), 1.0);
     assert_eq!(value(&s, r#"retracker_announces_total{event="started",result="failed"}"#), 1.0);
@@ -71,6 +72,7 @@ async fn counters_and_gauges_after_scripted_traffic() {
         2.0
     );
     assert_eq!(value(&s, "retracker_torrents"), 2.0);
+    // A partial seed is a leecher here, as in `incomplete`.
     assert_eq!(value(&s, r#"retracker_peers{family="ipv4",role="leecher"}"#), 3.0);
     assert_eq!(value(&s, r#"retracker_peers{family="ipv4",role="seeder"}"#), 1.0);
     assert_eq!(value(&s, r#"retracker_peers{family="ipv6",role="leecher"}"#), 0.0);

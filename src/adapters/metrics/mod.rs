@@ -30,14 +30,15 @@ const REQUEST_BUCKETS: &[f64] =
 /// Seconds; upstream trackers are across the internet.
 const FORWARD_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-const EVENTS: [(Option<Event>, &str); 5] = [
+const EVENTS: [(Option<Event>, &str); 6] = [
     (Some(Event::Started), "started"),
     (Some(Event::Completed), "completed"),
     (Some(Event::Stopped), "stopped"),
+    (Some(Event::Paused), "paused"),
     (Some(Event::Periodic), "none"),
     (None, "unknown"),
 ];
-const FAILURES: [(FailureKind, &str); 7] = [
+const FAILURES: [(FailureKind, &str); 8] = [
     (FailureKind::MissingField, "missing_field"),
     (FailureKind::InvalidField, "invalid_field"),
     (FailureKind::QueryTooLong, "query_too_long"),
@@ -45,6 +46,7 @@ const FAILURES: [(FailureKind, &str); 7] = [
     (FailureKind::BadRealIp, "bad_x_real_ip"),
     (FailureKind::PortZero, "port_zero"),
     (FailureKind::TorrentLimit, "torrent_limit"),
+    (FailureKind::PeerIdTaken, "peer_id_taken"),
 ];
 const OUTCOMES: [(ForwardOutcome, &str); 4] = [
     (ForwardOutcome::Ok, "ok"),
@@ -67,9 +69,9 @@ pub struct PrometheusMetrics {
     // Kept alive: dropping the provider stops collection.
     _provider: SdkMeterProvider,
     go_requests: BoundCounter<u64>,
-    announces: [[BoundCounter<u64>; 2]; 5],
+    announces: [[BoundCounter<u64>; 2]; EVENTS.len()],
     scrapes: [BoundCounter<u64>; 2],
-    failures: [BoundCounter<u64>; 7],
+    failures: [BoundCounter<u64>; FAILURES.len()],
     request_latency: [Histogram; 2],
     /// Looked up by name on every forwarding announce: foldhash, not SipHash (names come from
     /// the configuration, not from clients).
