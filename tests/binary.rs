@@ -297,3 +297,39 @@ fn the_heap_is_on_huge_pages_unless_turned_off() {
         assert!(status.success(), "{options:?}: stopped with {status}");
     }
 }
+
+/// A minimal image or a chroot has no CA store: http:// forwarders need none, so the tracker
+/// starts there; https:// ones do, and start-up says which file it looked for and the fix.
+#[test]
+fn a_ca_store_is_needed_only_for_https_forwarders() {
+    let missing = "/nonexistent/ca-certificates.crt";
+    let http_only = forwarders_file(&["- uri: http://127.0.0.1:1/announce".into()]);
+    let port = free_port();
+    let path = http_only.path().to_string_lossy().into_owned();
+    let mut command = retracker(&["-l", &format!("127.0.0.1:{port}"), "-f", &path]);
+    command.env("SSL_CERT_FILE", missing).env_remove("SSL_CERT_DIR");
+    let mut server = Server::start(&mut command);
+    server.wait_for_line("serving");
+    assert!(server.terminate().success());
+
+    let https = forwarders_file(&["- uri: https://127.0.0.1:1/announce".into()]);
+    let path = https.path().to_string_lossy().into_owned();
+    let mut command = retracker(&["-l", "127.0.0.1:0", "-f", &path]);
+    command.env("SSL_CERT_FILE", missing).env_remove("SSL_CERT_DIR");
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8(output.stderr).unwrap();
+    assert!(text.contains(missing), "{text}");
+    assert!(text.contains("ca-certificates") && text.contains("SSL_CERT_FILE"), "{text}");
+
+    // With the system's store (the Debian file, as in the image) https:// ones start.
+    let store = "/etc/ssl/certs/ca-certificates.crt";
+    if std::path::Path::new(store).exists() {
+        let port = free_port();
+        let mut command = retracker(&["-l", &format!("127.0.0.1:{port}"), "-f", &path]);
+        command.env("SSL_CERT_FILE", store).env_remove("SSL_CERT_DIR");
+        let mut server = Server::start(&mut command);
+        server.wait_for_line("serving");
+        assert!(server.terminate().success());
+    }
+}

@@ -198,7 +198,9 @@ fn forwarding(
     clock: Arc<dyn Clock>,
     metrics: Arc<dyn Metrics>,
 ) -> Result<Forwarding, StartError> {
-    let client = forwarder::client().map_err(|error| StartError::Forwarding(error.to_string()))?;
+    let https = specs.iter().any(|spec| spec.uri.scheme() == "https");
+    let client =
+        forwarder::client(https).map_err(|error| StartError::Forwarding(error.to_string()))?;
     let mut upstreams: Vec<Arc<dyn UpstreamTracker>> = Vec::with_capacity(specs.len());
     for spec in specs {
         let uri = RedactedUri(&spec.uri);

@@ -4,6 +4,7 @@
 pub mod answer;
 mod redirect;
 mod request;
+mod roots;
 
 use std::net::IpAddr;
 
@@ -17,16 +18,34 @@ use crate::ports::{UpstreamAnswer, UpstreamError, UpstreamTracker};
 /// Redirects followed before giving up; a loop costs this many requests, no more.
 const MAX_REDIRECTS: usize = 3;
 
-/// One HTTP client for every forwarder, sharing its connection pool.
-pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+pub use roots::NoCaCertificates;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(
+        "{0}; https:// forwarders need them: install the ca-certificates package, or point \
+         SSL_CERT_FILE at a PEM bundle of them"
+    )]
+    NoCaCertificates(#[from] NoCaCertificates),
+    #[error("{0}")]
+    Build(#[from] reqwest::Error),
+}
+
+/// One HTTP client for every forwarder, sharing its connection pool. The system's CA store is
+/// read only for `https` (some forwarder's URL is https://): redirects stay within a
+/// forwarder's origin, so an http:// one never needs it, and a host without one forwards.
+pub fn client(https: bool) -> Result<reqwest::Client, ClientError> {
     // reqwest is built without a TLS crypto provider of its own; ring is ours. Installing
     // twice (a second tracker in one process) is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    let roots = if https { roots::system()? } else { Vec::new() };
+    let client = reqwest::Client::builder()
         .user_agent(concat!("retracker/", env!("CARGO_PKG_VERSION")))
         .redirect(redirect::same_origin(MAX_REDIRECTS))
         .tls_backend_rustls()
-        .build()
+        .tls_certs_only(roots)
+        .build()?;
+    Ok(client)
 }
 
 pub struct HttpUpstream {
