@@ -26,6 +26,9 @@ fn main() -> ExitCode {
         }
     };
     app::logging::init(config.debug_mode, config.log_format == "json");
+    // Before the runtime starts its threads, which inherit it.
+    #[cfg(target_os = "linux")]
+    app::capability::raise_bind_service();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if config.worker_threads > 0 {
         runtime.worker_threads(config.worker_threads);

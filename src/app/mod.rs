@@ -1,6 +1,8 @@
 //! The use cases over the ports, the configuration, and the wiring that runs them.
 
 pub mod allocator;
+#[cfg(target_os = "linux")]
+pub mod capability;
 pub mod cli;
 pub mod config;
 pub mod forwarders;
