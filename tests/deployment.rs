@@ -101,8 +101,9 @@ fn dockerfile_sets_only_what_the_binary_reads_and_listens_on_80() {
 #[test]
 fn readme_docker_quick_start_matches_the_files() {
     let readme = file("README.md");
+    // The Go original's README, word for word.
     assert!(readme.contains("cp .env.example .env"));
-    assert!(readme.contains("docker compose up -d --build"));
+    assert!(readme.contains("docker-compose up -d --build"));
     assert!(readme.contains("docker build -t retracker ."));
     let ci = file(".ci/run");
     let target = "x86_64-unknown-linux-musl";
@@ -110,4 +111,55 @@ fn readme_docker_quick_start_matches_the_files() {
         file("Dockerfile").contains(target) && ci.contains(target),
         "CI builds the Dockerfile's target"
     );
+}
+
+/// The original's mount for the forwarders file, exactly as its README and compose file have it.
+const ORIGINAL_VOLUME: &str = "./forwarders.yml:/app/forwarders.yml:ro";
+const ORIGINAL_FORWARDS_FILE: &str = "FORWARDS_FILE=/app/forwarders.yml";
+
+/// The original's README: set `FORWARDS_FILE=/app/forwarders.yml` in .env and uncomment the
+/// volume in docker-compose.yml. Both are where it says, and uncommented they make a service
+/// that mounts the file where the setting points (tests/container.rs runs it).
+#[test]
+fn the_originals_docker_forwarding_steps_work_as_written() {
+    let compose = file("docker-compose.yml");
+    let commented: Vec<&str> =
+        compose.lines().filter(|line| line.trim_start().starts_with('#')).collect();
+    assert!(commented.iter().any(|line| line.trim() == "# volumes:"), "{compose}");
+    assert!(
+        commented.iter().any(|line| line.trim() == format!("#   - {ORIGINAL_VOLUME}")),
+        "docker-compose.yml has the original's volume line, commented: {compose}"
+    );
+    assert!(file(".env.example").contains(ORIGINAL_FORWARDS_FILE));
+    let readme = file("README.md");
+    assert!(readme.contains(ORIGINAL_FORWARDS_FILE) && readme.contains(ORIGINAL_VOLUME));
+
+    let uncommented: String = compose
+        .lines()
+        .map(|line| {
+            let trimmed = line.trim_start();
+            let indent = &line[..line.len() - trimmed.len()];
+            match trimmed.strip_prefix("# ") {
+                Some(body)
+                    if body == "volumes:" || body.trim() == format!("- {ORIGINAL_VOLUME}") =>
+                {
+                    format!("{indent}{body}\n")
+                }
+                _ => format!("{line}\n"),
+            }
+        })
+        .collect();
+    let service = |text: &str| -> serde_yaml::Value {
+        let parsed: serde_yaml::Value = serde_yaml::from_str(text).expect("valid YAML");
+        parsed["services"]["retracker"].clone()
+    };
+    assert!(service(&compose)["volumes"].is_null(), "no mount until the user asks for one");
+    let service = service(&uncommented);
+    let volumes: Vec<&str> =
+        service["volumes"].as_sequence().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert_eq!(volumes, [ORIGINAL_VOLUME]);
+    let setting = service["environment"]["FORWARDS_FILE"].as_str().unwrap();
+    assert!(setting.starts_with("${FORWARDS_FILE"), "{setting}");
+    let (_, path) = ORIGINAL_FORWARDS_FILE.split_once('=').unwrap();
+    assert_eq!(ORIGINAL_VOLUME.split(':').nth(1), Some(path), "mounted where the setting points");
 }
