@@ -111,6 +111,7 @@ fn readme_docker_quick_start_matches_the_files() {
         file("Dockerfile").contains(target) && ci.contains(target),
         "CI builds the Dockerfile's target"
     );
+    assert!(ci.contains("scripts/image.sh"), "CI builds the image from the Dockerfile");
 }
 
 /// The original's mount for the forwarders file, exactly as its README and compose file have it.
