@@ -158,6 +158,12 @@ fn the_image_serves_on_80_as_non_root_without_sysctls_and_stops_on_sigterm() {
         assert!(line.split_whitespace().skip(1).all(|v| v == id), "{line} (USER {user})");
     }
     assert!(container.logs().contains("listen=[::]:80"), "{}", container.logs());
+    // Per network namespace: what Docker sets to 0, Podman left as the kernel has it.
+    let pid = container.pid.to_string();
+    let sysctl = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+    let start = Command::new("nsenter").args(["-t", &pid, "-n", "cat", sysctl]).output().unwrap();
+    let start: u16 = text(&start.stdout).trim().parse().unwrap();
+    assert!(start > 80, "{sysctl} is {start}: port 80 is kept for root here");
 
     assert!(announce(&container, 1).peers.is_empty());
     let second = announce(&container, 2);
