@@ -6,6 +6,10 @@
 //! takes a mutex per label set on every record). Torrent and peer gauges are read from the
 //! repository when Prometheus scrapes, not counted on every announce.
 //!
+//! The process's own figures (`process_resident_memory_bytes`, CPU seconds, open file
+//! descriptors, start time) come from the `prometheus` crate's process collector, under the
+//! names the Go original's client library gave them, for dashboards built on those.
+//!
 //! The Go original's `requests` and `forwarder_status` keep their exact names, so the exporter
 //! adds no `_total` suffix, unit, `target_info` or scope labels of its own; our counters carry
 //! `_total` in their names.
@@ -168,6 +172,7 @@ impl PrometheusMetrics {
             .collect();
 
         register_gauges(&meter, totals);
+        register_process_collector(&registry)?;
         // Unlabelled counters appear once touched; touch them so dashboards see zeros.
         for counter in [&go_requests, &upstream_peers, &expired] {
             counter.add(0);
@@ -203,6 +208,20 @@ fn histogram(
         HistogramVec::new(opts, &[label]).map_err(|error| format!("{name}: {error}"))?;
     registry.register(Box::new(histogram.clone())).map_err(|error| format!("{name}: {error}"))?;
     Ok(histogram)
+}
+
+/// `process_*`: read from /proc when Prometheus scrapes, so Linux only.
+fn register_process_collector(registry: &Registry) -> Result<(), String> {
+    #[cfg(target_os = "linux")]
+    {
+        let collector = prometheus::process_collector::ProcessCollector::for_self();
+        registry.register(Box::new(collector)).map_err(|error| format!("process metrics: {error}"))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = registry;
+        Ok(())
+    }
 }
 
 /// Torrents and peers, read from the repository when Prometheus scrapes.
