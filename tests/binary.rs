@@ -1,9 +1,10 @@
-//! The real binary: flags, environment, listening, and shutting down on a signal.
+//! The real binary: flags, environment, listening, the open file limit, and shutting down on
+//! a signal.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -60,6 +61,18 @@ impl Server {
             }
         }
         panic!("no line containing '{text}' within 20 s; saw {seen:#?}");
+    }
+
+    /// Every line logged within `period` from now.
+    fn lines_within(&self, period: Duration) -> Vec<String> {
+        let deadline = Instant::now() + period;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            if let Ok(line) = self.stderr_lines.recv_timeout(left) {
+                seen.push(line);
+            }
+        }
+        seen
     }
 
     fn terminate(&mut self) -> std::process::ExitStatus {
@@ -178,10 +191,77 @@ async fn environment_variables_configure_the_binary() {
     assert!(server.terminate().success());
 }
 
+/// Runs `command` with its open file limits set to `soft` and `hard`.
+fn with_open_file_limits(command: &mut Command, soft: u64, hard: u64) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only setrlimit runs, which is async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The soft and hard open file limits of process `pid`, as /proc shows them.
+fn open_file_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits.lines().find(|line| line.starts_with("Max open files")).unwrap();
+    let mut fields = line.trim_start_matches("Max open files").split_whitespace();
+    (fields.next().unwrap().to_owned(), fields.next().unwrap().to_owned())
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
+    let (_, hard) = open_file_limits(std::process::id());
+    let Ok(hard) = hard.parse::<u64>() else {
+        eprintln!("skipped: no finite hard open file limit here ({hard})");
+        return;
+    };
+    if hard <= 512 {
+        eprintln!("skipped: the hard open file limit, {hard}, leaves no room to raise");
+        return;
+    }
+    let port = free_port();
+    let mut command = retracker(&["-l", &format!("127.0.0.1:{port}")]);
+    let mut server = Server::start(with_open_file_limits(&mut command, 512, hard));
+    let lines = server.wait_for_line("serving");
+    let (soft, _) = open_file_limits(server.child.id());
+    assert_eq!(soft, hard.to_string(), "soft limit raised to the hard one; logged {lines:#?}");
+    assert!(lines.iter().any(|line| line.contains("raised the open file limit")), "{lines:#?}");
+    assert!(server.terminate().success());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_low_hard_limit_is_warned_of_and_failed_accepts_are_logged_once_a_minute() {
+    let port = free_port();
+    let mut command = retracker(&["-l", &format!("127.0.0.1:{port}")]);
+    let mut server = Server::start(with_open_file_limits(&mut command, 64, 64));
+    let lines = server.wait_for_line("serving");
+    let warned = lines
+        .iter()
+        .chain(&server.lines_within(Duration::from_millis(300)))
+        .any(|line| line.contains("open file limit is below") && line.contains("needed=10064"));
+    assert!(warned, "a warning that 64 descriptors are too few: {lines:#?}");
+
+    // More connections than descriptors: the rest wait in the backlog and every accept of
+    // them fails, over and over.
+    let _connections: Vec<TcpStream> =
+        (0..100).map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+    let lines = server.lines_within(Duration::from_millis(1_500));
+    let failures = lines.iter().filter(|line| line.contains("accepting a connection failed"));
+    assert_eq!(failures.count(), 1, "logged once, not every 50 ms: {lines:#?}");
+    assert!(server.terminate().success());
+}
+
 #[test]
 fn a_bad_forwarders_file_stops_start_up_naming_the_file_and_entry() {
     let mut file = tempfile::NamedTempFile::new().unwrap();
-    use std::io::Write;
     writeln!(file, "- uri: http://127.0.0.1:1/announce\n- uri: gopher://127.0.0.1/x").unwrap();
     let path = file.path().to_string_lossy().into_owned();
     let output = retracker(&["-l", "127.0.0.1:0", "-f", &path]).output().unwrap();

@@ -6,6 +6,7 @@ pub mod config;
 pub mod forwarders;
 pub mod forwarding;
 pub mod logging;
+pub mod open_files;
 pub mod run;
 pub mod sweeper;
 pub mod tracker;

@@ -3,6 +3,7 @@
 pub mod client_ip;
 pub mod dispatch;
 pub mod endpoints;
+mod log_throttle;
 pub mod query;
 pub mod render;
 pub mod routes;

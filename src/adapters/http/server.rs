@@ -22,10 +22,15 @@ use tower_service::Service;
 use warp::http::{Request, Response};
 
 use super::dispatch::Dispatch;
+use super::log_throttle::LogThrottle;
 use super::watchdog::{self, Activity};
 
-/// How often a tracker held at its connection cap says so in the log.
-const FULL_WARNING_EVERY: Duration = Duration::from_secs(60);
+/// How often a warning that can recur on every accept is logged at most: the tracker held at
+/// its connection cap, an accept that failed.
+const WARNING_EVERY: Duration = Duration::from_secs(60);
+/// How long the loop waits after a failed accept (out of file descriptors, most likely)
+/// before it tries again, rather than spin.
+const ACCEPT_RETRY_AFTER: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerSettings {
@@ -62,7 +67,8 @@ pub async fn serve<S, R>(
         .max_buf_size(settings.max_header_bytes.max(8192));
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(settings.max_connections));
-    let mut full_warned_at: Option<Instant> = None;
+    let mut full_warning = LogThrottle::new(WARNING_EVERY);
+    let mut accept_warning = LogThrottle::new(WARNING_EVERY);
     tokio::pin!(shutdown);
 
     loop {
@@ -72,12 +78,11 @@ pub async fn serve<S, R>(
         let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => {
-                if full_warned_at.is_none_or(|at| at.elapsed() >= FULL_WARNING_EVERY) {
+                if full_warning.occurred(Instant::now()).is_some() {
                     tracing::warn!(
                         max_connections = settings.max_connections,
                         "connection limit reached; new connections wait until one closes"
                     );
-                    full_warned_at = Some(Instant::now());
                 }
                 tokio::select! {
                     slot = slots.clone().acquire_owned() => slot.expect("never closed"),
@@ -89,9 +94,15 @@ pub async fn serve<S, R>(
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    // Out of file descriptors, most likely: wait rather than spin.
-                    tracing::warn!(%error, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    if let Some(not_logged) = accept_warning.occurred(Instant::now()) {
+                        tracing::warn!(
+                            %error,
+                            failures_not_logged = not_logged,
+                            "accepting a connection failed; if the open file limit was \
+                             reached, raise it or lower MAX_CONNECTIONS (docs/limits.md)"
+                        );
+                    }
+                    tokio::time::sleep(ACCEPT_RETRY_AFTER).await;
                     continue;
                 }
             },
