@@ -8,6 +8,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::fake_upstream::{Behaviour, FakeUpstream};
 use common::*;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_retracker");
@@ -189,6 +190,97 @@ async fn environment_variables_configure_the_binary() {
     let answer = announce(&format!("http://127.0.0.1:{port}"), &Announce::new(1, 1)).await;
     assert_eq!(answer.interval, 77);
     assert!(server.terminate().success());
+}
+
+/// A connection that had one request answered and is kept open (keep-alive).
+fn idle_keep_alive_connection(port: u16) -> TcpStream {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: tracker\r\n\r\n").unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !answer.ends_with(b"ok\n") {
+        let read = stream.read(&mut chunk).unwrap();
+        assert!(read > 0, "closed before answering: {answer:?}");
+        answer.extend_from_slice(&chunk[..read]);
+    }
+    stream
+}
+
+/// A connection that has sent the start of a request head and no more, as a slow client does.
+fn half_a_request(port: u16) -> TcpStream {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(b"GET /announce?info_hash=").unwrap();
+    stream
+}
+
+/// Whether the server closed `stream` (end of file, or a reset) within `patience`.
+fn closed_by_server(stream: &mut TcpStream, patience: Duration) -> bool {
+    use std::io::ErrorKind::{TimedOut, WouldBlock};
+    stream.set_read_timeout(Some(patience)).unwrap();
+    match stream.read(&mut [0u8; 1]) {
+        Ok(read) => read == 0,
+        Err(error) => !matches!(error.kind(), WouldBlock | TimedOut),
+    }
+}
+
+/// Shutdown's grace period for requests in flight (src/app/run.rs).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+#[test]
+fn sigterm_closes_connections_between_requests_at_once() {
+    let port = free_port();
+    let mut server = Server::start(&mut retracker(&["-l", &format!("127.0.0.1:{port}")]));
+    server.wait_for_line("serving");
+    let mut idle = idle_keep_alive_connection(port);
+    let _silent = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let _half_a_request = half_a_request(port);
+    std::thread::sleep(Duration::from_millis(200)); // accepted and read by the tracker
+
+    let asked = Instant::now();
+    let status = server.terminate();
+    let took = asked.elapsed();
+    assert!(status.success(), "a clean exit on SIGTERM, got {status}");
+    assert!(
+        took < Duration::from_secs(1),
+        "stopped {took:?} after SIGTERM; no request was in flight (the grace is {SHUTDOWN_GRACE:?})"
+    );
+    assert!(closed_by_server(&mut idle, Duration::from_secs(1)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_answers_a_request_in_flight_and_stops_as_soon_as_it_is_answered() {
+    let delay = Duration::from_millis(1_500);
+    let upstream_peer = "198.51.100.7:1007".parse().unwrap();
+    let upstream = FakeUpstream::start(Behaviour::Slow { delay, peers: vec![upstream_peer] }).await;
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(file, "- uri: {}", upstream.announce_url()).unwrap();
+    let port = free_port();
+    let path = file.path().to_string_lossy().into_owned();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Server::start(&mut retracker(&["-l", &listen, "-f", &path, "-t", "10"]));
+    server.wait_for_line("serving");
+    let _half_a_request = half_a_request(port);
+
+    let base = format!("http://{listen}");
+    let in_flight = tokio::spawn(async move { announce(&base, &Announce::new(1, 1)).await });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while upstream.requests().is_empty() {
+        assert!(Instant::now() < deadline, "the announce never reached the upstream");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let asked = Instant::now();
+    let (status, _server) =
+        tokio::task::spawn_blocking(move || (server.terminate(), server)).await.unwrap();
+    let took = asked.elapsed();
+    let answer = in_flight.await.unwrap();
+    assert_eq!(answer.peers, vec![SocketAddr::V4(upstream_peer)], "answered with the upstream's");
+    assert!(status.success(), "a clean exit on SIGTERM, got {status}");
+    assert!(
+        took < delay + Duration::from_secs(1),
+        "stopped {took:?} after SIGTERM: the request in flight needed under {delay:?}, and \
+         the half-sent one nothing (the grace is {SHUTDOWN_GRACE:?})"
+    );
 }
 
 /// Runs `command` with its open file limits set to `soft` and `hard`.

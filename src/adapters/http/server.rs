@@ -4,7 +4,8 @@
 //! - a watchdog, so a client that sends half a request, or nothing, cannot hold its
 //!   connection (and shutdown) forever;
 //! - a cap on connections open at once, and on the size of a request head;
-//! - a shutdown deadline for connections that will not finish.
+//! - a shutdown that closes connections between requests at once, and gives up on those that
+//!   will not finish after a deadline.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -15,9 +16,8 @@ use std::time::{Duration, Instant};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower_service::Service;
 use warp::http::{Request, Response};
 
@@ -46,8 +46,14 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
 }
 
-/// Serves `dispatch` on `listener` until `shutdown` resolves, then lets requests in flight
-/// finish for up to `shutdown_grace`.
+/// The accept loop's warnings, each logged at most once per `WARNING_EVERY`.
+struct Warnings {
+    full: LogThrottle,
+    accept_failed: LogThrottle,
+}
+
+/// Serves `dispatch` on `listener` until `shutdown` resolves. Then connections with no request
+/// in flight close at once, and those with one get up to `shutdown_grace` to answer it.
 pub async fn serve<S, R>(
     listener: TcpListener,
     dispatch: Dispatch<S>,
@@ -65,10 +71,13 @@ pub async fn serve<S, R>(
     http.max_header_size(settings.max_header_bytes)
         // The read buffer need not outgrow the largest head we accept (hyper's floor is 8 KiB).
         .max_buf_size(settings.max_header_bytes.max(8192));
-    let graceful = GracefulShutdown::new();
+    // Every connection task holds a receiver: `closed` resolves once all have ended.
+    let (stopping, stop_watch) = watch::channel(false);
     let slots = Arc::new(Semaphore::new(settings.max_connections));
-    let mut full_warning = LogThrottle::new(WARNING_EVERY);
-    let mut accept_warning = LogThrottle::new(WARNING_EVERY);
+    let mut warnings = Warnings {
+        full: LogThrottle::new(WARNING_EVERY),
+        accept_failed: LogThrottle::new(WARNING_EVERY),
+    };
     tokio::pin!(shutdown);
 
     loop {
@@ -78,7 +87,7 @@ pub async fn serve<S, R>(
         let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => {
-                if full_warning.occurred(Instant::now()).is_some() {
+                if warnings.full.occurred(Instant::now()).is_some() {
                     tracing::warn!(
                         max_connections = settings.max_connections,
                         "connection limit reached; new connections wait until one closes"
@@ -94,7 +103,7 @@ pub async fn serve<S, R>(
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    if let Some(not_logged) = accept_warning.occurred(Instant::now()) {
+                    if let Some(not_logged) = warnings.accept_failed.occurred(Instant::now()) {
                         tracing::warn!(
                             %error,
                             failures_not_logged = not_logged,
@@ -108,9 +117,56 @@ pub async fn serve<S, R>(
             },
             () = &mut shutdown => break,
         };
+        let held = Held { slot, stop_watch: stop_watch.clone() };
+        let connection = Connection {
+            http: &http,
+            dispatch: dispatch.clone(),
+            quiet_after: settings.header_read_timeout,
+        };
+        connection.spawn(stream, remote, held);
+    }
+
+    drop(listener);
+    drop(stop_watch);
+    let _ = stopping.send(true);
+    if tokio::time::timeout(settings.shutdown_grace, stopping.closed()).await.is_err() {
+        tracing::warn!("shutdown grace period over; dropping connections still open");
+    }
+}
+
+/// What a connection holds until it ends: its place under the cap, and a receiver of the
+/// shutdown signal (whose drop tells shutdown it has ended).
+struct Held {
+    slot: OwnedSemaphorePermit,
+    stop_watch: watch::Receiver<bool>,
+}
+
+/// Resolves once shutdown has begun.
+async fn stopping(stop_watch: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone, which only happens once the loop has ended.
+    let _ = stop_watch.wait_for(|stopping| *stopping).await;
+}
+
+/// What a connection is served with.
+struct Connection<'a, S> {
+    http: &'a http1::Builder,
+    dispatch: Arc<Dispatch<S>>,
+    quiet_after: Duration,
+}
+
+impl<S, R> Connection<'_, S>
+where
+    S: Service<Request<Incoming>, Response = Response<R>, Error = Infallible>,
+    S: Clone + Send + Sync + 'static,
+    S::Future: Send,
+    R: hyper::body::Body<Data = Bytes> + Send + 'static,
+    R::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    /// Serves `stream` in a task of its own until it closes, goes quiet, or shutdown comes.
+    fn spawn(self, stream: TcpStream, remote: SocketAddr, held: Held) {
         // Answers are small and written whole: send them at once.
         let _ = stream.set_nodelay(true);
-        let shared = Arc::new((dispatch.clone(), Activity::default()));
+        let shared = Arc::new((self.dispatch, Activity::default()));
         let per_request = {
             let shared = shared.clone();
             hyper::service::service_fn(move |request: Request<Incoming>| {
@@ -125,24 +181,30 @@ pub async fn serve<S, R>(
                 }
             })
         };
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), per_request));
-        let quiet_after = settings.header_read_timeout;
+        let connection = self.http.serve_connection(TokioIo::new(stream), per_request);
+        let quiet_after = self.quiet_after;
         tokio::spawn(async move {
+            let Held { slot, mut stop_watch } = held;
+            tokio::pin!(connection);
+            let activity = &shared.1;
             tokio::select! {
-                closed = connection => if let Err(error) = closed {
+                closed = connection.as_mut() => if let Err(error) = closed {
                     tracing::debug!(%remote, %error, "connection closed with an error");
                 },
-                () = watchdog::quiet(&shared.1, quiet_after) => {
+                () = watchdog::quiet(activity, quiet_after) => {
                     tracing::debug!(%remote, "closed a connection gone quiet");
                 }
+                () = stopping(&mut stop_watch) => {
+                    // Between requests nothing is lost by closing now; a request in flight
+                    // is answered first, and then the connection closes.
+                    if activity.in_progress() {
+                        connection.as_mut().graceful_shutdown();
+                        let _ = connection.await;
+                    }
+                }
             }
-            drop(slot);
+            drop((slot, stop_watch));
         });
-    }
-
-    drop(listener);
-    if tokio::time::timeout(settings.shutdown_grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!("shutdown grace period over; dropping connections still open");
     }
 }
 
