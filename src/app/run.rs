@@ -104,12 +104,16 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         max_query_length: config.max_query_length,
         max_scrape_hashes: config.max_scrape_hashes,
     };
-    let endpoints =
-        Endpoints { tracker: tracker.clone() as Arc<dyn TrackerService>, metrics, limits };
+    let endpoints = Endpoints {
+        tracker: tracker.clone() as Arc<dyn TrackerService>,
+        metrics: metrics.clone(),
+        limits,
+    };
     let front_end = http::front_end(endpoints, report, config.x_real_ip);
     let server_settings = ServerSettings {
         header_read_timeout: Duration::from_secs(config.header_read_timeout),
         max_connections: config.max_connections,
+        max_connections_per_ip: config.connections_per_address(),
         max_header_bytes: config.max_header_bytes,
         shutdown_grace: SHUTDOWN_GRACE,
     };
@@ -119,7 +123,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     let shutdown = async move {
         let _ = server_stop.wait_for(|stopped| *stopped).await;
     };
-    let server = tokio::spawn(http::serve(listener, front_end, server_settings, shutdown));
+    let server = tokio::spawn(http::serve(listener, front_end, server_settings, metrics, shutdown));
     let sweep_every = Duration::from_secs(config.sweep_interval);
     let sweeper = tokio::spawn(sweep_periodically(tracker.clone(), sweep_every, stopped));
 

@@ -3,13 +3,15 @@
 //! A small accept loop of our own instead of `warp::serve`, for what warp does not do:
 //! - a watchdog, so a client that sends half a request, or nothing, cannot hold its
 //!   connection (and shutdown) forever;
-//! - a cap on connections open at once, and on the size of a request head;
+//! - a cap on connections open at once, in all and from one address, and on the size of a
+//!   request head;
 //! - a shutdown that closes connections between requests at once, and gives up on those that
 //!   will not finish after a deadline.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,12 +23,15 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower_service::Service;
 use warp::http::{Request, Response};
 
+use super::address_cap::{AddressCap, AddressSlot};
 use super::dispatch::Dispatch;
 use super::log_throttle::LogThrottle;
 use super::watchdog::{self, Activity};
+use crate::ports::Metrics;
+use crate::ports::metrics::ConnectionRefusal;
 
 /// How often a warning that can recur on every accept is logged at most: the tracker held at
-/// its connection cap, an accept that failed.
+/// its connection cap, an address refused at its own, an accept that failed.
 const WARNING_EVERY: Duration = Duration::from_secs(60);
 /// How long the loop waits after a failed accept (out of file descriptors, most likely)
 /// before it tries again, rather than spin.
@@ -40,6 +45,9 @@ pub struct ServerSettings {
     pub header_read_timeout: Duration,
     /// Connections served at once; past it, new ones wait in the listen backlog.
     pub max_connections: usize,
+    /// Connections open at once from one address (an IPv6 /64); past it, a new one is closed
+    /// as soon as it is accepted. `None`: no such cap.
+    pub max_connections_per_ip: Option<NonZeroUsize>,
     /// Bytes of request line and headers accepted; a longer head is answered 431 and closed.
     pub max_header_bytes: usize,
     /// How long shutdown waits for requests in flight before it drops them.
@@ -49,6 +57,7 @@ pub struct ServerSettings {
 /// The accept loop's warnings, each logged at most once per `WARNING_EVERY`.
 struct Warnings {
     full: LogThrottle,
+    address_cap: LogThrottle,
     accept_failed: LogThrottle,
 }
 
@@ -58,6 +67,7 @@ pub async fn serve<S, R>(
     listener: TcpListener,
     dispatch: Dispatch<S>,
     settings: ServerSettings,
+    metrics: Arc<dyn Metrics>,
     shutdown: impl Future<Output = ()>,
 ) where
     S: Service<Request<Incoming>, Response = Response<R>, Error = Infallible>,
@@ -74,8 +84,10 @@ pub async fn serve<S, R>(
     // Every connection task holds a receiver: `closed` resolves once all have ended.
     let (stopping, stop_watch) = watch::channel(false);
     let slots = Arc::new(Semaphore::new(settings.max_connections));
+    let address_cap = settings.max_connections_per_ip.map(AddressCap::new);
     let mut warnings = Warnings {
         full: LogThrottle::new(WARNING_EVERY),
+        address_cap: LogThrottle::new(WARNING_EVERY),
         accept_failed: LogThrottle::new(WARNING_EVERY),
     };
     tokio::pin!(shutdown);
@@ -117,13 +129,34 @@ pub async fn serve<S, R>(
             },
             () = &mut shutdown => break,
         };
-        let held = Held { slot, stop_watch: stop_watch.clone() };
+        let address_slot = match &address_cap {
+            None => None,
+            Some(cap) => match cap.admit(remote.ip()) {
+                Some(address_slot) => Some(address_slot),
+                None => {
+                    // Dropped unread: the client sees the connection closed at once.
+                    drop(stream);
+                    metrics.connection_refused(ConnectionRefusal::AddressCap);
+                    if let Some(not_logged) = warnings.address_cap.occurred(Instant::now()) {
+                        tracing::warn!(
+                            address = %remote.ip(),
+                            max_connections_per_ip = settings.max_connections_per_ip,
+                            refusals_not_logged = not_logged,
+                            "an address has as many connections open as it may; its new ones \
+                             are closed at once"
+                        );
+                    }
+                    continue;
+                }
+            },
+        };
+        let held = Held { slot, address_slot, stop_watch: stop_watch.clone() };
         let connection = Connection {
             http: &http,
             dispatch: dispatch.clone(),
             quiet_after: settings.header_read_timeout,
         };
-        connection.spawn(stream, remote, held);
+        connection.spawn(stream, remote, held, metrics.clone());
     }
 
     drop(listener);
@@ -134,10 +167,11 @@ pub async fn serve<S, R>(
     }
 }
 
-/// What a connection holds until it ends: its place under the cap, and a receiver of the
+/// What a connection holds until it ends: its places under the caps, and a receiver of the
 /// shutdown signal (whose drop tells shutdown it has ended).
 struct Held {
     slot: OwnedSemaphorePermit,
+    address_slot: Option<AddressSlot>,
     stop_watch: watch::Receiver<bool>,
 }
 
@@ -163,7 +197,7 @@ where
     R::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     /// Serves `stream` in a task of its own until it closes, goes quiet, or shutdown comes.
-    fn spawn(self, stream: TcpStream, remote: SocketAddr, held: Held) {
+    fn spawn(self, stream: TcpStream, remote: SocketAddr, held: Held, metrics: Arc<dyn Metrics>) {
         // Answers are small and written whole: send them at once.
         let _ = stream.set_nodelay(true);
         let shared = Arc::new((self.dispatch, Activity::default()));
@@ -183,8 +217,9 @@ where
         };
         let connection = self.http.serve_connection(TokioIo::new(stream), per_request);
         let quiet_after = self.quiet_after;
+        metrics.connection_opened();
         tokio::spawn(async move {
-            let Held { slot, mut stop_watch } = held;
+            let Held { slot, address_slot, mut stop_watch } = held;
             tokio::pin!(connection);
             let activity = &shared.1;
             tokio::select! {
@@ -203,7 +238,8 @@ where
                     }
                 }
             }
-            drop((slot, stop_watch));
+            metrics.connection_closed();
+            drop((slot, address_slot, stop_watch));
         });
     }
 }

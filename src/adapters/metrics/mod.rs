@@ -19,13 +19,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{BoundCounter, Counter, Meter, MeterProvider as _};
+use opentelemetry::metrics::{
+    BoundCounter, BoundUpDownCounter, Counter, Meter, MeterProvider as _,
+};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use parking_lot::Mutex;
 use prometheus::{Histogram, HistogramOpts, HistogramVec, Registry, TextEncoder};
 
 use crate::domain::peer::Event;
-use crate::ports::metrics::{FailureKind, ForwardOutcome, RequestOutcome, Route};
+use crate::ports::metrics::{
+    ConnectionRefusal, FailureKind, ForwardOutcome, RequestOutcome, Route,
+};
 use crate::ports::{Metrics, MetricsReport, StoreTotals};
 
 /// Seconds; a tracker answers in microseconds, so the buckets start low.
@@ -50,6 +54,8 @@ const FAILURES: [(FailureKind, &str); 7] = [
     (FailureKind::PortZero, "port_zero"),
     (FailureKind::TorrentLimit, "torrent_limit"),
 ];
+const REFUSALS: [(ConnectionRefusal, &str); 1] =
+    [(ConnectionRefusal::AddressCap, "max_connections_per_ip")];
 const OUTCOMES: [(ForwardOutcome, &str); 4] = [
     (ForwardOutcome::Ok, "ok"),
     (ForwardOutcome::Timeout, "timeout"),
@@ -83,6 +89,8 @@ pub struct PrometheusMetrics {
     forward_latency: HistogramVec,
     upstream_peers: BoundCounter<u64>,
     expired: BoundCounter<u64>,
+    connections: BoundUpDownCounter<i64>,
+    refusals: [BoundCounter<u64>; 1],
 }
 
 impl PrometheusMetrics {
@@ -138,6 +146,17 @@ impl PrometheusMetrics {
             "Peers dropped for not announcing within PEER_AGE",
         )
         .bind(&[]);
+        let connections = meter
+            .i64_up_down_counter("retracker_connections")
+            .with_description("Connections open and being served")
+            .build()
+            .bind(&[]);
+        let refusals_counter = counter(
+            "retracker_connections_refused_total",
+            "Connections closed as soon as they were accepted, by reason",
+        );
+        let refusals =
+            REFUSALS.map(|(_, reason)| refusals_counter.bind(&[KeyValue::new("reason", reason)]));
 
         let request_latency_vec = histogram(
             &registry,
@@ -173,10 +192,11 @@ impl PrometheusMetrics {
 
         register_gauges(&meter, totals);
         register_process_collector(&registry)?;
-        // Unlabelled counters appear once touched; touch them so dashboards see zeros.
-        for counter in [&go_requests, &upstream_peers, &expired] {
+        // Counters appear once touched; touch them so dashboards see zeros.
+        for counter in [&go_requests, &upstream_peers, &expired].into_iter().chain(&refusals) {
             counter.add(0);
         }
+        connections.add(0);
 
         Ok(Self {
             registry,
@@ -192,6 +212,8 @@ impl PrometheusMetrics {
             forward_latency,
             upstream_peers,
             expired,
+            connections,
+            refusals,
         })
     }
 }
@@ -333,6 +355,19 @@ impl Metrics for PrometheusMetrics {
 
     fn peers_expired(&self, peers: usize) {
         self.expired.add(peers as u64);
+    }
+
+    fn connection_opened(&self) {
+        self.connections.add(1);
+    }
+
+    fn connection_closed(&self) {
+        self.connections.add(-1);
+    }
+
+    fn connection_refused(&self, why: ConnectionRefusal) {
+        let index = REFUSALS.iter().position(|(r, _)| *r == why).expect("every refusal is listed");
+        self.refusals[index].add(1);
     }
 }
 
