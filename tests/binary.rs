@@ -283,6 +283,72 @@ async fn sigterm_answers_a_request_in_flight_and_stops_as_soon_as_it_is_answered
     );
 }
 
+/// Resident memory of process `pid`, in bytes.
+fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|line| line.starts_with("VmRSS:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+/// Opens `count` connections to `port`, each with one announce answered and kept open.
+fn idle_announce_connections(port: u16, count: usize) -> Vec<TcpStream> {
+    let request =
+        format!("GET /announce?{} HTTP/1.1\r\nHost: tracker\r\n\r\n", Announce::new(1, 1).query());
+    let mut opened = Vec::with_capacity(count);
+    let mut chunk = [0u8; 4096];
+    for _ in 0..count {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        // One small answer, bencoded: it ends with the dictionary's `e`.
+        let mut answer = Vec::new();
+        while !answer.ends_with(b"e") {
+            let read = stream.read(&mut chunk).unwrap();
+            assert!(read > 0, "closed before answering: {answer:?}");
+            answer.extend_from_slice(&chunk[..read]);
+        }
+        opened.push(stream);
+    }
+    opened
+}
+
+/// What a connection costs the tracker's memory while it waits: one that has sent nothing
+/// yet, and one kept alive after an answer (hyper's two 8 KiB buffers, its slot for an answer
+/// in the works, the connection's task and watchdog; docs/limits.md). The figures for
+/// docs/limits.md: `cargo test --release --test binary waiting_connection -- --nocapture`.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_waiting_connection_costs_little_memory() {
+    const CONNECTIONS: usize = 2_000;
+    let port = free_port();
+    let mut command = retracker(&["-l", &format!("127.0.0.1:{port}")]);
+    command.env("HEADER_READ_TIMEOUT", "600").env("MAX_CONNECTIONS_PER_IP", "0");
+    let mut server = Server::start(&mut command);
+    server.wait_for_line("serving");
+    let pid = server.child.id();
+    // Warm up: the runtime's and allocator's own first allocations are not a connection's.
+    drop(idle_announce_connections(port, 200));
+    std::thread::sleep(Duration::from_millis(500));
+
+    let per_connection = |open: &dyn Fn() -> Vec<TcpStream>| {
+        let before = resident_bytes(pid);
+        let connections = open();
+        std::thread::sleep(Duration::from_millis(500));
+        let grown = resident_bytes(pid).saturating_sub(before);
+        (grown / CONNECTIONS as u64, connections)
+    };
+    let connect =
+        || (0..CONNECTIONS).map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+    let (silent, _silent) = per_connection(&connect);
+    let (idle, _idle) = per_connection(&|| idle_announce_connections(port, CONNECTIONS));
+    eprintln!("RSS per connection: {silent} bytes having sent nothing, {idle} kept alive idle");
+    // hyper's buffers alone are 16 KiB: a connection gets them once it sends something.
+    assert!(silent < 8 * 1024, "{silent} bytes per connection that sent nothing");
+    assert!(idle < 32 * 1024, "{idle} bytes per idle keep-alive connection");
+    assert!(server.terminate().success());
+}
+
 /// Runs `command` with its open file limits set to `soft` and `hard`.
 fn with_open_file_limits(command: &mut Command, soft: u64, hard: u64) -> &mut Command {
     use std::os::unix::process::CommandExt;

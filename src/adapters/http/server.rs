@@ -81,6 +81,7 @@ pub async fn serve<S, R>(
     http.max_header_size(settings.max_header_bytes)
         // The read buffer need not outgrow the largest head we accept (hyper's floor is 8 KiB).
         .max_buf_size(settings.max_header_bytes.max(8192));
+    let http = Arc::new(http);
     // Every connection task holds a receiver: `closed` resolves once all have ended.
     let (stopping, stop_watch) = watch::channel(false);
     let slots = Arc::new(Semaphore::new(settings.max_connections));
@@ -152,7 +153,7 @@ pub async fn serve<S, R>(
         };
         let held = Held { slot, address_slot, stop_watch: stop_watch.clone() };
         let connection = Connection {
-            http: &http,
+            http: http.clone(),
             dispatch: dispatch.clone(),
             quiet_after: settings.header_read_timeout,
         };
@@ -182,13 +183,13 @@ async fn stopping(stop_watch: &mut watch::Receiver<bool>) {
 }
 
 /// What a connection is served with.
-struct Connection<'a, S> {
-    http: &'a http1::Builder,
+struct Connection<S> {
+    http: Arc<http1::Builder>,
     dispatch: Arc<Dispatch<S>>,
     quiet_after: Duration,
 }
 
-impl<S, R> Connection<'_, S>
+impl<S, R> Connection<S>
 where
     S: Service<Request<Incoming>, Response = Response<R>, Error = Infallible>,
     S: Clone + Send + Sync + 'static,
@@ -215,26 +216,44 @@ where
                 }
             })
         };
-        let connection = self.http.serve_connection(TokioIo::new(stream), per_request);
+        let http = self.http;
         let quiet_after = self.quiet_after;
         metrics.connection_opened();
         tokio::spawn(async move {
             let Held { slot, address_slot, mut stop_watch } = held;
-            tokio::pin!(connection);
             let activity = &shared.1;
-            tokio::select! {
-                closed = connection.as_mut() => if let Err(error) = closed {
-                    tracing::debug!(%remote, %error, "connection closed with an error");
-                },
-                () = watchdog::quiet(activity, quiet_after) => {
-                    tracing::debug!(%remote, "closed a connection gone quiet");
+            // One watchdog for both waits below, so sending the first byte buys no time.
+            let quiet = watchdog::quiet(activity, quiet_after);
+            tokio::pin!(quiet);
+            // hyper gives a connection 16 KiB of buffers as it starts serving it: until the
+            // client sends something, the connection costs a few hundred bytes instead.
+            // (`readable` may answer before any byte has come; a peek waits for one.)
+            let mut first_byte = [0u8; 1];
+            let sent_something = tokio::select! {
+                peeked = stream.peek(&mut first_byte) => peeked.is_ok_and(|bytes| bytes > 0),
+                () = &mut quiet => {
+                    tracing::debug!(%remote, "closed a connection that sent nothing");
+                    false
                 }
-                () = stopping(&mut stop_watch) => {
-                    // Between requests nothing is lost by closing now; a request in flight
-                    // is answered first, and then the connection closes.
-                    if activity.in_progress() {
-                        connection.as_mut().graceful_shutdown();
-                        let _ = connection.await;
+                () = stopping(&mut stop_watch) => false,
+            };
+            if sent_something {
+                let connection = http.serve_connection(TokioIo::new(stream), per_request);
+                tokio::pin!(connection);
+                tokio::select! {
+                    closed = connection.as_mut() => if let Err(error) = closed {
+                        tracing::debug!(%remote, %error, "connection closed with an error");
+                    },
+                    () = &mut quiet => {
+                        tracing::debug!(%remote, "closed a connection gone quiet");
+                    }
+                    () = stopping(&mut stop_watch) => {
+                        // Between requests nothing is lost by closing now; a request in
+                        // flight is answered first, and then the connection closes.
+                        if activity.in_progress() {
+                            connection.as_mut().graceful_shutdown();
+                            let _ = connection.await;
+                        }
                     }
                 }
             }
