@@ -10,8 +10,9 @@ use std::net::Ipv4Addr;
 use common::{info_hash, ipv4, peer_id};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use retracker::adapters::memory::MemoryRepository;
+use retracker::domain::identity::PeerKey;
 use retracker::domain::ids::InfoHash;
-use retracker::domain::peer::{AnyEndpoint, Endpoint, Event, Peer};
+use retracker::domain::peer::{AnyEndpoint, Endpoint, Event, Peer, Role};
 use retracker::domain::peer_set::{PeerSet, Pick, Report};
 use retracker::domain::swarm::{AnnounceContext, PeerAnnounce};
 use retracker::domain::time::Timestamp;
@@ -40,10 +41,12 @@ fn context(numwant: usize, start: usize) -> AnnounceContext {
     }
 }
 
-/// Peer `n` of a swarm: one in four seeds, the rest leech.
+/// Peer `n` of a swarm: one in four seeds, the rest leech; each sends a key, as real
+/// clients do.
 fn member(n: usize, event: Event) -> PeerAnnounce {
     PeerAnnounce {
         peer_id: peer_id(n as u64),
+        key: PeerKey::of(&n.to_le_bytes()),
         endpoint: AnyEndpoint::V4(Endpoint { ip: ipv4(n), port: 6881 }),
         seeder: n % 4 == 0,
         event,
@@ -107,11 +110,12 @@ fn peer_set(size: usize) -> PeerSet<Ipv4Addr> {
     for n in 0..size {
         let report = Report {
             id: peer_id(n as u64),
+            key: PeerKey::of(&n.to_le_bytes()),
             endpoint: Endpoint { ip: ipv4(n), port: 6881 },
-            seeder: n % 4 == 0,
+            role: if n % 4 == 0 { Role::Seeder } else { Role::Leecher },
             completed: false,
         };
-        set.record(report, NOW, true);
+        set.record(report, NOW, true).expect("a new peer");
     }
     set
 }
@@ -127,7 +131,7 @@ fn pick(c: &mut Criterion) {
         let mut starts = fastrand::Rng::with_seed(7);
         let exclude = set.position(&asking);
         let pick =
-            |start| Pick { exclude, leechers_first: false, start, cutoff: CUTOFF, with_ids: false };
+            |start| Pick { exclude, uploader: false, start, cutoff: CUTOFF, with_ids: false };
         set.pick(pick(0), numwant, &mut out);
         assert_eq!(out.len(), numwant);
         group.bench_function(BenchmarkId::new(format!("numwant_{numwant}"), size), |b| {

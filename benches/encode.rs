@@ -26,7 +26,12 @@ fn announce_response() -> AnnounceResponse {
     AnnounceResponse {
         interval: Duration::from_secs(1800),
         min_interval: Duration::from_secs(900),
-        stats: SwarmStats { complete: 2_473, incomplete: 618, downloaded: 15_902 },
+        stats: SwarmStats {
+            complete: 2_473,
+            incomplete: 618,
+            downloaded: 15_902,
+            downloaders: 618,
+        },
         peers: PeerList { v4, v6: Vec::new() },
         upstream: Default::default(),
     }
@@ -34,7 +39,12 @@ fn announce_response() -> AnnounceResponse {
 
 fn scrape_response() -> ScrapeResponse {
     let files = (0..50)
-        .map(|n| (info_hash(n), SwarmStats { complete: 40, incomplete: 7, downloaded: 1_200 }))
+        .map(|n| {
+            (
+                info_hash(n),
+                SwarmStats { complete: 40, incomplete: 7, downloaded: 1_200, downloaders: 7 },
+            )
+        })
         .collect();
     ScrapeResponse { files }
 }

@@ -30,6 +30,7 @@ fn full_repository() -> MemoryRepository {
     };
     let leecher = PeerAnnounce {
         peer_id: peer_id(1),
+        key: None,
         endpoint: AnyEndpoint::V4(Endpoint { ip: Ipv4Addr::new(10, 0, 0, 1), port: 6881 }),
         seeder: false,
         event: Event::Started,
@@ -46,7 +47,7 @@ fn scrape(c: &mut Criterion) {
     // Spread over the whole repository rather than the first few inserted.
     let hashes: Vec<InfoHash> = (0..SCRAPED).map(|n| info_hash(n * (TORRENTS / SCRAPED))).collect();
 
-    let one_leecher = SwarmStats { complete: 0, incomplete: 1, downloaded: 0 };
+    let one_leecher = SwarmStats { complete: 0, incomplete: 1, downloaded: 0, downloaders: 1 };
     assert!(repository.scrape(&hashes).iter().all(|stats| *stats == one_leecher));
 
     c.bench_function("scrape/repository_50_of_100000_torrents", |b| {

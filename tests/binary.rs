@@ -76,6 +76,11 @@ impl Server {
         seen
     }
 
+    /// Every line not yet read; call it once the tracker has stopped, when the log ends.
+    fn rest_of_log(&self) -> Vec<String> {
+        self.stderr_lines.iter().collect()
+    }
+
     fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = i32::try_from(self.child.id()).unwrap();
         // SAFETY: sends SIGTERM to the child we started, by its id.
@@ -427,6 +432,75 @@ fn a_bad_forwarders_file_stops_start_up_naming_the_file_and_entry() {
     let text = String::from_utf8(output.stderr).unwrap();
     assert!(text.contains(&format!("forwarders file {path}")), "{text}");
     assert!(text.contains("entry 2 (uri \"gopher://127.0.0.1/x\")"), "{text}");
+}
+
+/// A forwarders file holding `entries`.
+fn forwarders_file(entries: &[String]) -> tempfile::NamedTempFile {
+    use std::io::Write;
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    for entry in entries {
+        writeln!(file, "{entry}").unwrap();
+    }
+    file
+}
+
+fn upstream_with_peers(peers: &[&str]) -> Behaviour {
+    Behaviour::Compact { peers: peers.iter().map(|p| p.parse().unwrap()).collect(), interval: 600 }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_debug_line_of_an_announce_counts_upstream_peers_too() {
+    let upstream =
+        FakeUpstream::start(upstream_with_peers(&["198.51.100.1:1001", "198.51.100.2:1002"])).await;
+    let file = forwarders_file(&[format!("- uri: {}", upstream.announce_url())]);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let path = file.path().to_string_lossy().into_owned();
+    let mut server = Server::start(&mut retracker(&["-l", &listen, "-d", "-f", &path]));
+    server.wait_for_line("serving");
+
+    let answer = announce(&format!("http://{listen}"), &Announce::new(1, 1)).await;
+    assert_eq!(answer.peers.len(), 2, "both upstream peers reached the client");
+    let lines = server.wait_for_line("announce ip=");
+    let line = lines.last().unwrap();
+    assert!(line.contains("peers=2"), "{line}");
+    assert!(server.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forwarders_passwords_and_passkeys_stay_out_of_logs_and_metrics() {
+    const PASSWORD: &str = "PASSWORDSECRET";
+    const PASSKEY: &str = "PASSKEYSECRET";
+    let upstream = FakeUpstream::start(upstream_with_peers(&["198.51.100.1:1001"])).await;
+    let refused = free_port(); // nothing listens there: the forward fails
+    let file = forwarders_file(&[
+        format!("- uri: http://user:{PASSWORD}@{}/announce?passkey={PASSKEY}", upstream.addr),
+        format!("- uri: http://user:{PASSWORD}@127.0.0.1:{refused}/announce?passkey={PASSKEY}"),
+    ]);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let path = file.path().to_string_lossy().into_owned();
+    let mut server = Server::start(&mut retracker(&["-l", &listen, "-d", "-p", "-f", &path]));
+    let mut log = server.wait_for_line("serving");
+
+    let answer = announce(&format!("http://{listen}"), &Announce::new(1, 1)).await;
+    assert_eq!(answer.peers.len(), 1);
+    log.extend(server.wait_for_line("announce ip="));
+    let (_, metrics) = get(&format!("http://{listen}/metrics")).await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(server.terminate().success());
+    log.extend(server.rest_of_log());
+
+    let log = log.join("\n");
+    assert!(
+        log.contains(&format!("127.0.0.1:{refused}/announce")),
+        "the forwarder is named: {log}"
+    );
+    assert!(log.contains("forward failed"), "{log}");
+    assert!(upstream.requests()[0].param("passkey").as_deref() == Some(PASSKEY), "still sent");
+    for secret in [PASSWORD, PASSKEY] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+        assert!(!metrics.contains(secret), "{secret} in /metrics:\n{metrics}");
+    }
 }
 
 /// The tracker's heap is on transparent huge pages where the kernel gives them on request,

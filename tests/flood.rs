@@ -47,6 +47,7 @@ fn flooder(n: u32, info_hash: InfoHash) -> (AnnounceRequest, IpAddr) {
         numwant: None,
         claimed_ip: None,
         peer_ids: false,
+        key: None,
     };
     (request, IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | (n & 0x00ff_ffff))))
 }

@@ -14,20 +14,24 @@ fn v4(text: &str) -> SocketAddrV4 {
     text.parse().unwrap()
 }
 
-/// A tracker forwarding to `upstreams`, listed in a forwarders file as `extra` says.
+/// A tracker forwarding to the forwarders file `entries`.
 async fn forwarding_tracker(
     entries: &[String],
     forward_timeout: u64,
+) -> (Tracker, tempfile::NamedTempFile) {
+    forwarding_tracker_with(entries, Config { forward_timeout, ..Config::default() }).await
+}
+
+/// A tracker forwarding to the forwarders file `entries`, with `config` for the rest.
+async fn forwarding_tracker_with(
+    entries: &[String],
+    config: Config,
 ) -> (Tracker, tempfile::NamedTempFile) {
     let mut file = tempfile::NamedTempFile::new().unwrap();
     for entry in entries {
         writeln!(file, "{entry}").unwrap();
     }
-    let config = Config {
-        forwards_file: file.path().to_string_lossy().into_owned(),
-        forward_timeout,
-        ..Config::default()
-    };
+    let config = Config { forwards_file: file.path().to_string_lossy().into_owned(), ..config };
     (start_on("127.0.0.1:0", config).await, file)
 }
 
@@ -195,6 +199,45 @@ async fn misbehaving_upstreams_cost_their_own_peers_only() {
         assert!(!upstream.requests().is_empty(), "every upstream was asked");
     }
     assert!(broken[5].requests().len() <= 4, "a redirect loop is followed a few times only");
+    tracker.running.stop().await;
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_not_followed_and_counts_as_a_failure() {
+    let elsewhere = FakeUpstream::start(compact(&["198.51.100.9:1009"])).await;
+    let redirecting =
+        FakeUpstream::start(Behaviour::RedirectTo { location: elsewhere.announce_url() }).await;
+    let entries = [format!("- uri: {}\n  host: retracker.local", redirecting.announce_url())];
+    let config = Config { enable_prometheus: true, ..Config::default() };
+    let (tracker, _file) = forwarding_tracker_with(&entries, config).await;
+
+    let answer = announce(&tracker.base, &Announce::new(9, 1)).await;
+    assert_eq!(answer.peers, vec![], "no peers from where the redirect pointed");
+    assert_eq!(redirecting.requests().len(), 1);
+    assert_eq!(elsewhere.requests().len(), 0, "the configured Host went to another host");
+    let (_, metrics) = get(&format!("{}/metrics", tracker.base)).await;
+    let failed = format!(
+        r#"retracker_forwards_total{{forwarder="{}",outcome="error"}} 1"#,
+        redirecting.addr
+    );
+    assert!(String::from_utf8(metrics).unwrap().contains(&failed), "{failed}");
+    tracker.running.stop().await;
+}
+
+#[tokio::test]
+async fn a_redirect_within_the_same_origin_is_followed_with_the_configured_host() {
+    let moved =
+        FakeUpstream::start(Behaviour::MovedHere { peers: vec![v4("198.51.100.8:1008")] }).await;
+    let entries = [format!("- uri: {}\n  host: retracker.local", moved.announce_url())];
+    let (tracker, _file) = forwarding_tracker(&entries, 2).await;
+
+    let answer = announce(&tracker.base, &Announce::new(10, 1)).await;
+    assert_eq!(answer.peers, vec!["198.51.100.8:1008".parse::<SocketAddr>().unwrap()]);
+    let requests = moved.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(requests[1].target.starts_with("/moved?"), "{}", requests[1].target);
+    assert!(requests[1].param("info_hash").is_some(), "the announce went along");
+    assert_eq!(requests[1].host, "retracker.local");
     tracker.running.stop().await;
 }
 

@@ -45,7 +45,7 @@ async fn counters_and_gauges_after_scripted_traffic() {
     announce(base, &Announce::new(1, 2).with("event=started")).await;
     announce(base, &Announce::new(1, 2)).await;
     announce(base, &Announce::new(1, 3).seeding().with("event=completed")).await;
-    announce(base, &Announce::new(2, 1)).await;
+    announce(base, &Announce::new(2, 1).with("event=paused")).await;
     get(&format!("{base}/announce?info_hash=short")).await;
     get(&format!("{base}/announce?{}", Announce::new(1, 4).with("event=started&port=0").query()))
         .await;
@@ -55,7 +55,8 @@ async fn counters_and_gauges_after_scripted_traffic() {
     let s = samples(base).await;
     assert_eq!(value(&s, "requests"), 7.0, "the Go original's count of announce requests");
     assert_eq!(value(&s, r#"retracker_announces_total{event="started",result="ok"}"#), 2.0);
-    assert_eq!(value(&s, r#"retracker_announces_total{event="none",result="ok"}"#), 2.0);
+    assert_eq!(value(&s, r#"retracker_announces_total{event="none",result="ok"}"#), 1.0);
+    assert_eq!(value(&s, r#"retracker_announces_total{event="paused",result="ok"}"#), 1.0);
     assert_eq!(value(&s, r#"retracker_announces_total{event="completed",result="ok"}"#), 1.0);
     assert_eq!(value(&s, r#"retracker_announces_total{event="unknown",result="failed"}"#), 1.0);
     assert_eq!(value(&s, r#"retracker_announces_total{event="started",result="failed"}"#), 1.0);
@@ -71,6 +72,7 @@ async fn counters_and_gauges_after_scripted_traffic() {
         2.0
     );
     assert_eq!(value(&s, "retracker_torrents"), 2.0);
+    // A partial seed is a leecher here, as in `incomplete`.
     assert_eq!(value(&s, r#"retracker_peers{family="ipv4",role="leecher"}"#), 3.0);
     assert_eq!(value(&s, r#"retracker_peers{family="ipv4",role="seeder"}"#), 1.0);
     assert_eq!(value(&s, r#"retracker_peers{family="ipv6",role="leecher"}"#), 0.0);
@@ -164,5 +166,34 @@ async fn process_figures_and_connections_are_exported() {
         value(&s, r#"retracker_connections_refused_total{reason="max_connections_per_ip"}"#),
         0.0
     );
+    tracker.running.stop().await;
+}
+
+#[tokio::test]
+async fn forwarder_status_keeps_http_codes_and_folds_the_rest_into_other() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    let mut upstreams = Vec::new();
+    for code in [599, 600, 999] {
+        let upstream = FakeUpstream::start(Behaviour::Status(code)).await;
+        writeln!(file, "- uri: {}", upstream.announce_url()).unwrap();
+        upstreams.push(upstream);
+    }
+    let config = Config {
+        enable_prometheus: true,
+        forwards_file: file.path().to_string_lossy().into_owned(),
+        ..Config::default()
+    };
+    let tracker = start_on("127.0.0.1:0", config).await;
+    announce(&tracker.base, &Announce::new(1, 1)).await;
+
+    let s = samples(&tracker.base).await;
+    let status = |upstream: &FakeUpstream, status: &str| {
+        value(&s, &format!(r#"forwarder_status{{name="{}",status="{status}"}}"#, upstream.addr))
+    };
+    assert_eq!(status(&upstreams[0], "599"), 1.0, "a code HTTP allows is kept");
+    assert_eq!(status(&upstreams[1], "other"), 1.0);
+    assert_eq!(status(&upstreams[2], "other"), 1.0);
+    let statuses: Vec<&String> = s.keys().filter(|k| k.starts_with("forwarder_status")).collect();
+    assert_eq!(statuses.len(), 3, "{statuses:#?}");
     tracker.running.stop().await;
 }

@@ -17,6 +17,7 @@ use retracker::adapters::forwarder::answer;
 use retracker::adapters::http::query::{self, AnnounceQuery, RequestError};
 use retracker::domain::address;
 use retracker::domain::announce::AnnounceRequest;
+use retracker::domain::identity::PeerKey;
 use retracker::domain::ids::{InfoHash, PeerId};
 use retracker::domain::peer::{AnyEndpoint, Event};
 use retracker::ports::UpstreamError;
@@ -104,8 +105,9 @@ enum Numwant {
     /// `-<n>`: "whatever the tracker's default is".
     Negative(u32),
     Exact(u32),
-    /// More than a u32 holds; capped rather than refused.
-    Huge(u64),
+    /// More than a u32 holds, with this many more digits after it (past what a u64
+    /// holds); capped rather than refused.
+    Huge(u64, usize),
 }
 
 impl Numwant {
@@ -114,7 +116,7 @@ impl Numwant {
             Self::Absent => None,
             Self::Negative(n) => Some(format!("-{n}")),
             Self::Exact(n) => Some(n.to_string()),
-            Self::Huge(n) => Some(n.to_string()),
+            Self::Huge(n, more) => Some(format!("{n}{}", "9".repeat(more))),
         }
     }
 
@@ -122,7 +124,7 @@ impl Numwant {
         match self {
             Self::Absent | Self::Negative(_) => None,
             Self::Exact(n) => Some(n),
-            Self::Huge(_) => Some(u32::MAX),
+            Self::Huge(..) => Some(u32::MAX),
         }
     }
 }
@@ -132,7 +134,8 @@ fn numwant() -> impl Strategy<Value = Numwant> {
         Just(Numwant::Absent),
         any::<u32>().prop_map(Numwant::Negative),
         any::<u32>().prop_map(Numwant::Exact),
-        (u64::from(u32::MAX) + 1..=u64::MAX).prop_map(Numwant::Huge),
+        (u64::from(u32::MAX) + 1..=u64::MAX, 0usize..30)
+            .prop_map(|(n, more)| Numwant::Huge(n, more)),
     ]
 }
 
@@ -141,7 +144,7 @@ const EVENTS: &[(Option<&str>, Event)] = &[
     (None, Event::Periodic),
     (Some(""), Event::Periodic),
     (Some("empty"), Event::Periodic),
-    (Some("paused"), Event::Periodic),
+    (Some("paused"), Event::Paused),
     (Some("started"), Event::Started),
     (Some("completed"), Event::Completed),
     (Some("stopped"), Event::Stopped),
@@ -161,6 +164,7 @@ struct Announce {
     claimed_ip: Option<IpAddr>,
     compact: Option<bool>,
     no_peer_id: Option<bool>,
+    key: Option<Vec<u8>>,
 }
 
 impl Announce {
@@ -173,9 +177,12 @@ impl Announce {
             encoder.pair(b"downloaded", self.downloaded.to_string().as_bytes()),
             encoder.pair(b"left", self.left.to_string().as_bytes()),
             // Real clients send keys the tracker does not know; they must change nothing.
-            encoder.pair(b"key", b"9a8b7c"),
             encoder.pair(b"supportcrypto", b"1"),
+            encoder.pair(b"corrupt", b"0"),
         ];
+        if let Some(key) = &self.key {
+            pairs.push(encoder.pair(b"key", key));
+        }
         if let Some(event) = self.event.0 {
             pairs.push(encoder.pair(b"event", event.as_bytes()));
         }
@@ -207,6 +214,7 @@ impl Announce {
                 numwant: self.numwant.parsed(),
                 claimed_ip: self.claimed_ip,
                 peer_ids: !self.compact.unwrap_or(true) && !self.no_peer_id.unwrap_or(false),
+                key: self.key.as_deref().and_then(PeerKey::of),
             },
             compact: self.compact.unwrap_or(true),
             no_peer_id: self.no_peer_id.unwrap_or(false),
@@ -225,10 +233,11 @@ prop_compose! {
         claimed_ip in proptest::option::of(any::<IpAddr>()),
         compact in proptest::option::of(any::<bool>()),
         no_peer_id in proptest::option::of(any::<bool>()),
+        key in proptest::option::of(vec(any::<u8>(), 0..12)),
     ) -> Announce {
         Announce {
             info_hash, peer_id, port, uploaded, downloaded, left, event, numwant, claimed_ip,
-            compact, no_peer_id,
+            compact, no_peer_id, key,
         }
     }
 }

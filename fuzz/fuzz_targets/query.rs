@@ -1,7 +1,8 @@
 //! Fuzzes the announce and scrape query parser with arbitrary query strings.
 //!
 //! Beyond "never panics", two checks: an error's text (sent back to the client) stays short,
-//! and an accepted announce, written out again in a plain spelling, parses to the same thing.
+//! and an accepted announce, written out again in a plain spelling, parses to the same thing
+//! (but for its `key`, which is kept only as a hash and so cannot be written out again).
 
 #![no_main]
 
@@ -30,8 +31,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(key.len() + value.len() <= query.len());
     }
     match query::parse_announce(&query) {
-        Ok(announce) => {
+        Ok(mut announce) => {
             let again = query::parse_announce(&plain_spelling(&announce));
+            announce.request.key = None;
             assert_eq!(again.as_ref(), Ok(&announce), "re-spelled announce differs");
         }
         Err(error) => assert!(error.to_string().chars().count() <= MAX_ERROR_CHARS),
@@ -61,6 +63,7 @@ fn plain_spelling(announce: &AnnounceQuery) -> String {
         Event::Started => "started",
         Event::Completed => "completed",
         Event::Stopped => "stopped",
+        Event::Paused => "paused",
     };
     let _ = write!(out, "&event={event}");
     if let Some(numwant) = request.numwant {

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use url::Url;
 
+use super::redacted_uri::RedactedUri;
+
 /// One upstream tracker to forward announces to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwarderSpec {
@@ -60,9 +62,12 @@ fn parse(text: &str) -> Result<Vec<ForwarderSpec>, String> {
         .into_iter()
         .enumerate()
         .map(|(index, entry)| {
-            let at =
-                |problem: String| format!("entry {} (uri {:?}): {problem}", index + 1, entry.uri);
-            let uri = Url::parse(&entry.uri).map_err(|error| at(format!("not a URL: {error}")))?;
+            let number = index + 1;
+            // The text as written is not shown: it may hold a password or passkey.
+            let uri = Url::parse(&entry.uri)
+                .map_err(|error| format!("entry {number}: not a URL: {error}"))?;
+            let shown = RedactedUri(&uri).to_string();
+            let at = |problem: String| format!("entry {number} (uri {shown:?}): {problem}");
             if !matches!(uri.scheme(), "http" | "https") || !uri.has_host() {
                 return Err(at("expected an http:// or https:// announce URL".into()));
             }
@@ -76,7 +81,7 @@ fn parse(text: &str) -> Result<Vec<ForwarderSpec>, String> {
             let name = entry.name.clone().unwrap_or_else(|| match (uri.host_str(), uri.port()) {
                 (Some(host), Some(port)) => format!("{host}:{port}"),
                 (Some(host), None) => host.to_owned(),
-                _ => entry.uri.clone(),
+                _ => shown.clone(),
             });
             Ok(ForwarderSpec { name, uri, ip: entry.ip, host: entry.host })
         })
@@ -115,7 +120,11 @@ mod tests {
                 "- uri: http://a.test/announce\n- uri: ftp://b.test/x\n",
                 "entry 2 (uri \"ftp://b.test/x\"): expected an http",
             ),
-            ("- uri: not a url\n", "entry 1 (uri \"not a url\"): not a URL"),
+            ("- uri: not a url\n", "entry 1: not a URL"),
+            (
+                "- uri: http://u:pw@a.test/?passkey=k\n  host: \"two words\"\n",
+                "entry 1 (uri \"http://***@a.test/?passkey=***\"): host",
+            ),
             ("- uri: http://a.test/\n  ip: 300.1.1.1\n", "invalid IP address"),
             ("- uri: http://a.test/\n  host: \"two words\"\n", "not a usable Host header"),
             ("- ip: 192.0.2.1\n", "missing field `uri`"),

@@ -209,6 +209,7 @@ mod tests {
             numwant: Some(50),
             claimed_ip: None,
             peer_ids: false,
+            key: None,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod forwarders;
 pub mod forwarding;
 pub mod logging;
 pub mod open_files;
+pub mod redacted_uri;
 pub mod run;
 pub mod sweeper;
 pub mod tracker;

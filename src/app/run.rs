@@ -12,6 +12,7 @@ use super::config::Config;
 use super::forwarders::{self, ForwarderSpec, ForwardersError};
 use super::forwarding::Forwarding;
 use super::open_files;
+use super::redacted_uri::RedactedUri;
 use super::sweeper::sweep_periodically;
 use super::tracker::Tracker;
 use crate::adapters::clock::SystemClock;
@@ -191,7 +192,8 @@ fn forwarding(
     let client = forwarder::client().map_err(|error| StartError::Forwarding(error.to_string()))?;
     let mut upstreams: Vec<Arc<dyn UpstreamTracker>> = Vec::with_capacity(specs.len());
     for spec in specs {
-        tracing::info!(name = %spec.name, uri = %spec.uri, ip = ?spec.ip, host = ?spec.host, "forwarding announces");
+        let uri = RedactedUri(&spec.uri);
+        tracing::info!(name = %spec.name, %uri, ip = ?spec.ip, host = ?spec.host, "forwarding announces");
         let upstream = HttpUpstream::new(
             spec.name,
             client.clone(),

@@ -112,6 +112,7 @@ impl Tracker {
         };
         let peer = PeerAnnounce {
             peer_id: request.peer_id,
+            key: request.key,
             endpoint,
             seeder: request.is_seeder(),
             event: request.event,
@@ -241,6 +242,7 @@ mod tests {
             numwant: Some(500),
             claimed_ip: Some("198.51.100.1".parse().unwrap()),
             peer_ids: false,
+            key: None,
         }
     }
 
@@ -275,7 +277,7 @@ mod tests {
             .times(1)
             .returning(|_, _, _| {
                 Ok(SwarmAnswer {
-                    stats: SwarmStats { complete: 1, incomplete: 2, downloaded: 3 },
+                    stats: SwarmStats { complete: 1, incomplete: 2, downloaded: 3, downloaders: 2 },
                     peers: a_peer(),
                     standing: Standing::default(),
                 })
@@ -285,7 +287,10 @@ mod tests {
         let response = tracker.announce_locally(&request(), REMOTE).unwrap();
         assert_eq!(response.interval, Duration::from_secs(30));
         assert_eq!(response.min_interval, Duration::from_secs(15));
-        assert_eq!(response.stats, SwarmStats { complete: 1, incomplete: 2, downloaded: 3 });
+        assert_eq!(
+            response.stats,
+            SwarmStats { complete: 1, incomplete: 2, downloaded: 3, downloaders: 2 }
+        );
         assert_eq!(response.peers, a_peer());
     }
 
@@ -400,7 +405,7 @@ mod tests {
     #[test]
     fn scrape_asks_once_per_distinct_hash() {
         let (a, b) = (InfoHash([1; 20]), InfoHash([2; 20]));
-        let counted = SwarmStats { complete: 4, incomplete: 5, downloaded: 6 };
+        let counted = SwarmStats { complete: 4, incomplete: 5, downloaded: 6, downloaders: 5 };
         let mut repository = MockPeerRepository::new();
         repository
             .expect_scrape()

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::address;
+use super::identity::PeerKey;
 use super::ids::{InfoHash, PeerId};
 use super::peer::{Event, PeerList};
 use super::swarm::SwarmStats;
@@ -26,6 +27,9 @@ pub struct AnnounceRequest {
     pub claimed_ip: Option<IpAddr>,
     /// The answer is to show peer ids: a dictionary answer (`compact=0`) without `no_peer_id`.
     pub peer_ids: bool,
+    /// The `key` the client sent, if any: what lets it change or stop its listed peer from
+    /// another address (`domain::identity`).
+    pub key: Option<PeerKey>,
 }
 
 impl AnnounceRequest {
@@ -47,6 +51,8 @@ pub enum Refusal {
          broadcast or reserved address"
     )]
     UnusableAddress(IpAddr),
+    #[error("peer_id in use: this torrent lists it for a client with another key or address")]
+    PeerIdTaken,
 }
 
 /// How many peers an answer may carry.
@@ -107,6 +113,7 @@ mod tests {
             numwant: None,
             claimed_ip: None,
             peer_ids: false,
+            key: None,
         }
     }
 

@@ -115,8 +115,8 @@ impl UpstreamTorrent {
             Event::Stopped => standing.previous.is_some() && !was_owed,
             Event::Completed => true,
             // A client the swarm did not take (it was full) is not passed on either.
-            Event::Started | Event::Periodic if !standing.listed => false,
-            Event::Started | Event::Periodic => {
+            Event::Started | Event::Periodic | Event::Paused if !standing.listed => false,
+            Event::Started | Event::Periodic | Event::Paused => {
                 let due = was_owed || self.turn_came(client, standing.previous, now);
                 if due && now < self.retry_after {
                     self.owe(client, now, rules);

@@ -5,6 +5,7 @@
 pub mod address;
 pub mod announce;
 pub mod forwarding;
+pub mod identity;
 pub mod ids;
 pub mod merge;
 pub mod peer;

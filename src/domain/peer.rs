@@ -105,6 +105,38 @@ pub enum Event {
     Started,
     Completed,
     Stopped,
+    /// BEP 21: the client has part of the torrent and wants no more of it (a partial seed).
+    /// It says so in every announce while it is one.
+    Paused,
+}
+
+/// What a peer does for a swarm, which decides whom it is handed to and how it is counted.
+/// The order is the order of the regions of a peer set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Seeder,
+    /// BEP 21: counted as incomplete, and handed only to peers that download: it has
+    /// nothing to take from a seeder or another partial seed, nor they from it.
+    PartialSeed,
+    /// Downloading.
+    Leecher,
+}
+
+impl Role {
+    /// The role an announce states: `left=0` is a seeder whatever the event, and `paused`
+    /// makes any other peer a partial seed for as long as it keeps sending it.
+    pub fn announced(seeder: bool, event: Event) -> Self {
+        match (seeder, event) {
+            (true, _) => Self::Seeder,
+            (false, Event::Paused) => Self::PartialSeed,
+            (false, _) => Self::Leecher,
+        }
+    }
+
+    /// Only uploads: a peer that is handed downloaders first, and no partial seeds.
+    pub fn uploads_only(self) -> bool {
+        self != Self::Leecher
+    }
 }
 
 #[cfg(test)]

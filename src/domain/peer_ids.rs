@@ -1,23 +1,34 @@
-//! The peer ids of one peer set, in positions `0..len`, each found by its id in O(1).
+//! The peer ids of one peer set, in positions `0..len`, each found by its id in O(1), with
+//! the key each is bound to (`domain::identity`).
 //!
-//! What `indexmap::IndexSet` does, in less room: the ids sit bare in a `Vec` (20 bytes, where
-//! `IndexSet` keeps each beside its 8-byte hash, 32 bytes with padding) and the hash table
-//! holds 32-bit positions (4 bytes a slot, not 8). At a million peers that is about 20 bytes a
-//! peer, the room that lets the heap live on huge pages (9f187f4, docs/benchmarks.md). A
-//! hash is worked out again when the table grows, from ids the `Vec` holds in order.
+//! What `indexmap::IndexSet` does, in less room: the ids sit in a `Vec` without their hash
+//! (24 bytes with the key's, where `IndexSet` keeps each beside its 8-byte hash, 32 bytes with
+//! padding) and the hash table holds 32-bit positions (4 bytes a slot, not 8). At a million
+//! peers that saved about 20 bytes a peer, the room that lets the heap live on huge pages
+//! (9f187f4, docs/benchmarks.md). A hash is worked out again when the table grows, from ids
+//! the `Vec` holds in order. The key sits beside the id because it is read only once the id
+//! is found, from the line that finding it just read.
 
 use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
+use super::identity::PeerKey;
 use super::ids::PeerId;
+
+/// One peer's id and the key it is bound to.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    id: PeerId,
+    key: Option<PeerKey>,
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct PeerIds {
     /// Positions in `ids`, found by the hash of the id there.
     positions: HashTable<u32>,
-    ids: Vec<PeerId>,
+    ids: Vec<Held>,
     /// Seeded: ids are chosen by clients, who could otherwise aim them all at one bucket.
     hasher: RandomState,
 }
@@ -38,26 +49,37 @@ impl PeerIds {
         self.ids.capacity()
     }
 
-    pub fn iter(&self) -> std::slice::Iter<'_, PeerId> {
-        self.ids.iter()
+    pub fn iter(&self) -> impl Iterator<Item = &PeerId> {
+        self.ids.iter().map(|held| &held.id)
     }
 
     /// Where `id` stands, if it is here.
     pub fn position(&self, id: &PeerId) -> Option<usize> {
         let ids = &self.ids;
         self.positions
-            .find(self.hasher.hash_one(id), |&at| ids[at as usize] == *id)
+            .find(self.hasher.hash_one(id), |&at| ids[at as usize].id == *id)
             .map(|&at| at as usize)
     }
 
-    /// Appends an id that is not here yet; returns its position, or `None` when the set
-    /// already holds `MAX` ids.
-    pub fn push(&mut self, id: PeerId) -> Option<usize> {
+    /// The key the peer at `at` is bound to, if any.
+    pub fn key(&self, at: usize) -> Option<PeerKey> {
+        self.ids[at].key
+    }
+
+    /// Binds the peer at `at` to `key`.
+    pub fn set_key(&mut self, at: usize, key: Option<PeerKey>) {
+        self.ids[at].key = key;
+    }
+
+    /// Appends an id that is not here yet, bound to `key`; returns its position, or `None`
+    /// when the set already holds `MAX` ids.
+    pub fn push(&mut self, id: PeerId, key: Option<PeerKey>) -> Option<usize> {
         debug_assert!(self.position(&id).is_none(), "pushed an id already held");
         let at = u32::try_from(self.ids.len()).ok()?;
         let Self { positions, ids, hasher } = self;
-        positions.insert_unique(hasher.hash_one(id), at, |&at| hasher.hash_one(ids[at as usize]));
-        ids.push(id);
+        let rehash = |&at: &u32| hasher.hash_one(ids[at as usize].id);
+        positions.insert_unique(hasher.hash_one(id), at, rehash);
+        ids.push(Held { id, key });
         Some(at as usize)
     }
 
@@ -73,7 +95,7 @@ impl PeerIds {
 
     /// Removes the id at `at`, moving the last one into its place.
     pub fn swap_remove(&mut self, at: usize) {
-        let hash = self.hasher.hash_one(self.ids[at]);
+        let hash = self.hasher.hash_one(self.ids[at].id);
         let slot = self.positions.find_entry(hash, |&held| held as usize == at);
         slot.expect("every position is in the table").remove();
         let last = self.ids.len() - 1;
@@ -96,10 +118,10 @@ impl PeerIds {
         if self.ids.len() != before {
             let Self { positions, ids, hasher } = self;
             positions.clear();
-            let rehash = |&at: &u32| hasher.hash_one(ids[at as usize]);
-            for (at, id) in ids.iter().enumerate() {
+            let rehash = |&at: &u32| hasher.hash_one(ids[at as usize].id);
+            for (at, held) in ids.iter().enumerate() {
                 // Fits in 32 bits: there are fewer ids than before, when every position did.
-                positions.insert_unique(hasher.hash_one(id), at as u32, rehash);
+                positions.insert_unique(hasher.hash_one(held.id), at as u32, rehash);
             }
         }
     }
@@ -107,12 +129,12 @@ impl PeerIds {
     pub fn shrink_to_fit(&mut self) {
         let Self { positions, ids, hasher } = self;
         ids.shrink_to_fit();
-        positions.shrink_to_fit(|&at| hasher.hash_one(ids[at as usize]));
+        positions.shrink_to_fit(|&at| hasher.hash_one(ids[at as usize].id));
     }
 
     /// The table's slot that holds position `at`.
     fn slot_of(&mut self, at: usize) -> &mut u32 {
-        let hash = self.hasher.hash_one(self.ids[at]);
+        let hash = self.hasher.hash_one(self.ids[at].id);
         self.positions.find_mut(hash, |&held| held as usize == at).expect("every position is held")
     }
 }
@@ -121,7 +143,7 @@ impl std::ops::Index<usize> for PeerIds {
     type Output = PeerId;
 
     fn index(&self, at: usize) -> &PeerId {
-        &self.ids[at]
+        &self.ids[at].id
     }
 }
 
@@ -154,9 +176,14 @@ mod tests {
         PeerId([n; 20])
     }
 
+    /// Each test id's own key, so that a key found beside the wrong id shows.
+    fn key_of(id: &PeerId) -> Option<PeerKey> {
+        PeerKey::of(&id.0[..1])
+    }
+
     proptest::proptest! {
         /// Every step leaves the set holding what a plain `Vec` searched from end to end
-        /// holds, each id found at its position and nothing else found.
+        /// holds, each id found at its position with its own key, and nothing else found.
         #[test]
         fn behaves_as_a_vec_searched_by_id(steps in proptest::collection::vec(step(), 0..400)) {
             let mut set = PeerIds::default();
@@ -164,7 +191,7 @@ mod tests {
             for step in steps {
                 match step {
                     Step::Push(n) if !model.contains(&id(n)) => {
-                        proptest::prop_assert_eq!(set.push(id(n)), Some(model.len()));
+                        proptest::prop_assert_eq!(set.push(id(n), key_of(&id(n))), Some(model.len()));
                         model.push(id(n));
                     }
                     Step::Push(_) => {}
@@ -192,6 +219,9 @@ mod tests {
                 }
                 proptest::prop_assert_eq!(set.len(), model.len());
                 proptest::prop_assert!(set.iter().eq(model.iter()));
+                for (at, held) in model.iter().enumerate() {
+                    proptest::prop_assert_eq!(set.key(at), key_of(held));
+                }
                 for n in 0..=64 {
                     let held = model.iter().position(|held| *held == id(n));
                     proptest::prop_assert_eq!(set.position(&id(n)), held);
@@ -209,7 +239,7 @@ mod tests {
             id
         };
         for n in 0..10_000 {
-            assert_eq!(set.push(id(n)), Some(n as usize));
+            assert_eq!(set.push(id(n), None), Some(n as usize));
         }
         assert!((0..10_000).all(|n| set.position(&id(n)) == Some(n as usize)));
         assert_eq!(set.position(&id(10_000)), None);

@@ -4,13 +4,15 @@
 //! window of `numwant` peers costs O(numwant) however large the swarm. What is known of each
 //! peer lives apart, in a `Vec` in the same positions: picking a window reads 12 bytes an IPv4
 //! peer instead of 40 with its id and hash, and at a million peers that window was most of an
-//! announce's cache misses. Seeders are kept in positions `0..seeders` and leechers after
-//! them, so "leechers first" is also just a window.
+//! announce's cache misses. Peers are kept in regions by role: seeders, then partial seeds,
+//! then leechers, so "leechers first" is also just a window, and one that skips the partial
+//! seeds.
 
 use std::ops::Range;
 
+use super::identity::{self, NotThatPeer, PeerKey};
 use super::ids::PeerId;
-use super::peer::{Endpoint, Peer};
+use super::peer::{Endpoint, Peer, Role};
 use super::peer_ids::PeerIds;
 use super::time::Timestamp;
 
@@ -18,7 +20,7 @@ use super::time::Timestamp;
 struct Entry<Ip> {
     endpoint: Endpoint<Ip>,
     last_seen: Timestamp,
-    seeder: bool,
+    role: Role,
     /// Its `completed` event was already counted: a download counts once per peer.
     completed: bool,
 }
@@ -40,8 +42,10 @@ pub struct Recorded {
 #[derive(Debug, Clone, Copy)]
 pub struct Report<Ip> {
     pub id: PeerId,
+    /// The `key` it sent, if any: what proves it is the peer listed under `id`.
+    pub key: Option<PeerKey>,
     pub endpoint: Endpoint<Ip>,
-    pub seeder: bool,
+    pub role: Role,
     pub completed: bool,
 }
 
@@ -50,8 +54,9 @@ pub struct Report<Ip> {
 pub struct Pick {
     /// The asking peer's position in the set, if it is there: never handed to itself.
     pub exclude: Option<usize>,
-    /// A seeder gets leechers before seeders; anyone else gets a mix of both.
-    pub leechers_first: bool,
+    /// The asking peer only uploads (a seeder or partial seed): it gets leechers, then
+    /// seeders, and no partial seeds. Anyone else gets a mix of every role.
+    pub uploader: bool,
     /// Where the window starts; any value, reduced modulo the range picked from.
     pub start: usize,
     /// Peers last seen at or before this are expired and skipped.
@@ -65,16 +70,18 @@ pub struct PeerSet<Ip> {
     ids: PeerIds,
     /// By position, as in `ids`.
     entries: Vec<Entry<Ip>>,
+    /// Seeders stand in `0..seeders`, partial seeds after them, leechers last.
     seeders: usize,
+    partial_seeds: usize,
 }
 
 impl<Ip> Default for PeerSet<Ip> {
     fn default() -> Self {
-        Self { ids: PeerIds::default(), entries: Vec::new(), seeders: 0 }
+        Self { ids: PeerIds::default(), entries: Vec::new(), seeders: 0, partial_seeds: 0 }
     }
 }
 
-impl<Ip: Copy> PeerSet<Ip> {
+impl<Ip: Copy + PartialEq> PeerSet<Ip> {
     pub fn len(&self) -> usize {
         self.ids.len()
     }
@@ -87,8 +94,14 @@ impl<Ip: Copy> PeerSet<Ip> {
         self.seeders
     }
 
+    /// Everyone but the seeders: what BEP 3 counts as `incomplete`, partial seeds included.
     pub fn leechers(&self) -> usize {
         self.ids.len() - self.seeders
+    }
+
+    /// Leechers that still download: BEP 21's `downloaders`, partial seeds left out.
+    pub fn downloaders(&self) -> usize {
+        self.leechers() - self.partial_seeds
     }
 
     pub fn contains(&self, id: &PeerId) -> bool {
@@ -100,62 +113,81 @@ impl<Ip: Copy> PeerSet<Ip> {
         self.ids.position(id)
     }
 
-    /// Records a peer's announce. A new peer is only added while `room` allows it.
-    pub fn record(&mut self, report: Report<Ip>, now: Timestamp, room: bool) -> Recorded {
+    /// Records a peer's announce. A new peer is only added while `room` allows it. A listed
+    /// one changes only if the report speaks for it (`domain::identity`).
+    pub fn record(
+        &mut self,
+        report: Report<Ip>,
+        now: Timestamp,
+        room: bool,
+    ) -> Result<Recorded, NotThatPeer> {
         if let Some(index) = self.ids.position(&report.id) {
             let entry = &mut self.entries[index];
+            let held_key = self.ids.key(index);
+            let key =
+                identity::speaks_for(held_key, entry.endpoint.ip, report.key, report.endpoint.ip)?;
             let newly_completed = report.completed && !entry.completed;
-            let was_seeder = entry.seeder;
+            let was = entry.role;
             let previous = Some(entry.last_seen);
             *entry = Entry {
                 endpoint: report.endpoint,
                 last_seen: now,
-                seeder: report.seeder,
+                role: report.role,
                 completed: entry.completed || report.completed,
             };
-            let position = if was_seeder == report.seeder {
-                index
-            } else {
-                self.move_across_boundary(index, report.seeder)
-            };
-            return Recorded { stored: true, newly_completed, previous, position: Some(position) };
+            if key != held_key {
+                self.ids.set_key(index, key);
+            }
+            let position = self.move_between(index, was, report.role);
+            return Ok(Recorded {
+                stored: true,
+                newly_completed,
+                previous,
+                position: Some(position),
+            });
         }
-        let pushed = if room { self.ids.push(report.id) } else { None };
+        let pushed = if room { self.ids.push(report.id, report.key) } else { None };
         let Some(index) = pushed else {
-            return Recorded {
+            return Ok(Recorded {
                 stored: false,
                 newly_completed: false,
                 previous: None,
                 position: None,
-            };
+            });
         };
         self.entries.push(Entry {
             endpoint: report.endpoint,
             last_seen: now,
-            seeder: report.seeder,
+            role: report.role,
             completed: report.completed,
         });
-        let position = if report.seeder { self.move_across_boundary(index, true) } else { index };
-        Recorded {
+        // Pushed last, so into the leechers' region.
+        let position = self.move_between(index, Role::Leecher, report.role);
+        Ok(Recorded {
             stored: true,
             newly_completed: report.completed,
             previous: None,
             position: Some(position),
-        }
+        })
     }
 
-    /// Removes a peer; returns when it was last seen, if it was there.
-    pub fn remove(&mut self, id: &PeerId) -> Option<Timestamp> {
-        let mut index = self.ids.position(id)?;
-        let last_seen = self.entries[index].last_seen;
-        if index < self.seeders {
-            // Move it to the last seeder slot and shrink the seeder region, so the
-            // swap-remove below pulls a leecher into a leecher slot.
-            index = self.move_across_boundary(index, false);
-        }
+    /// Removes the peer `id` for an announce with `key` from `ip`, if that speaks for it;
+    /// returns when it was last seen, if it was there.
+    pub fn remove(
+        &mut self,
+        id: &PeerId,
+        key: Option<PeerKey>,
+        ip: Ip,
+    ) -> Result<Option<Timestamp>, NotThatPeer> {
+        let Some(index) = self.ids.position(id) else { return Ok(None) };
+        let Entry { last_seen, role, endpoint, .. } = self.entries[index];
+        identity::speaks_for(self.ids.key(index), endpoint.ip, key, ip)?;
+        // Into the last region first, so the swap-remove below pulls a leecher into a
+        // leecher's slot.
+        let index = self.move_between(index, role, Role::Leecher);
         self.ids.swap_remove(index);
         self.entries.swap_remove(index);
-        Some(last_seen)
+        Ok(Some(last_seen))
     }
 
     /// Drops every peer last seen at or before `cutoff`; returns how many went.
@@ -163,14 +195,16 @@ impl<Ip: Copy> PeerSet<Ip> {
         let before = self.len();
         let alive = |entry: &Entry<Ip>| entry.last_seen > cutoff;
         // Both `retain`s visit in order and keep it, so ids and entries stay side by side,
-        // and seeders in front.
+        // and the regions in their order.
         self.ids.retain_positions(|position| alive(&self.entries[position]));
-        let mut seeders_kept = 0;
+        let (mut seeders, mut partial_seeds) = (0, 0);
         self.entries.retain(|entry| {
-            seeders_kept += usize::from(alive(entry) && entry.seeder);
-            alive(entry)
+            let kept = alive(entry);
+            seeders += usize::from(kept && entry.role == Role::Seeder);
+            partial_seeds += usize::from(kept && entry.role == Role::PartialSeed);
+            kept
         });
-        self.seeders = seeders_kept;
+        (self.seeders, self.partial_seeds) = (seeders, partial_seeds);
         // After a flood of one-off peers ages out of a torrent that lives on, its room for
         // the flood would otherwise stay allocated for as long as the torrent does.
         if self.entries.capacity() > 4 * self.len().max(8) {
@@ -183,8 +217,8 @@ impl<Ip: Copy> PeerSet<Ip> {
     /// Appends up to `count` live peers to `out`, chosen as `pick` says.
     pub fn pick(&self, pick: Pick, count: usize, out: &mut Vec<Peer<Ip>>) {
         let all = 0..self.len();
-        if pick.leechers_first {
-            let leechers = self.seeders..self.len();
+        if pick.uploader {
+            let leechers = self.seeders + self.partial_seeds..self.len();
             let taken = self.pick_window(leechers, pick, count, out);
             self.pick_window(0..self.seeders, pick, count - taken, out);
         } else {
@@ -240,27 +274,47 @@ impl<Ip: Copy> PeerSet<Ip> {
         taken
     }
 
-    /// Moves the peer at `index` into the seeders' region or out of it; returns where it
-    /// went.
-    fn move_across_boundary(&mut self, index: usize, now_seeder: bool) -> usize {
-        let to = if now_seeder {
-            self.seeders += 1;
-            self.seeders - 1
-        } else {
-            self.seeders -= 1;
-            self.seeders
-        };
-        self.ids.swap(index, to);
-        self.entries.swap(index, to);
-        to
+    /// Moves the peer at `at` from the region of role `from` into that of role `to`; returns
+    /// where it went. Each region it crosses is one swap: with the slot at the region's edge,
+    /// which then moves by one.
+    fn move_between(&mut self, mut at: usize, from: Role, to: Role) -> usize {
+        let mut role = from;
+        while role != to {
+            let (next, slot) = match role {
+                Role::Seeder => {
+                    self.seeders -= 1;
+                    self.partial_seeds += 1;
+                    (Role::PartialSeed, self.seeders)
+                }
+                Role::PartialSeed if to == Role::Leecher => {
+                    self.partial_seeds -= 1;
+                    (Role::Leecher, self.seeders + self.partial_seeds)
+                }
+                Role::PartialSeed => {
+                    self.partial_seeds -= 1;
+                    self.seeders += 1;
+                    (Role::Seeder, self.seeders - 1)
+                }
+                Role::Leecher => {
+                    self.partial_seeds += 1;
+                    (Role::PartialSeed, self.seeders + self.partial_seeds - 1)
+                }
+            };
+            self.ids.swap(at, slot);
+            self.entries.swap(at, slot);
+            (at, role) = (slot, next);
+        }
+        at
     }
 
     #[cfg(test)]
     fn partition_holds(&self) -> bool {
-        let (seeders, leechers) = self.entries.split_at(self.seeders);
+        let (seeders, rest) = self.entries.split_at(self.seeders);
+        let (partial_seeds, leechers) = rest.split_at(self.partial_seeds);
         self.entries.len() == self.ids.len()
-            && seeders.iter().all(|e| e.seeder)
-            && leechers.iter().all(|e| !e.seeder)
+            && seeders.iter().all(|e| e.role == Role::Seeder)
+            && partial_seeds.iter().all(|e| e.role == Role::PartialSeed)
+            && leechers.iter().all(|e| e.role == Role::Leecher)
     }
 }
 
@@ -275,21 +329,43 @@ mod tests {
     }
 
     fn report(n: u8, seeder: bool) -> Report<Ipv4Addr> {
+        report_as(n, if seeder { Role::Seeder } else { Role::Leecher })
+    }
+
+    fn report_as(n: u8, role: Role) -> Report<Ipv4Addr> {
         Report {
             id: id(n),
+            key: None,
             endpoint: Endpoint { ip: Ipv4Addr::new(10, 0, 0, n), port: 6881 },
-            seeder,
+            role,
             completed: false,
         }
     }
 
+    /// Records a report that speaks for itself, as every test report does.
+    fn record(
+        set: &mut PeerSet<Ipv4Addr>,
+        report: Report<Ipv4Addr>,
+        now: Timestamp,
+        room: bool,
+    ) -> Recorded {
+        set.record(report, now, room).expect("the report speaks for its peer")
+    }
+
+    /// Removes peer `n` as the peer itself asks.
+    fn remove(set: &mut PeerSet<Ipv4Addr>, n: u8) -> Option<Timestamp> {
+        set.remove(&id(n), None, Ipv4Addr::new(10, 0, 0, n)).expect("the peer speaks for itself")
+    }
+
+    const ROLES: [Role; 3] = [Role::Seeder, Role::PartialSeed, Role::Leecher];
+
     const T0: Timestamp = Timestamp::from_secs(1_000);
 
     /// A pick for the peer `asking`, with the ids shown so that tests can tell peers apart.
-    fn pick<Ip: Copy>(set: &PeerSet<Ip>, asking: &PeerId, leechers_first: bool) -> Pick {
+    fn pick<Ip: Copy + PartialEq>(set: &PeerSet<Ip>, asking: &PeerId, uploader: bool) -> Pick {
         Pick {
             exclude: set.position(asking),
-            leechers_first,
+            uploader,
             start: 0,
             cutoff: Timestamp::from_secs(0),
             with_ids: true,
@@ -303,36 +379,110 @@ mod tests {
     #[test]
     fn counts_seeders_and_leechers_through_every_change() {
         let mut set = PeerSet::default();
-        set.record(report(1, false), T0, true);
-        set.record(report(2, true), T0, true);
-        set.record(report(3, false), T0, true);
-        set.record(report(4, true), T0, true);
+        record(&mut set, report(1, false), T0, true);
+        record(&mut set, report(2, true), T0, true);
+        record(&mut set, report(3, false), T0, true);
+        record(&mut set, report(4, true), T0, true);
         assert_eq!((set.seeders(), set.leechers()), (2, 2));
         assert!(set.partition_holds());
 
-        set.record(report(1, true), T0, true); // leecher finished
+        record(&mut set, report(1, true), T0, true); // leecher finished
         assert_eq!((set.seeders(), set.leechers()), (3, 1));
         assert!(set.partition_holds());
 
-        set.record(report(2, false), T0, true); // seeder started over
+        record(&mut set, report(2, false), T0, true); // seeder started over
         assert_eq!((set.seeders(), set.leechers()), (2, 2));
         assert!(set.partition_holds());
 
-        assert_eq!(set.remove(&id(4)), Some(T0));
-        assert_eq!(set.remove(&id(3)), Some(T0));
-        assert_eq!(set.remove(&id(3)), None);
+        assert_eq!(remove(&mut set, 4), Some(T0));
+        assert_eq!(remove(&mut set, 3), Some(T0));
+        assert_eq!(remove(&mut set, 3), None);
         assert_eq!((set.seeders(), set.leechers()), (1, 1));
         assert!(set.partition_holds());
+    }
+
+    #[test]
+    fn every_move_between_roles_keeps_the_regions_and_the_counts() {
+        let mut set = PeerSet::default();
+        for n in 0..9 {
+            record(&mut set, report_as(n, ROLES[usize::from(n) % 3]), T0, true);
+        }
+        for (n, role) in (0..9).flat_map(|n| ROLES.map(|role| (n, role))) {
+            let recorded = record(&mut set, report_as(n, role), T0, true);
+            assert_eq!(recorded.position, set.position(&id(n)));
+            assert!(set.partition_holds() && ids_beside_their_entries(&set), "{n} to {role:?}");
+        }
+        // Each peer ended as a leecher; two go back to partial seeding, one seeds.
+        record(&mut set, report_as(3, Role::PartialSeed), T0, true);
+        record(&mut set, report_as(4, Role::PartialSeed), T0, true);
+        record(&mut set, report_as(5, Role::Seeder), T0, true);
+        assert_eq!((set.seeders(), set.leechers(), set.downloaders()), (1, 8, 6));
+        for n in [3, 5, 0] {
+            remove(&mut set, n);
+            assert!(set.partition_holds() && ids_beside_their_entries(&set));
+        }
+        assert_eq!((set.seeders(), set.leechers(), set.downloaders()), (0, 6, 5));
+    }
+
+    #[test]
+    fn partial_seeds_go_to_leechers_only() {
+        let mut set = PeerSet::default();
+        record(&mut set, report_as(1, Role::Seeder), T0, true);
+        record(&mut set, report_as(2, Role::PartialSeed), T0, true);
+        record(&mut set, report_as(3, Role::Leecher), T0, true);
+        record(&mut set, report_as(4, Role::PartialSeed), T0, true);
+        let picked = |asking: u8, uploader: bool| {
+            let mut out = Vec::new();
+            set.pick(pick(&set, &id(asking), uploader), 10, &mut out);
+            let mut got = ids(&out);
+            got.sort();
+            got
+        };
+        assert_eq!(picked(1, true), [3], "a seeder");
+        assert_eq!(picked(2, true), [1, 3], "a partial seed");
+        assert_eq!(picked(3, false), [1, 2, 4], "a leecher");
+    }
+
+    #[test]
+    fn expiry_keeps_the_count_of_each_role() {
+        let mut set = PeerSet::default();
+        for n in 0..12 {
+            let seen = Timestamp::from_secs(100 + u32::from(n % 2) * 100);
+            record(&mut set, report_as(n, ROLES[usize::from(n) % 3]), seen, true);
+        }
+        assert_eq!(set.expire(Timestamp::from_secs(100)), 6);
+        assert!(set.partition_holds() && ids_beside_their_entries(&set));
+        assert_eq!((set.seeders(), set.leechers(), set.downloaders()), (2, 4, 2));
+    }
+
+    #[test]
+    fn a_report_that_does_not_speak_for_a_listed_peer_changes_nothing() {
+        let mut set = PeerSet::default();
+        let key = PeerKey::of(b"a1b2c3d4");
+        record(&mut set, Report { key, ..report(1, false) }, T0, true);
+        let away = Endpoint { ip: Ipv4Addr::new(10, 9, 9, 9), port: 7777 };
+        let forged = Report { key: PeerKey::of(b"guess"), endpoint: away, ..report(1, true) };
+        let later = Timestamp::from_secs(T0.secs() + 30);
+        assert_eq!(set.record(forged, later, true), Err(NotThatPeer));
+        assert_eq!(set.remove(&id(1), None, Ipv4Addr::new(10, 0, 0, 1)), Err(NotThatPeer));
+        assert_eq!((set.seeders(), set.leechers()), (0, 1));
+        assert_eq!(set.entries[0].endpoint, report(1, false).endpoint);
+
+        // The peer itself, with its key, moves from anywhere.
+        let moved = Report { key, endpoint: away, ..report(1, false) };
+        assert_eq!(record(&mut set, moved, later, true).previous, Some(T0), "untouched before");
+        assert_eq!(set.remove(&id(1), key, Ipv4Addr::new(10, 1, 1, 1)), Ok(Some(later)));
+        assert!(set.is_empty());
     }
 
     #[test]
     fn removing_the_first_seeder_keeps_the_partition() {
         let mut set = PeerSet::default();
         for n in 0..6 {
-            set.record(report(n, n % 2 == 0), T0, true);
+            record(&mut set, report(n, n % 2 == 0), T0, true);
         }
         for n in [0, 1, 4] {
-            set.remove(&id(n));
+            remove(&mut set, n);
             assert!(set.partition_holds());
         }
         assert_eq!((set.seeders(), set.leechers()), (1, 2));
@@ -341,14 +491,14 @@ mod tests {
     #[test]
     fn a_full_set_refuses_newcomers_but_updates_members() {
         let mut set = PeerSet::default();
-        assert!(set.record(report(1, false), T0, true).stored);
-        let refused = set.record(report(2, false), T0, false);
+        assert!(record(&mut set, report(1, false), T0, true).stored);
+        let refused = record(&mut set, report(2, false), T0, false);
         assert_eq!(
             refused,
             Recorded { stored: false, newly_completed: false, previous: None, position: None }
         );
         assert!(!set.contains(&id(2)));
-        assert!(set.record(report(1, true), T0, false).stored);
+        assert!(record(&mut set, report(1, true), T0, false).stored);
         assert_eq!(set.seeders(), 1);
     }
 
@@ -356,26 +506,26 @@ mod tests {
     fn recording_tells_when_the_peer_was_seen_before() {
         let mut set = PeerSet::default();
         let later = Timestamp::from_secs(T0.secs() + 30);
-        assert_eq!(set.record(report(1, false), T0, true).previous, None);
-        assert_eq!(set.record(report(1, false), later, true).previous, Some(T0));
-        assert_eq!(set.remove(&id(1)), Some(later));
+        assert_eq!(record(&mut set, report(1, false), T0, true).previous, None);
+        assert_eq!(record(&mut set, report(1, false), later, true).previous, Some(T0));
+        assert_eq!(remove(&mut set, 1), Some(later));
     }
 
     #[test]
     fn completion_counts_once_per_peer() {
         let mut set = PeerSet::default();
         let done = Report { completed: true, ..report(1, true) };
-        assert!(set.record(report(1, false), T0, true).stored);
-        assert!(set.record(done, T0, true).newly_completed);
-        assert!(!set.record(done, T0, true).newly_completed);
-        assert!(!set.record(report(1, true), T0, true).newly_completed);
+        assert!(record(&mut set, report(1, false), T0, true).stored);
+        assert!(record(&mut set, done, T0, true).newly_completed);
+        assert!(!record(&mut set, done, T0, true).newly_completed);
+        assert!(!record(&mut set, report(1, true), T0, true).newly_completed);
     }
 
     #[test]
     fn never_picks_the_asking_peer() {
         let mut set = PeerSet::default();
         for n in 1..=3 {
-            set.record(report(n, false), T0, true);
+            record(&mut set, report(n, false), T0, true);
         }
         let mut out = Vec::new();
         set.pick(pick(&set, &id(2), false), 10, &mut out);
@@ -390,7 +540,7 @@ mod tests {
         let steps =
             [(1, false), (2, true), (3, false), (4, true), (1, true), (2, false), (5, true)];
         for (n, seeder) in steps {
-            let recorded = set.record(report(n, seeder), T0, true);
+            let recorded = record(&mut set, report(n, seeder), T0, true);
             assert_eq!(recorded.position, set.position(&id(n)));
             let mut out = Vec::new();
             let asking = Pick { exclude: recorded.position, ..pick(&set, &id(n), false) };
@@ -399,7 +549,7 @@ mod tests {
             assert!(!ids(&out).contains(&n));
         }
         assert!(set.partition_holds());
-        set.remove(&id(2));
+        remove(&mut set, 2);
         assert!(set.partition_holds());
         assert!((1..=5).all(|n| n == 2 || set.position(&id(n)).is_some()));
     }
@@ -408,7 +558,7 @@ mod tests {
     fn a_seeder_gets_leechers_first() {
         let mut set = PeerSet::default();
         for n in 1..=4 {
-            set.record(report(n, n <= 2), T0, true); // 1, 2 seed; 3, 4 leech
+            record(&mut set, report(n, n <= 2), T0, true); // 1, 2 seed; 3, 4 leech
         }
         let mut out = Vec::new();
         set.pick(pick(&set, &id(1), true), 3, &mut out);
@@ -424,7 +574,7 @@ mod tests {
     fn picks_at_most_count_from_a_random_start() {
         let mut set = PeerSet::default();
         for n in 0..100 {
-            set.record(report(n, false), T0, true);
+            record(&mut set, report(n, false), T0, true);
         }
         let mut first = Vec::new();
         set.pick(Pick { start: 0, ..pick(&set, &id(255), false) }, 5, &mut first);
@@ -438,9 +588,9 @@ mod tests {
     #[test]
     fn expired_peers_are_skipped_then_swept() {
         let mut set = PeerSet::default();
-        set.record(report(1, true), Timestamp::from_secs(100), true);
-        set.record(report(2, false), Timestamp::from_secs(200), true);
-        set.record(report(3, true), Timestamp::from_secs(300), true);
+        record(&mut set, report(1, true), Timestamp::from_secs(100), true);
+        record(&mut set, report(2, false), Timestamp::from_secs(200), true);
+        record(&mut set, report(3, true), Timestamp::from_secs(300), true);
 
         let mut out = Vec::new();
         let cutoff = Timestamp::from_secs(200);
@@ -471,29 +621,30 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn a_pick_is_the_window_walked_peer_by_peer(
-            peers in proptest::collection::vec((proptest::bool::ANY, 0u32..4), 0..40),
+            peers in proptest::collection::vec((0usize..3, 0u32..4), 0..40),
             asking in 0u8..45,
             start in 0usize..1000,
             count in 0usize..45,
             cutoff in 0u32..4,
-            leechers_first in proptest::bool::ANY,
+            uploader in proptest::bool::ANY,
             with_ids in proptest::bool::ANY,
         ) {
             let mut set = PeerSet::default();
-            for (n, &(seeder, seen)) in peers.iter().enumerate() {
+            for (n, &(role, seen)) in peers.iter().enumerate() {
                 let n = u8::try_from(n).unwrap();
-                set.record(report(n, seeder), Timestamp::from_secs(seen), true);
+                record(&mut set, report_as(n, ROLES[role]), Timestamp::from_secs(seen), true);
             }
             let pick = Pick {
                 start,
                 cutoff: Timestamp::from_secs(cutoff),
                 with_ids,
-                ..pick(&set, &id(asking), leechers_first)
+                ..pick(&set, &id(asking), uploader)
             };
             let mut out = Vec::new();
             set.pick(pick, count, &mut out);
-            let expected = if leechers_first {
-                let mut leechers = walked(&set, set.seeders..set.len(), pick, count);
+            let expected = if uploader {
+                let leechers = set.seeders + set.partial_seeds..set.len();
+                let mut leechers = walked(&set, leechers, pick, count);
                 let rest = count - leechers.len();
                 leechers.extend(walked(&set, 0..set.seeders, pick, rest));
                 leechers
@@ -515,17 +666,18 @@ mod tests {
     fn expiry_and_removal_keep_each_id_beside_its_entry() {
         let mut set = PeerSet::default();
         for n in 0..40 {
-            set.record(
+            record(
+                &mut set,
                 report(n, n % 3 == 0),
                 Timestamp::from_secs(100 + u32::from(n % 4) * 100),
                 true,
             );
         }
         for n in [5, 9, 12] {
-            set.record(report(n, n % 3 != 0), Timestamp::from_secs(900), true);
+            record(&mut set, report(n, n % 3 != 0), Timestamp::from_secs(900), true);
         }
-        set.remove(&id(0));
-        set.remove(&id(7));
+        remove(&mut set, 0);
+        remove(&mut set, 7);
         assert!(ids_beside_their_entries(&set) && set.partition_holds());
         assert_eq!(set.expire(Timestamp::from_secs(250)), 16);
         assert!(ids_beside_their_entries(&set) && set.partition_holds());
@@ -539,9 +691,9 @@ mod tests {
         for n in 0..10_000u32 {
             let mut flooder = report(0, false);
             flooder.id.0[..4].copy_from_slice(&n.to_be_bytes());
-            set.record(flooder, Timestamp::from_secs(100), true);
+            record(&mut set, flooder, Timestamp::from_secs(100), true);
         }
-        set.record(report(1, true), Timestamp::from_secs(300), true);
+        record(&mut set, report(1, true), Timestamp::from_secs(300), true);
         assert!(set.ids.capacity() >= 10_001 && set.entries.capacity() >= 10_001);
 
         assert_eq!(set.expire(Timestamp::from_secs(200)), 10_000);

@@ -48,6 +48,7 @@ mod tests {
     fn a_peer_at(torrent: &mut Torrent, secs: u32) {
         let announce = PeerAnnounce {
             peer_id: PeerId([1; 20]),
+            key: None,
             endpoint: AnyEndpoint::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 6881),
             seeder: false,
             event: Event::Started,
@@ -60,7 +61,7 @@ mod tests {
             start: 0,
             with_ids: false,
         };
-        torrent.swarm.announce(&announce, &context);
+        torrent.swarm.announce(&announce, &context).expect("a new peer is always taken");
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub enum FailureKind {
     BadRealIp,
     PortZero,
     TorrentLimit,
+    /// The announce named a listed peer without its key or address.
+    PeerIdTaken,
 }
 
 /// How one request ended.

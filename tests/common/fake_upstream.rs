@@ -41,6 +41,16 @@ pub enum Behaviour {
     RedirectLoop,
     /// A bencoded `failure reason`.
     Failure,
+    /// An empty answer with this HTTP status, whatever it is.
+    Status(u16),
+    /// Redirects every request to `location`.
+    RedirectTo {
+        location: String,
+    },
+    /// Redirects `/announce` to `/moved` on itself, which answers like `Compact`.
+    MovedHere {
+        peers: Vec<SocketAddrV4>,
+    },
 }
 
 /// What a fake got: the request target (path and query) and the Host header.
@@ -118,7 +128,7 @@ async fn serve(
         .find_map(|line| line.strip_prefix("host: ").or_else(|| line.strip_prefix("Host: ")))
         .unwrap_or_default()
         .to_string();
-    log.lock().unwrap().push(Received { target, host });
+    log.lock().unwrap().push(Received { target: target.clone(), host });
 
     let ok = |body: Vec<u8>| {
         let mut answer = format!(
@@ -139,13 +149,21 @@ async fn serve(
             let mut body = b"d8:intervali600e5:peersl".to_vec();
             for (n, peer) in peers.iter().enumerate() {
                 let ip = peer.ip().to_string();
-                body.extend(format!("d2:ip{}:{ip}7:peer id20:-FAKE00-{n:012}4:porti{}ee", ip.len(), peer.port()).bytes());
+                body.extend(
+                    format!(
+                        "d2:ip{}:{ip}7:peer id20:-FAKE00-{n:012}4:porti{}ee",
+                        ip.len(),
+                        peer.port()
+                    )
+                    .bytes(),
+                );
             }
             body.extend(b"ee");
             ok(body)
         }
         Behaviour::Compact6 { peers } => {
-            let mut body = format!("d8:intervali600e5:peers0:6:peers6{}:", peers.len() * 18).into_bytes();
+            let mut body =
+                format!("d8:intervali600e5:peers0:6:peers6{}:", peers.len() * 18).into_bytes();
             for peer in &peers {
                 body.extend(peer.ip().octets());
                 body.extend(peer.port().to_be_bytes());
@@ -156,11 +174,14 @@ async fn serve(
         Behaviour::Garbage => ok(b"<html><body>502 Bad Gateway</body></html>".to_vec()),
         Behaviour::Failure => ok(b"d14:failure reason19:unregistered torrente".to_vec()),
         Behaviour::Status500 => {
-            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                .to_vec()
         }
         Behaviour::Close => return,
         Behaviour::HangMidBody => {
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nd8:interval").await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nd8:interval")
+                .await;
             std::future::pending::<()>().await;
             return;
         }
@@ -175,13 +196,24 @@ async fn serve(
             }
             return;
         }
-        Behaviour::RedirectLoop => format!(
-            "HTTP/1.1 302 Found\r\nLocation: http://{me}/announce?again\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        )
-        .into_bytes(),
+        Behaviour::Status(code) => {
+            format!("HTTP/1.1 {code} Odd\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .into_bytes()
+        }
+        Behaviour::RedirectTo { location } => redirect(&location),
+        Behaviour::MovedHere { peers } => match target.split_once('?') {
+            Some(("/announce", query)) => redirect(&format!("http://{me}/moved?{query}")),
+            _ => ok(compact(&peers, 600)),
+        },
+        Behaviour::RedirectLoop => redirect(&format!("http://{me}/announce?again")),
     };
     let _ = stream.write_all(&reply).await;
     let _ = stream.shutdown().await;
+}
+
+fn redirect(location: &str) -> Vec<u8> {
+    format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .into_bytes()
 }
 
 fn compact(peers: &[SocketAddrV4], interval: u32) -> Vec<u8> {

@@ -2,6 +2,7 @@
 
 // Public so the property tests and the fuzz target can feed it bodies directly.
 pub mod answer;
+mod redirect;
 mod request;
 
 use std::net::IpAddr;
@@ -23,7 +24,7 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .user_agent(concat!("retracker/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+        .redirect(redirect::same_origin(MAX_REDIRECTS))
         .tls_backend_rustls()
         .build()
 }
@@ -95,6 +96,8 @@ impl UpstreamTracker for HttpUpstream {
 }
 
 fn transport(error: reqwest::Error) -> UpstreamError {
+    // The URL holds the forwarder's passkey and goes to the log; its name says which one it was.
+    let error = error.without_url();
     // The full chain: reqwest's own message is often just "error sending request".
     let mut text = error.to_string();
     let mut source = std::error::Error::source(&error);

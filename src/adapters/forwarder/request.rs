@@ -37,6 +37,8 @@ pub fn announce_url(base: &Url, request: &AnnounceRequest, claimed_ip: Option<Ip
         Event::Started => "&event=started",
         Event::Completed => "&event=completed",
         Event::Stopped => "&event=stopped",
+        // Passed on as the client sent it, so an upstream that knows BEP 21 counts it right.
+        Event::Paused => "&event=paused",
         Event::Periodic => "",
     });
     if let Some(numwant) = request.numwant {
@@ -93,6 +95,7 @@ mod tests {
             numwant: Some(50),
             claimed_ip: Some("192.0.2.1".parse().unwrap()),
             peer_ids: false,
+            key: None,
         }
     }
 

@@ -78,7 +78,8 @@ impl Endpoints {
         outcome.event = Some(event);
         match self.tracker.announce(parsed.request, ip).await {
             Ok(response) => {
-                tracing::debug!(%ip, %info_hash, ?event, peers = response.peers.len(), "announce");
+                let peers = response.peers.len() + response.upstream.len();
+                tracing::debug!(%ip, %info_hash, ?event, peers, "announce");
                 (render::announce(&response, format), outcome)
             }
             Err(refusal) => failure(&refusal.to_string(), refusal_failure(&refusal), outcome),
@@ -102,9 +103,9 @@ impl Endpoints {
 fn request_failure(error: &RequestError) -> FailureKind {
     match error {
         RequestError::Missing(_) => FailureKind::MissingField,
-        RequestError::WrongLength { .. }
-        | RequestError::Invalid { .. }
-        | RequestError::UnknownEvent(_) => FailureKind::InvalidField,
+        RequestError::WrongLength { .. } | RequestError::Invalid { .. } => {
+            FailureKind::InvalidField
+        }
         RequestError::TooLong { .. } => FailureKind::QueryTooLong,
         RequestError::TooManyHashes { .. } => FailureKind::TooManyHashes,
         RequestError::BadRealIp => FailureKind::BadRealIp,
@@ -117,6 +118,7 @@ fn refusal_failure(refusal: &Refusal) -> FailureKind {
         Refusal::TorrentLimit(_) => FailureKind::TorrentLimit,
         // The address came from `ip=` or `X-Real-IP`: a bad field, as far as counting goes.
         Refusal::UnusableAddress(_) => FailureKind::InvalidField,
+        Refusal::PeerIdTaken => FailureKind::PeerIdTaken,
     }
 }
 
@@ -176,7 +178,7 @@ mod tests {
                 Ok(AnnounceResponse {
                     interval: Duration::from_secs(30),
                     min_interval: Duration::from_secs(15),
-                    stats: SwarmStats { complete: 1, incomplete: 0, downloaded: 0 },
+                    stats: SwarmStats { complete: 1, incomplete: 0, downloaded: 0, downloaders: 0 },
                     peers: PeerList::default(),
                     upstream: Default::default(),
                 })
@@ -232,13 +234,16 @@ mod tests {
         let hash = InfoHash([b'a'; 20]);
         service.expect_scrape().with(eq(vec![hash, hash])).times(1).returning(move |_| {
             ScrapeResponse {
-                files: vec![(hash, SwarmStats { complete: 3, incomplete: 4, downloaded: 5 })],
+                files: vec![(
+                    hash,
+                    SwarmStats { complete: 3, incomplete: 4, downloaded: 5, downloaders: 4 },
+                )],
             }
         });
         let query = "info_hash=aaaaaaaaaaaaaaaaaaaa&info_hash=aaaaaaaaaaaaaaaaaaaa";
         let body = endpoints(service).scrape(query);
         let want = format!(
-            "d5:filesd20:{}d8:completei3e10:downloadedi5e10:incompletei4eeee",
+            "d5:filesd20:{}d8:completei3e10:downloadedi5e11:downloadersi4e10:incompletei4eeee",
             "a".repeat(20)
         );
         assert_eq!(body, want.as_bytes());

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use percent_encoding::percent_decode;
 
 use crate::domain::announce::AnnounceRequest;
+use crate::domain::identity::PeerKey;
 use crate::domain::ids::{InfoHash, PeerId};
 use crate::domain::peer::Event;
 
@@ -23,8 +24,6 @@ pub enum RequestError {
     WrongLength { field: &'static str, len: usize },
     #[error("invalid {field}: expected {expected}")]
     Invalid { field: &'static str, expected: &'static str },
-    #[error("invalid event '{0}': expected started, completed, stopped or none")]
-    UnknownEvent(String),
     #[error("request too long: the query is {len} bytes, the limit is {max}")]
     TooLong { len: usize, max: usize },
     #[error("too many info_hash values: {count}, the limit is {max}")]
@@ -164,14 +163,15 @@ enum Field {
     Compact,
     NoPeerId,
     Ip,
+    Key,
 }
 
 /// What the key at the start of a pair is, as far as the announce goes.
 enum Key<'q> {
     /// A plain known key, and what follows its `=`.
     Known(Field, &'q [u8]),
-    /// A key that names no field however it is decoded: clients' extras such as `key` and
-    /// `corrupt`, skipped without being split or decoded.
+    /// A key that names no field however it is decoded: clients' extras such as `corrupt`
+    /// and `supportcrypto`, skipped without being split or decoded.
     Unknown,
     /// Anything else (an escaped key, a key without `=`): the general way decides.
     Unusual,
@@ -195,6 +195,7 @@ fn key_at(pair: &[u8]) -> Key<'_> {
         Some(b'n') if second == Some(b'o') => (Field::NoPeerId, after(pair, b"no_peer_id=")),
         Some(b'n') => (Field::Numwant, after(pair, b"numwant=")),
         Some(b'c') => (Field::Compact, after(pair, b"compact=")),
+        Some(b'k') => (Field::Key, after(pair, b"key=")),
         // An escaped first byte may still decode to one of the letters above.
         Some(b'%') => return Key::Unusual,
         _ => return Key::Unknown,
@@ -225,6 +226,7 @@ fn field_named(key: &[u8]) -> Option<Field> {
         b"compact" => Field::Compact,
         b"no_peer_id" => Field::NoPeerId,
         b"ip" => Field::Ip,
+        b"key" => Field::Key,
         _ => return None,
     })
 }
@@ -240,6 +242,7 @@ struct AnnounceFields {
     event: Event,
     numwant: Option<u32>,
     claimed_ip: Option<IpAddr>,
+    key: Option<PeerKey>,
     compact: bool,
     no_peer_id: bool,
 }
@@ -256,6 +259,7 @@ impl Default for AnnounceFields {
             event: Event::Periodic,
             numwant: None,
             claimed_ip: None,
+            key: None,
             compact: true,
             no_peer_id: false,
         }
@@ -336,12 +340,14 @@ impl AnnounceFields {
             Field::Uploaded => self.uploaded = Some(count("uploaded", raw)?),
             Field::Downloaded => self.downloaded = Some(count("downloaded", raw)?),
             Field::Left => self.left = Some(count("left", raw)?),
-            Field::Event => self.event = parse_event(&decode(raw))?,
+            Field::Event => self.event = parse_event(&decode(raw)),
             Field::Numwant => self.numwant = parse_numwant(&decode(raw))?,
             // BEP 3 allows a DNS name here too; only a literal address is any use to us.
             Field::Ip => {
                 self.claimed_ip = text(&decode(raw)).and_then(|ip| IpAddr::from_str(ip).ok());
             }
+            // Hashed at once: the key itself is never kept, nor logged.
+            Field::Key => self.key = PeerKey::of(&decode(raw)),
             Field::Compact => self.compact = &*decode(raw) != b"0",
             Field::NoPeerId => self.no_peer_id = &*decode(raw) == b"1",
         }
@@ -360,6 +366,7 @@ impl AnnounceFields {
             numwant: self.numwant,
             claimed_ip: self.claimed_ip,
             peer_ids: !self.compact && !self.no_peer_id,
+            key: self.key,
         };
         Ok(AnnounceQuery { request, compact: self.compact, no_peer_id: self.no_peer_id })
     }
@@ -481,27 +488,35 @@ fn text(bytes: &[u8]) -> Option<&str> {
 }
 
 fn parse_numwant(bytes: &[u8]) -> Result<Option<u32>, RequestError> {
+    let is_number = |bytes: &[u8]| !bytes.is_empty() && bytes.iter().all(u8::is_ascii_digit);
     // Some clients send -1 to mean "the tracker's default".
-    if bytes.strip_prefix(b"-").and_then(digits).is_some() {
+    if bytes.strip_prefix(b"-").is_some_and(is_number) {
         return Ok(None);
     }
-    // A huge request is capped later, not refused.
-    let wanted = digits(bytes)
-        .ok_or(RequestError::Invalid { field: "numwant", expected: "a whole number of peers" })?;
-    Ok(Some(u32::try_from(wanted).unwrap_or(u32::MAX)))
+    if !is_number(bytes) {
+        return Err(RequestError::Invalid {
+            field: "numwant",
+            expected: "a whole number of peers",
+        });
+    }
+    // A huge request is capped later, not refused, however many digits it has.
+    Ok(Some(digits(bytes).and_then(|n| u32::try_from(n).ok()).unwrap_or(u32::MAX)))
 }
 
-fn parse_event(bytes: &[u8]) -> Result<Event, RequestError> {
+fn parse_event(bytes: &[u8]) -> Event {
     match bytes {
-        b"started" => Ok(Event::Started),
-        b"completed" => Ok(Event::Completed),
-        b"stopped" => Ok(Event::Stopped),
-        // "empty" is what some clients spell the absent event; "paused" is BEP 21's
-        // partial seed, still a regular announce as far as the swarm goes.
-        b"" | b"empty" | b"paused" => Ok(Event::Periodic),
+        b"started" => Event::Started,
+        b"completed" => Event::Completed,
+        b"stopped" => Event::Stopped,
+        b"paused" => Event::Paused,
+        // What some clients spell the absent event.
+        b"" | b"empty" => Event::Periodic,
+        // Read as no event, as the Go original does: refusing an extension would cost its
+        // client the tracker.
         other => {
             let shown: String = String::from_utf8_lossy(other).chars().take(32).collect();
-            Err(RequestError::UnknownEvent(shown))
+            tracing::debug!(event = shown, "unknown event read as none");
+            Event::Periodic
         }
     }
 }
@@ -551,6 +566,18 @@ mod tests {
     }
 
     #[test]
+    fn the_key_is_read_however_it_is_spelt_and_an_empty_one_is_none() {
+        let key = |extra: &str| parse_announce(&announce_query(extra)).unwrap().request.key;
+        assert_eq!(key(""), None);
+        assert_eq!(key("&key="), None);
+        assert_eq!(key("&key=a1B2"), PeerKey::of(b"a1B2"));
+        assert_eq!(key("&key=a%31B2"), PeerKey::of(b"a1B2"));
+        assert_eq!(key("&%6Bey=a1B2"), PeerKey::of(b"a1B2"));
+        assert_eq!(key("&key=%FF%00+"), PeerKey::of(&[0xff, 0, b'+']));
+        assert_ne!(key("&key=a1B2"), key("&key=A1B2"));
+    }
+
+    #[test]
     fn reads_answer_format_options() {
         let parsed = parse_announce(&announce_query("&compact=0&no_peer_id=1&numwant=7")).unwrap();
         assert!(!parsed.compact);
@@ -566,16 +593,20 @@ mod tests {
             ("completed", Event::Completed),
             ("", Event::Periodic),
             ("empty", Event::Periodic),
-            ("paused", Event::Periodic),
+            ("paused", Event::Paused),
         ] {
             let parsed = parse_announce(&announce_query(&format!("&event={text}"))).unwrap();
             assert_eq!(parsed.request.event, event, "event={text}");
         }
-        let err = parse_announce(&announce_query("&event=exploded")).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid event 'exploded': expected started, completed, stopped or none"
-        );
+    }
+
+    #[test]
+    fn an_event_nobody_defines_is_read_as_none() {
+        // As the Go original does: a client that sends an extension keeps its tracker.
+        for unknown in ["exploded", "%FF%00", "STARTED"] {
+            let parsed = parse_announce(&announce_query(&format!("&event={unknown}"))).unwrap();
+            assert_eq!(parsed.request.event, Event::Periodic, "event={unknown}");
+        }
     }
 
     #[test]
@@ -584,6 +615,12 @@ mod tests {
         assert_eq!(minus_one.request.numwant, None);
         let huge = parse_announce(&announce_query("&numwant=99999999999")).unwrap();
         assert_eq!(huge.request.numwant, Some(u32::MAX));
+        for beyond_u64 in ["99999999999999999999999", "%399999999999999999999999"] {
+            let parsed = parse_announce(&announce_query(&format!("&numwant={beyond_u64}")));
+            assert_eq!(parsed.unwrap().request.numwant, Some(u32::MAX), "{beyond_u64}");
+        }
+        let minus_huge = parse_announce(&announce_query("&numwant=-99999999999999999999999"));
+        assert_eq!(minus_huge.unwrap().request.numwant, None);
         let err = parse_announce(&announce_query("&numwant=lots")).unwrap_err();
         assert_eq!(err.to_string(), "invalid numwant: expected a whole number of peers");
     }

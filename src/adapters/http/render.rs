@@ -1,7 +1,8 @@
 //! Writes tracker answers as bencoded bodies.
 //!
 //! Dictionary keys go out in sorted byte order, as bencode requires:
-//! `complete` < `downloaded` < `incomplete` < `interval` < `min interval` < `peers` < `peers6`.
+//! `complete` < `downloaded` < `incomplete` < `interval` < `min interval` < `peers` < `peers6`,
+//! and in a scrape's files `downloaded` < `downloaders` < `incomplete`.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -35,6 +36,7 @@ pub fn failure(reason: &str) -> Vec<u8> {
 // The integer entries, each key encoded with its `i` opened: constants, written in one copy.
 const COMPLETE: &[u8] = b"8:completei";
 const DOWNLOADED: &[u8] = b"10:downloadedi";
+const DOWNLOADERS: &[u8] = b"11:downloadersi";
 const INCOMPLETE: &[u8] = b"10:incompletei";
 const INTERVAL: &[u8] = b"8:intervali";
 const MIN_INTERVAL: &[u8] = b"12:min intervali";
@@ -89,7 +91,7 @@ pub fn announce(response: &AnnounceResponse, format: PeerFormat) -> Vec<u8> {
 /// allocating again (`Bytes` from a `Vec` with spare room allocates); an estimate for the rare
 /// dictionary form, whose addresses are written as text.
 fn announce_len(response: &AnnounceResponse, format: PeerFormat) -> usize {
-    let SwarmStats { complete, incomplete, downloaded } = response.stats;
+    let SwarmStats { complete, incomplete, downloaded, .. } = response.stats;
     let integers = [
         (COMPLETE, u64::from(complete)),
         (DOWNLOADED, u64::from(downloaded)),
@@ -124,7 +126,11 @@ pub fn scrape(response: &ScrapeResponse) -> Vec<u8> {
     for (hash, file) in files {
         be::bytes(&mut out, hash.as_bytes());
         be::dict_start(&mut out);
-        stats(&mut out, file);
+        be::encoded_key_integer(&mut out, COMPLETE, file.complete.into());
+        be::encoded_key_integer(&mut out, DOWNLOADED, file.downloaded.into());
+        // BEP 21; the announce answer leaves it out, as BEP 21 asks it of scrapes only.
+        be::encoded_key_integer(&mut out, DOWNLOADERS, file.downloaders.into());
+        be::encoded_key_integer(&mut out, INCOMPLETE, file.incomplete.into());
         be::end(&mut out);
     }
     be::end(&mut out);
@@ -179,7 +185,7 @@ mod tests {
         AnnounceResponse {
             interval: Duration::from_secs(30),
             min_interval: Duration::from_secs(15),
-            stats: SwarmStats { complete: 2, incomplete: 1, downloaded: 5 },
+            stats: SwarmStats { complete: 2, incomplete: 1, downloaded: 5, downloaders: 1 },
             peers,
             upstream: UpstreamSelection::default(),
         }
@@ -233,7 +239,12 @@ mod tests {
                     v4: (0..ipv4).map(v4).collect(),
                     v6: (0..ipv6).map(v6).collect(),
                 });
-                answer.stats = SwarmStats { complete: big, incomplete: big / 3, downloaded: big };
+                answer.stats = SwarmStats {
+                    complete: big,
+                    incomplete: big / 3,
+                    downloaded: big,
+                    downloaders: big / 3,
+                };
                 answer.interval = Duration::from_secs(big.into());
                 let body = announce(&answer, PeerFormat::Compact);
                 assert_eq!(body.len(), body.capacity(), "{ipv4} + {ipv6} peers, {big}");
@@ -302,7 +313,7 @@ ee";
 
     #[test]
     fn scrape_sorts_files_by_hash() {
-        let stats = SwarmStats { complete: 1, incomplete: 2, downloaded: 3 };
+        let stats = SwarmStats { complete: 1, incomplete: 2, downloaded: 3, downloaders: 1 };
         let response = ScrapeResponse {
             files: vec![
                 (InfoHash([b'z'; 20]), SwarmStats::default()),
@@ -310,7 +321,8 @@ ee";
             ],
         };
         let want = format!(
-            "d5:filesd20:{}d8:completei1e10:downloadedi3e10:incompletei2ee20:{}d8:completei0e10:downloadedi0e10:incompletei0eeee",
+            "d5:filesd20:{}d8:completei1e10:downloadedi3e11:downloadersi1e10:incompletei2ee\
+             20:{}d8:completei0e10:downloadedi0e11:downloadersi0e10:incompletei0eeee",
             "a".repeat(20),
             "z".repeat(20)
         );

@@ -74,7 +74,8 @@ impl MemoryRepository {
         if upstream.is_some() {
             torrent.upstream.prefetch();
         }
-        let answer = torrent.swarm.announce(announce, context);
+        // A refusal leaves no torrent made for it: a new torrent has no peer to speak for.
+        let answer = torrent.swarm.announce(announce, context)?;
         if let Some(upstream) = upstream {
             upstream.plan(&mut torrent.upstream, answer.standing);
         }
@@ -173,6 +174,7 @@ mod tests {
     fn announce(n: u8, event: Event) -> PeerAnnounce {
         PeerAnnounce {
             peer_id: PeerId([n; 20]),
+            key: None,
             endpoint: AnyEndpoint::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, n)), 6881),
             seeder: false,
             event,
@@ -219,7 +221,10 @@ mod tests {
         repository.announce(&hash(1), &announce(1, Event::Started), &context(10)).unwrap();
         let stats = repository.scrape(&[hash(9), hash(1)]);
         assert_eq!(stats[0], SwarmStats::default());
-        assert_eq!(stats[1], SwarmStats { complete: 0, incomplete: 1, downloaded: 0 });
+        assert_eq!(
+            stats[1],
+            SwarmStats { complete: 0, incomplete: 1, downloaded: 0, downloaders: 1 }
+        );
     }
 
     #[test]

@@ -38,14 +38,15 @@ const REQUEST_BUCKETS: &[f64] =
 /// Seconds; upstream trackers are across the internet.
 const FORWARD_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-const EVENTS: [(Option<Event>, &str); 5] = [
+const EVENTS: [(Option<Event>, &str); 6] = [
     (Some(Event::Started), "started"),
     (Some(Event::Completed), "completed"),
     (Some(Event::Stopped), "stopped"),
+    (Some(Event::Paused), "paused"),
     (Some(Event::Periodic), "none"),
     (None, "unknown"),
 ];
-const FAILURES: [(FailureKind, &str); 7] = [
+const FAILURES: [(FailureKind, &str); 8] = [
     (FailureKind::MissingField, "missing_field"),
     (FailureKind::InvalidField, "invalid_field"),
     (FailureKind::QueryTooLong, "query_too_long"),
@@ -53,6 +54,7 @@ const FAILURES: [(FailureKind, &str); 7] = [
     (FailureKind::BadRealIp, "bad_x_real_ip"),
     (FailureKind::PortZero, "port_zero"),
     (FailureKind::TorrentLimit, "torrent_limit"),
+    (FailureKind::PeerIdTaken, "peer_id_taken"),
 ];
 const REFUSALS: [(ConnectionRefusal, &str); 1] =
     [(ConnectionRefusal::AddressCap, "max_connections_per_ip")];
@@ -77,9 +79,9 @@ pub struct PrometheusMetrics {
     // Kept alive: dropping the provider stops collection.
     _provider: SdkMeterProvider,
     go_requests: BoundCounter<u64>,
-    announces: [[BoundCounter<u64>; 2]; 5],
+    announces: [[BoundCounter<u64>; 2]; EVENTS.len()],
     scrapes: [BoundCounter<u64>; 2],
-    failures: [BoundCounter<u64>; 7],
+    failures: [BoundCounter<u64>; FAILURES.len()],
     request_latency: [Histogram; 2],
     /// Looked up by name on every forwarding announce: foldhash, not SipHash (names come from
     /// the configuration, not from clients).
@@ -341,10 +343,12 @@ impl Metrics for PrometheusMetrics {
             }
         }
         if outcome != ForwardOutcome::RateLimited {
-            let status = http_status.map_or_else(|| "error".to_owned(), |code| code.to_string());
             self.forwarder_status.add(
                 1,
-                &[KeyValue::new("name", forwarder.to_owned()), KeyValue::new("status", status)],
+                &[
+                    KeyValue::new("name", forwarder.to_owned()),
+                    KeyValue::new("status", status_label(http_status)),
+                ],
             );
         }
     }
@@ -371,6 +375,17 @@ impl Metrics for PrometheusMetrics {
     }
 }
 
+/// `forwarder_status`'s `status`: the code as sent when HTTP defines its class (100 to 599),
+/// `other` past that (a status line may carry any three digits, and an upstream must not grow
+/// the label set), `error` when no answer came.
+fn status_label(http_status: Option<u16>) -> String {
+    match http_status {
+        Some(code @ 100..=599) => code.to_string(),
+        Some(_) => "other".to_owned(),
+        None => "error".to_owned(),
+    }
+}
+
 impl MetricsReport for PrometheusMetrics {
     fn render(&self) -> (String, &'static str) {
         let text =
@@ -379,5 +394,17 @@ impl MetricsReport for PrometheusMetrics {
                 String::new()
             });
         (text, prometheus::TEXT_FORMAT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_labels_keep_http_codes_and_fold_the_rest() {
+        let labels = [None, Some(99), Some(100), Some(200), Some(599), Some(600), Some(999)]
+            .map(status_label);
+        assert_eq!(labels, ["error", "other", "100", "200", "599", "other", "other"]);
     }
 }
