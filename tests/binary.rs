@@ -1,9 +1,10 @@
-//! The real binary: flags, environment, listening, and shutting down on a signal.
+//! The real binary: flags, environment, listening, the open file limit, and shutting down on
+//! a signal.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,18 @@ impl Server {
             }
         }
         panic!("no line containing '{text}' within 20 s; saw {seen:#?}");
+    }
+
+    /// Every line logged within `period` from now.
+    fn lines_within(&self, period: Duration) -> Vec<String> {
+        let deadline = Instant::now() + period;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            if let Ok(line) = self.stderr_lines.recv_timeout(left) {
+                seen.push(line);
+            }
+        }
+        seen
     }
 
     /// Every line not yet read; call it once the tracker has stopped, when the log ends.
@@ -184,10 +197,234 @@ async fn environment_variables_configure_the_binary() {
     assert!(server.terminate().success());
 }
 
+/// A connection that had one request answered and is kept open (keep-alive).
+fn idle_keep_alive_connection(port: u16) -> TcpStream {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: tracker\r\n\r\n").unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !answer.ends_with(b"ok\n") {
+        let read = stream.read(&mut chunk).unwrap();
+        assert!(read > 0, "closed before answering: {answer:?}");
+        answer.extend_from_slice(&chunk[..read]);
+    }
+    stream
+}
+
+/// A connection that has sent the start of a request head and no more, as a slow client does.
+fn half_a_request(port: u16) -> TcpStream {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(b"GET /announce?info_hash=").unwrap();
+    stream
+}
+
+/// Whether the server closed `stream` (end of file, or a reset) within `patience`.
+fn closed_by_server(stream: &mut TcpStream, patience: Duration) -> bool {
+    use std::io::ErrorKind::{TimedOut, WouldBlock};
+    stream.set_read_timeout(Some(patience)).unwrap();
+    match stream.read(&mut [0u8; 1]) {
+        Ok(read) => read == 0,
+        Err(error) => !matches!(error.kind(), WouldBlock | TimedOut),
+    }
+}
+
+/// Shutdown's grace period for requests in flight (src/app/run.rs).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+#[test]
+fn sigterm_closes_connections_between_requests_at_once() {
+    let port = free_port();
+    let mut server = Server::start(&mut retracker(&["-l", &format!("127.0.0.1:{port}")]));
+    server.wait_for_line("serving");
+    let mut idle = idle_keep_alive_connection(port);
+    let _silent = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let _half_a_request = half_a_request(port);
+    std::thread::sleep(Duration::from_millis(200)); // accepted and read by the tracker
+
+    let asked = Instant::now();
+    let status = server.terminate();
+    let took = asked.elapsed();
+    assert!(status.success(), "a clean exit on SIGTERM, got {status}");
+    assert!(
+        took < Duration::from_secs(1),
+        "stopped {took:?} after SIGTERM; no request was in flight (the grace is {SHUTDOWN_GRACE:?})"
+    );
+    assert!(closed_by_server(&mut idle, Duration::from_secs(1)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_answers_a_request_in_flight_and_stops_as_soon_as_it_is_answered() {
+    let delay = Duration::from_millis(1_500);
+    let upstream_peer = "198.51.100.7:1007".parse().unwrap();
+    let upstream = FakeUpstream::start(Behaviour::Slow { delay, peers: vec![upstream_peer] }).await;
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(file, "- uri: {}", upstream.announce_url()).unwrap();
+    let port = free_port();
+    let path = file.path().to_string_lossy().into_owned();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Server::start(&mut retracker(&["-l", &listen, "-f", &path, "-t", "10"]));
+    server.wait_for_line("serving");
+    let _half_a_request = half_a_request(port);
+
+    let base = format!("http://{listen}");
+    let in_flight = tokio::spawn(async move { announce(&base, &Announce::new(1, 1)).await });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while upstream.requests().is_empty() {
+        assert!(Instant::now() < deadline, "the announce never reached the upstream");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let asked = Instant::now();
+    let (status, _server) =
+        tokio::task::spawn_blocking(move || (server.terminate(), server)).await.unwrap();
+    let took = asked.elapsed();
+    let answer = in_flight.await.unwrap();
+    assert_eq!(answer.peers, vec![SocketAddr::V4(upstream_peer)], "answered with the upstream's");
+    assert!(status.success(), "a clean exit on SIGTERM, got {status}");
+    assert!(
+        took < delay + Duration::from_secs(1),
+        "stopped {took:?} after SIGTERM: the request in flight needed under {delay:?}, and \
+         the half-sent one nothing (the grace is {SHUTDOWN_GRACE:?})"
+    );
+}
+
+/// Resident memory of process `pid`, in bytes.
+fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|line| line.starts_with("VmRSS:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+/// Opens `count` connections to `port`, each with one announce answered and kept open.
+fn idle_announce_connections(port: u16, count: usize) -> Vec<TcpStream> {
+    let request =
+        format!("GET /announce?{} HTTP/1.1\r\nHost: tracker\r\n\r\n", Announce::new(1, 1).query());
+    let mut opened = Vec::with_capacity(count);
+    let mut chunk = [0u8; 4096];
+    for _ in 0..count {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        // One small answer, bencoded: it ends with the dictionary's `e`.
+        let mut answer = Vec::new();
+        while !answer.ends_with(b"e") {
+            let read = stream.read(&mut chunk).unwrap();
+            assert!(read > 0, "closed before answering: {answer:?}");
+            answer.extend_from_slice(&chunk[..read]);
+        }
+        opened.push(stream);
+    }
+    opened
+}
+
+/// What a connection costs the tracker's memory while it waits: one that has sent nothing
+/// yet, and one kept alive after an answer (hyper's two 8 KiB buffers, its slot for an answer
+/// in the works, the connection's task and watchdog; docs/limits.md). The figures for
+/// docs/limits.md: `cargo test --release --test binary waiting_connection -- --nocapture`.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_waiting_connection_costs_little_memory() {
+    const CONNECTIONS: usize = 2_000;
+    let port = free_port();
+    let mut command = retracker(&["-l", &format!("127.0.0.1:{port}")]);
+    command.env("HEADER_READ_TIMEOUT", "600").env("MAX_CONNECTIONS_PER_IP", "0");
+    let mut server = Server::start(&mut command);
+    server.wait_for_line("serving");
+    let pid = server.child.id();
+    // Warm up: the runtime's and allocator's own first allocations are not a connection's.
+    drop(idle_announce_connections(port, 200));
+    std::thread::sleep(Duration::from_millis(500));
+
+    let per_connection = |open: &dyn Fn() -> Vec<TcpStream>| {
+        let before = resident_bytes(pid);
+        let connections = open();
+        std::thread::sleep(Duration::from_millis(500));
+        let grown = resident_bytes(pid).saturating_sub(before);
+        (grown / CONNECTIONS as u64, connections)
+    };
+    let connect =
+        || (0..CONNECTIONS).map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+    let (silent, _silent) = per_connection(&connect);
+    let (idle, _idle) = per_connection(&|| idle_announce_connections(port, CONNECTIONS));
+    eprintln!("RSS per connection: {silent} bytes having sent nothing, {idle} kept alive idle");
+    // hyper's buffers alone are 16 KiB: a connection gets them once it sends something.
+    assert!(silent < 8 * 1024, "{silent} bytes per connection that sent nothing");
+    assert!(idle < 32 * 1024, "{idle} bytes per idle keep-alive connection");
+    assert!(server.terminate().success());
+}
+
+/// Runs `command` with its open file limits set to `soft` and `hard`.
+fn with_open_file_limits(command: &mut Command, soft: u64, hard: u64) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only setrlimit runs, which is async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The soft and hard open file limits of process `pid`, as /proc shows them.
+fn open_file_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits.lines().find(|line| line.starts_with("Max open files")).unwrap();
+    let mut fields = line.trim_start_matches("Max open files").split_whitespace();
+    (fields.next().unwrap().to_owned(), fields.next().unwrap().to_owned())
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
+    let (_, hard) = open_file_limits(std::process::id());
+    let Ok(hard) = hard.parse::<u64>() else {
+        eprintln!("skipped: no finite hard open file limit here ({hard})");
+        return;
+    };
+    if hard <= 512 {
+        eprintln!("skipped: the hard open file limit, {hard}, leaves no room to raise");
+        return;
+    }
+    let port = free_port();
+    let mut command = retracker(&["-l", &format!("127.0.0.1:{port}")]);
+    let mut server = Server::start(with_open_file_limits(&mut command, 512, hard));
+    let lines = server.wait_for_line("serving");
+    let (soft, _) = open_file_limits(server.child.id());
+    assert_eq!(soft, hard.to_string(), "soft limit raised to the hard one; logged {lines:#?}");
+    assert!(lines.iter().any(|line| line.contains("raised the open file limit")), "{lines:#?}");
+    assert!(server.terminate().success());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_low_hard_limit_is_warned_of_and_failed_accepts_are_logged_once_a_minute() {
+    let port = free_port();
+    let mut command = retracker(&["-l", &format!("127.0.0.1:{port}")]);
+    let mut server = Server::start(with_open_file_limits(&mut command, 64, 64));
+    let lines = server.wait_for_line("serving");
+    let warned = lines
+        .iter()
+        .chain(&server.lines_within(Duration::from_millis(300)))
+        .any(|line| line.contains("open file limit is below") && line.contains("needed=10064"));
+    assert!(warned, "a warning that 64 descriptors are too few: {lines:#?}");
+
+    // More connections than descriptors: the rest wait in the backlog and every accept of
+    // them fails, over and over.
+    let _connections: Vec<TcpStream> =
+        (0..100).map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+    let lines = server.lines_within(Duration::from_millis(1_500));
+    let failures = lines.iter().filter(|line| line.contains("accepting a connection failed"));
+    assert_eq!(failures.count(), 1, "logged once, not every 50 ms: {lines:#?}");
+    assert!(server.terminate().success());
+}
+
 #[test]
 fn a_bad_forwarders_file_stops_start_up_naming_the_file_and_entry() {
     let mut file = tempfile::NamedTempFile::new().unwrap();
-    use std::io::Write;
     writeln!(file, "- uri: http://127.0.0.1:1/announce\n- uri: gopher://127.0.0.1/x").unwrap();
     let path = file.path().to_string_lossy().into_owned();
     let output = retracker(&["-l", "127.0.0.1:0", "-f", &path]).output().unwrap();

@@ -1,5 +1,5 @@
 //! The limits that keep one client, or a crowd, from exhausting the tracker: connections at
-//! once, idle keep-alive connections, request head size, torrents held, and addresses no peer
+//! once, in all and from one address, idle keep-alive connections, request head size, torrents held, and addresses no peer
 //! could be listed at. Spoken to over raw TCP where the HTTP client would hide the behaviour.
 
 mod common;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use retracker::app::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// Long enough for anything that should happen to happen on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -93,6 +93,43 @@ async fn past_the_connection_cap_a_new_connection_waits_until_one_closes() {
     let (status, body) = read_response(&mut third).await;
     assert_eq!(status, 200, "served once a slot freed");
     assert_eq!(Answer::parse(&body).incomplete, 3);
+    tracker.running.stop().await;
+}
+
+#[tokio::test]
+async fn past_the_per_address_cap_a_new_connection_is_closed_and_other_addresses_are_served() {
+    let config = Config {
+        max_connections_per_ip: 2,
+        header_read_timeout: 120,
+        enable_prometheus: true,
+        ..Config::default()
+    };
+    let tracker = start_on("127.0.0.1:0", config).await;
+    let addr = tracker.running.local_addr();
+    let _first = served_connection(addr, 1).await;
+    let _second = served_connection(addr, 2).await;
+
+    let mut third = TcpStream::connect(addr).await.unwrap();
+    let _ = third.write_all(announce_request(&Announce::new(1, 3)).as_bytes()).await;
+    let answer = read_until_closed(&mut third).await;
+    assert!(answer.is_empty(), "closed without an answer, got {answer:?}");
+
+    // Another loopback address, still served while 127.0.0.1 is at its cap.
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut other = socket.connect(addr).await.unwrap();
+    other.write_all(announce_request(&Announce::new(1, 4)).as_bytes()).await.unwrap();
+    let (status, body) = read_response(&mut other).await;
+    assert_eq!(status, 200);
+    assert_eq!(Answer::parse(&body).incomplete, 3, "peers 1, 2 and 4; the third never got in");
+
+    other.write_all(b"GET /metrics HTTP/1.1\r\nHost: tracker\r\n\r\n").await.unwrap();
+    let (status, body) = read_response(&mut other).await;
+    assert_eq!(status, 200);
+    let metrics = String::from_utf8(body).unwrap();
+    let refused = r#"retracker_connections_refused_total{reason="max_connections_per_ip"} 1"#;
+    assert!(metrics.lines().any(|line| line == refused), "{metrics}");
+    assert!(metrics.lines().any(|line| line == "retracker_connections 3"), "{metrics}");
     tracker.running.stop().await;
 }
 

@@ -147,6 +147,28 @@ async fn forwarder_metrics_keep_the_go_names() {
     tracker.running.stop().await;
 }
 
+/// The Go original's client library exported the process's own figures; dashboards built on
+/// it read `process_resident_memory_bytes` and the rest under these names.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn process_figures_and_connections_are_exported() {
+    let config = Config { enable_prometheus: true, ..Config::default() };
+    let tracker = start_on("127.0.0.1:0", config).await;
+    let s = samples(&tracker.base).await;
+    assert!(value(&s, "process_resident_memory_bytes") > 1e6);
+    assert!(value(&s, "process_virtual_memory_bytes") > value(&s, "process_resident_memory_bytes"));
+    assert!(value(&s, "process_cpu_seconds_total") >= 0.0);
+    assert!(value(&s, "process_open_fds") >= 3.0);
+    assert!(value(&s, "process_max_fds") >= value(&s, "process_open_fds"));
+    assert!(value(&s, "process_start_time_seconds") > 1.6e9, "seconds since 1970");
+    assert!(value(&s, "retracker_connections") >= 1.0, "the scrape's own connection");
+    assert_eq!(
+        value(&s, r#"retracker_connections_refused_total{reason="max_connections_per_ip"}"#),
+        0.0
+    );
+    tracker.running.stop().await;
+}
+
 #[tokio::test]
 async fn forwarder_status_keeps_http_codes_and_folds_the_rest_into_other() {
     let mut file = tempfile::NamedTempFile::new().unwrap();

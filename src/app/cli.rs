@@ -69,7 +69,7 @@ More settings (config file key / environment variable, defaults in the README):
   sweep_interval / SWEEP_INTERVAL            header_read_timeout / HEADER_READ_TIMEOUT
   forward_retry_after / FORWARD_RETRY_AFTER  max_upstream_response_bytes / MAX_UPSTREAM_RESPONSE_BYTES
   max_connections / MAX_CONNECTIONS          max_header_bytes / MAX_HEADER_BYTES
-  worker_threads / WORKER_THREADS
+  worker_threads / WORKER_THREADS            max_connections_per_ip / MAX_CONNECTIONS_PER_IP
 
 Example: retracker -l :8080 -d";
 

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -67,6 +68,9 @@ pub struct Config {
     pub header_read_timeout: u64,
     /// Connections served at once; past it, new ones wait in the listen backlog.
     pub max_connections: usize,
+    /// Connections open at once from one address (an IPv6 /64) as the socket sees it; past
+    /// it, a new one is closed at once. 0 turns the cap off; with `x_real_ip` it is off.
+    pub max_connections_per_ip: usize,
     /// Bytes of request line and headers accepted; a longer head is answered 431.
     pub max_header_bytes: usize,
     /// Bytes of an upstream tracker's answer read at most; a longer one counts as a failure.
@@ -100,6 +104,7 @@ impl Default for Config {
             sweep_interval: 60,
             header_read_timeout: 10,
             max_connections: 10_000,
+            max_connections_per_ip: 256,
             max_header_bytes: 16 * 1024,
             max_upstream_response_bytes: 256 * 1024,
             forward_retry_after: 60,
@@ -309,6 +314,13 @@ impl Config {
         }
     }
 
+    /// The cap on connections from one address, if it applies. Behind a proxy (`x_real_ip`)
+    /// every connection comes from the proxy's address, so a cap there would cap every client
+    /// at once: per-client limits belong in the proxy, which sees the clients.
+    pub fn connections_per_address(&self) -> Option<NonZeroUsize> {
+        if self.x_real_ip { None } else { NonZeroUsize::new(self.max_connections_per_ip) }
+    }
+
     pub fn forwards_file(&self) -> Option<PathBuf> {
         (!self.forwards_file.is_empty()).then(|| PathBuf::from(&self.forwards_file))
     }
@@ -419,7 +431,7 @@ mod tests {
     #[test]
     fn every_setting_has_an_environment_variable() {
         let keys = Config::keys();
-        assert_eq!(keys.len(), 24);
+        assert_eq!(keys.len(), 25);
         assert!(keys.contains(&"listen_addr".to_string()));
         assert!(keys.contains(&"max_torrents".to_string()));
     }
@@ -435,6 +447,18 @@ mod tests {
             ListenAddr::Specific("[::1]:81".parse().unwrap())
         );
         assert!(ListenAddr::parse(":99999").is_err());
+    }
+
+    #[test]
+    fn the_per_address_cap_is_off_at_0_and_behind_a_proxy() {
+        let cap = |max_connections_per_ip, x_real_ip| {
+            Config { max_connections_per_ip, x_real_ip, ..Config::default() }
+                .connections_per_address()
+                .map(NonZeroUsize::get)
+        };
+        assert_eq!(cap(256, false), Some(256));
+        assert_eq!(cap(0, false), None);
+        assert_eq!(cap(256, true), None, "every connection comes from the proxy");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod config;
 pub mod forwarders;
 pub mod forwarding;
 pub mod logging;
+pub mod open_files;
 pub mod redacted_uri;
 pub mod run;
 pub mod sweeper;

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use super::config::Config;
 use super::forwarders::{self, ForwarderSpec, ForwardersError};
 use super::forwarding::Forwarding;
+use super::open_files;
 use super::redacted_uri::RedactedUri;
 use super::sweeper::sweep_periodically;
 use super::tracker::Tracker;
@@ -51,6 +52,8 @@ pub struct Running {
     tracker: Arc<Tracker>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// Upstream trackers announces are forwarded to.
+    forwarders: usize,
 }
 
 impl Running {
@@ -87,6 +90,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     };
     let report = prometheus.map(|prometheus| prometheus as Arc<dyn MetricsReport>);
 
+    let forwarder_count = forwarders.len();
     let mut tracker = Tracker::new(repository.clone(), clock.clone(), config.tracker_settings())
         .with_metrics(metrics.clone());
     if !forwarders.is_empty() {
@@ -101,12 +105,16 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         max_query_length: config.max_query_length,
         max_scrape_hashes: config.max_scrape_hashes,
     };
-    let endpoints =
-        Endpoints { tracker: tracker.clone() as Arc<dyn TrackerService>, metrics, limits };
+    let endpoints = Endpoints {
+        tracker: tracker.clone() as Arc<dyn TrackerService>,
+        metrics: metrics.clone(),
+        limits,
+    };
     let front_end = http::front_end(endpoints, report, config.x_real_ip);
     let server_settings = ServerSettings {
         header_read_timeout: Duration::from_secs(config.header_read_timeout),
         max_connections: config.max_connections,
+        max_connections_per_ip: config.connections_per_address(),
         max_header_bytes: config.max_header_bytes,
         shutdown_grace: SHUTDOWN_GRACE,
     };
@@ -116,16 +124,23 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     let shutdown = async move {
         let _ = server_stop.wait_for(|stopped| *stopped).await;
     };
-    let server = tokio::spawn(http::serve(listener, front_end, server_settings, shutdown));
+    let server = tokio::spawn(http::serve(listener, front_end, server_settings, metrics, shutdown));
     let sweep_every = Duration::from_secs(config.sweep_interval);
     let sweeper = tokio::spawn(sweep_periodically(tracker.clone(), sweep_every, stopped));
 
-    Ok(Running { local_addr, tracker, stop, tasks: vec![server, sweeper] })
+    Ok(Running {
+        local_addr,
+        tracker,
+        stop,
+        tasks: vec![server, sweeper],
+        forwarders: forwarder_count,
+    })
 }
 
 /// Runs the tracker until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> Result<(), StartError> {
     let stop = stop_requested();
+    let file_limit = open_files::raise_and_log();
     let running = start(&config, Arc::new(SystemClock)).await?;
     tracing::info!(
         listen = %running.local_addr(),
@@ -140,39 +155,15 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         "retracker {} serving",
         env!("CARGO_PKG_VERSION"),
     );
-    warn_if_file_limit_below(config.max_connections);
+    if let Some(limit) = file_limit {
+        let needed = open_files::descriptors_needed(config.max_connections, running.forwarders);
+        open_files::warn_if_below(limit, needed);
+    }
     stop.await;
     tracing::info!("shutting down");
     running.stop().await;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// File descriptors the tracker needs besides its connections: the listener, the runtime's,
-/// the log's, and sockets to upstream trackers.
-const DESCRIPTORS_BESIDES_CONNECTIONS: u64 = 64;
-
-/// Every connection takes a file descriptor. Below `max_connections` the descriptor limit is
-/// the real cap, and a crowd meets failed accepts rather than a queue: say so at start.
-fn warn_if_file_limit_below(max_connections: usize) {
-    let Ok(limits) = std::fs::read_to_string("/proc/self/limits") else {
-        return; // not Linux: nothing to read it from without more code than the hint is worth
-    };
-    let needed = max_connections as u64 + DESCRIPTORS_BESIDES_CONNECTIONS;
-    if let Some(limit) = open_file_limit(&limits).filter(|limit| *limit < needed) {
-        tracing::warn!(
-            open_file_limit = limit,
-            max_connections,
-            "the open file limit is below max_connections; raise it to at least {needed} \
-             (systemd: LimitNOFILE=, shell: ulimit -n) or lower MAX_CONNECTIONS"
-        );
-    }
-}
-
-/// The soft limit on open files from the text of `/proc/self/limits`; `None` if unlimited.
-fn open_file_limit(limits: &str) -> Option<u64> {
-    let line = limits.lines().find(|line| line.starts_with("Max open files"))?;
-    line.trim_start_matches("Max open files").split_whitespace().next()?.parse().ok()
 }
 
 /// Prometheus metrics, when they are on.
@@ -278,22 +269,5 @@ fn stop_requested() -> impl Future<Output = ()> {
     #[cfg(not(unix))]
     async {
         let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_soft_open_file_limit() {
-        let limits = "Limit                     Soft Limit           Hard Limit           Units\n\
-                      Max processes             96364                96364                processes\n\
-                      Max open files            1024                 524288               files\n";
-        assert_eq!(open_file_limit(limits), Some(1024));
-        let unlimited =
-            "Max open files            unlimited            unlimited            files\n";
-        assert_eq!(open_file_limit(unlimited), None);
-        assert_eq!(open_file_limit(""), None);
     }
 }

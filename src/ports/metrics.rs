@@ -44,6 +44,13 @@ pub enum ForwardOutcome {
     RateLimited,
 }
 
+/// Why a connection was closed as soon as it was accepted, before any request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionRefusal {
+    /// Its address already had `max_connections_per_ip` connections open.
+    AddressCap,
+}
+
 #[cfg_attr(test, mockall::automock)]
 pub trait Metrics: Send + Sync {
     fn request(&self, outcome: RequestOutcome, took: Duration);
@@ -61,6 +68,14 @@ pub trait Metrics: Send + Sync {
     fn upstream_peers_merged(&self, peers: usize);
 
     fn peers_expired(&self, peers: usize);
+
+    /// A connection was accepted and is being served.
+    fn connection_opened(&self);
+
+    /// A connection that `connection_opened` counted has closed.
+    fn connection_closed(&self);
+
+    fn connection_refused(&self, why: ConnectionRefusal);
 }
 
 /// Metrics switched off: every measurement is dropped at the cost of a call.
@@ -72,6 +87,9 @@ impl Metrics for NoMetrics {
     fn forward(&self, _: &str, _: ForwardOutcome, _: Option<u16>, _: Option<Duration>) {}
     fn upstream_peers_merged(&self, _: usize) {}
     fn peers_expired(&self, _: usize) {}
+    fn connection_opened(&self) {}
+    fn connection_closed(&self) {}
+    fn connection_refused(&self, _: ConnectionRefusal) {}
 }
 
 /// The text a metrics endpoint serves.

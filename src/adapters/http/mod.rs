@@ -1,8 +1,10 @@
 //! The HTTP front end: BEP 3 announce (with BEP 23 and BEP 7 peers) and BEP 48 scrape.
 
+mod address_cap;
 pub mod client_ip;
 pub mod dispatch;
 pub mod endpoints;
+mod log_throttle;
 pub mod query;
 pub mod render;
 pub mod routes;

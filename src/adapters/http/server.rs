@@ -3,29 +3,39 @@
 //! A small accept loop of our own instead of `warp::serve`, for what warp does not do:
 //! - a watchdog, so a client that sends half a request, or nothing, cannot hold its
 //!   connection (and shutdown) forever;
-//! - a cap on connections open at once, and on the size of a request head;
-//! - a shutdown deadline for connections that will not finish.
+//! - a cap on connections open at once, in all and from one address, and on the size of a
+//!   request head;
+//! - a shutdown that closes connections between requests at once, and gives up on those that
+//!   will not finish after a deadline.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower_service::Service;
 use warp::http::{Request, Response};
 
+use super::address_cap::{AddressCap, AddressSlot};
 use super::dispatch::Dispatch;
+use super::log_throttle::LogThrottle;
 use super::watchdog::{self, Activity};
+use crate::ports::Metrics;
+use crate::ports::metrics::ConnectionRefusal;
 
-/// How often a tracker held at its connection cap says so in the log.
-const FULL_WARNING_EVERY: Duration = Duration::from_secs(60);
+/// How often a warning that can recur on every accept is logged at most: the tracker held at
+/// its connection cap, an address refused at its own, an accept that failed.
+const WARNING_EVERY: Duration = Duration::from_secs(60);
+/// How long the loop waits after a failed accept (out of file descriptors, most likely)
+/// before it tries again, rather than spin.
+const ACCEPT_RETRY_AFTER: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerSettings {
@@ -35,18 +45,29 @@ pub struct ServerSettings {
     pub header_read_timeout: Duration,
     /// Connections served at once; past it, new ones wait in the listen backlog.
     pub max_connections: usize,
+    /// Connections open at once from one address (an IPv6 /64); past it, a new one is closed
+    /// as soon as it is accepted. `None`: no such cap.
+    pub max_connections_per_ip: Option<NonZeroUsize>,
     /// Bytes of request line and headers accepted; a longer head is answered 431 and closed.
     pub max_header_bytes: usize,
     /// How long shutdown waits for requests in flight before it drops them.
     pub shutdown_grace: Duration,
 }
 
-/// Serves `dispatch` on `listener` until `shutdown` resolves, then lets requests in flight
-/// finish for up to `shutdown_grace`.
+/// The accept loop's warnings, each logged at most once per `WARNING_EVERY`.
+struct Warnings {
+    full: LogThrottle,
+    address_cap: LogThrottle,
+    accept_failed: LogThrottle,
+}
+
+/// Serves `dispatch` on `listener` until `shutdown` resolves. Then connections with no request
+/// in flight close at once, and those with one get up to `shutdown_grace` to answer it.
 pub async fn serve<S, R>(
     listener: TcpListener,
     dispatch: Dispatch<S>,
     settings: ServerSettings,
+    metrics: Arc<dyn Metrics>,
     shutdown: impl Future<Output = ()>,
 ) where
     S: Service<Request<Incoming>, Response = Response<R>, Error = Infallible>,
@@ -60,9 +81,16 @@ pub async fn serve<S, R>(
     http.max_header_size(settings.max_header_bytes)
         // The read buffer need not outgrow the largest head we accept (hyper's floor is 8 KiB).
         .max_buf_size(settings.max_header_bytes.max(8192));
-    let graceful = GracefulShutdown::new();
+    let http = Arc::new(http);
+    // Every connection task holds a receiver: `closed` resolves once all have ended.
+    let (stopping, stop_watch) = watch::channel(false);
     let slots = Arc::new(Semaphore::new(settings.max_connections));
-    let mut full_warned_at: Option<Instant> = None;
+    let address_cap = settings.max_connections_per_ip.map(AddressCap::new);
+    let mut warnings = Warnings {
+        full: LogThrottle::new(WARNING_EVERY),
+        address_cap: LogThrottle::new(WARNING_EVERY),
+        accept_failed: LogThrottle::new(WARNING_EVERY),
+    };
     tokio::pin!(shutdown);
 
     loop {
@@ -72,12 +100,11 @@ pub async fn serve<S, R>(
         let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => {
-                if full_warned_at.is_none_or(|at| at.elapsed() >= FULL_WARNING_EVERY) {
+                if warnings.full.occurred(Instant::now()).is_some() {
                     tracing::warn!(
                         max_connections = settings.max_connections,
                         "connection limit reached; new connections wait until one closes"
                     );
-                    full_warned_at = Some(Instant::now());
                 }
                 tokio::select! {
                     slot = slots.clone().acquire_owned() => slot.expect("never closed"),
@@ -89,17 +116,92 @@ pub async fn serve<S, R>(
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    // Out of file descriptors, most likely: wait rather than spin.
-                    tracing::warn!(%error, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    if let Some(not_logged) = warnings.accept_failed.occurred(Instant::now()) {
+                        tracing::warn!(
+                            %error,
+                            failures_not_logged = not_logged,
+                            "accepting a connection failed; if the open file limit was \
+                             reached, raise it or lower MAX_CONNECTIONS (docs/limits.md)"
+                        );
+                    }
+                    tokio::time::sleep(ACCEPT_RETRY_AFTER).await;
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
+        let address_slot = match &address_cap {
+            None => None,
+            Some(cap) => match cap.admit(remote.ip()) {
+                Some(address_slot) => Some(address_slot),
+                None => {
+                    // Dropped unread: the client sees the connection closed at once.
+                    drop(stream);
+                    metrics.connection_refused(ConnectionRefusal::AddressCap);
+                    if let Some(not_logged) = warnings.address_cap.occurred(Instant::now()) {
+                        tracing::warn!(
+                            address = %remote.ip(),
+                            max_connections_per_ip = settings.max_connections_per_ip,
+                            refusals_not_logged = not_logged,
+                            "an address has as many connections open as it may; its new ones \
+                             are closed at once"
+                        );
+                    }
+                    continue;
+                }
+            },
+        };
+        let held = Held { slot, address_slot, stop_watch: stop_watch.clone() };
+        let connection = Connection {
+            http: http.clone(),
+            dispatch: dispatch.clone(),
+            quiet_after: settings.header_read_timeout,
+        };
+        connection.spawn(stream, remote, held, metrics.clone());
+    }
+
+    drop(listener);
+    drop(stop_watch);
+    let _ = stopping.send(true);
+    if tokio::time::timeout(settings.shutdown_grace, stopping.closed()).await.is_err() {
+        tracing::warn!("shutdown grace period over; dropping connections still open");
+    }
+}
+
+/// What a connection holds until it ends: its places under the caps, and a receiver of the
+/// shutdown signal (whose drop tells shutdown it has ended).
+struct Held {
+    slot: OwnedSemaphorePermit,
+    address_slot: Option<AddressSlot>,
+    stop_watch: watch::Receiver<bool>,
+}
+
+/// Resolves once shutdown has begun.
+async fn stopping(stop_watch: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone, which only happens once the loop has ended.
+    let _ = stop_watch.wait_for(|stopping| *stopping).await;
+}
+
+/// What a connection is served with.
+struct Connection<S> {
+    http: Arc<http1::Builder>,
+    dispatch: Arc<Dispatch<S>>,
+    quiet_after: Duration,
+}
+
+impl<S, R> Connection<S>
+where
+    S: Service<Request<Incoming>, Response = Response<R>, Error = Infallible>,
+    S: Clone + Send + Sync + 'static,
+    S::Future: Send,
+    R: hyper::body::Body<Data = Bytes> + Send + 'static,
+    R::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    /// Serves `stream` in a task of its own until it closes, goes quiet, or shutdown comes.
+    fn spawn(self, stream: TcpStream, remote: SocketAddr, held: Held, metrics: Arc<dyn Metrics>) {
         // Answers are small and written whole: send them at once.
         let _ = stream.set_nodelay(true);
-        let shared = Arc::new((dispatch.clone(), Activity::default()));
+        let shared = Arc::new((self.dispatch, Activity::default()));
         let per_request = {
             let shared = shared.clone();
             hyper::service::service_fn(move |request: Request<Incoming>| {
@@ -114,24 +216,50 @@ pub async fn serve<S, R>(
                 }
             })
         };
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), per_request));
-        let quiet_after = settings.header_read_timeout;
+        let http = self.http;
+        let quiet_after = self.quiet_after;
+        metrics.connection_opened();
         tokio::spawn(async move {
-            tokio::select! {
-                closed = connection => if let Err(error) = closed {
-                    tracing::debug!(%remote, %error, "connection closed with an error");
-                },
-                () = watchdog::quiet(&shared.1, quiet_after) => {
-                    tracing::debug!(%remote, "closed a connection gone quiet");
+            let Held { slot, address_slot, mut stop_watch } = held;
+            let activity = &shared.1;
+            // One watchdog for both waits below, so sending the first byte buys no time.
+            let quiet = watchdog::quiet(activity, quiet_after);
+            tokio::pin!(quiet);
+            // hyper gives a connection 16 KiB of buffers as it starts serving it: until the
+            // client sends something, the connection costs a few hundred bytes instead.
+            // (`readable` may answer before any byte has come; a peek waits for one.)
+            let mut first_byte = [0u8; 1];
+            let sent_something = tokio::select! {
+                peeked = stream.peek(&mut first_byte) => peeked.is_ok_and(|bytes| bytes > 0),
+                () = &mut quiet => {
+                    tracing::debug!(%remote, "closed a connection that sent nothing");
+                    false
+                }
+                () = stopping(&mut stop_watch) => false,
+            };
+            if sent_something {
+                let connection = http.serve_connection(TokioIo::new(stream), per_request);
+                tokio::pin!(connection);
+                tokio::select! {
+                    closed = connection.as_mut() => if let Err(error) = closed {
+                        tracing::debug!(%remote, %error, "connection closed with an error");
+                    },
+                    () = &mut quiet => {
+                        tracing::debug!(%remote, "closed a connection gone quiet");
+                    }
+                    () = stopping(&mut stop_watch) => {
+                        // Between requests nothing is lost by closing now; a request in
+                        // flight is answered first, and then the connection closes.
+                        if activity.in_progress() {
+                            connection.as_mut().graceful_shutdown();
+                            let _ = connection.await;
+                        }
+                    }
                 }
             }
-            drop(slot);
+            metrics.connection_closed();
+            drop((slot, address_slot, stop_watch));
         });
-    }
-
-    drop(listener);
-    if tokio::time::timeout(settings.shutdown_grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!("shutdown grace period over; dropping connections still open");
     }
 }
 

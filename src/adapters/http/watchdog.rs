@@ -26,6 +26,11 @@ impl Activity {
     pub fn end(&self) {
         self.ended.fetch_add(1, Ordering::Relaxed);
     }
+
+    /// Whether a request has begun and not yet been answered.
+    pub fn in_progress(&self) -> bool {
+        self.ended.load(Ordering::Relaxed) != self.begun.load(Ordering::Relaxed)
+    }
 }
 
 /// Resolves once a whole `period` has passed in which `activity` began no request and had
@@ -38,8 +43,7 @@ pub async fn quiet(activity: &Activity, period: Duration) {
     loop {
         ticks.tick().await;
         let begun = activity.begun.load(Ordering::Relaxed);
-        let in_progress = activity.ended.load(Ordering::Relaxed) != begun;
-        if begun == begun_before && !in_progress {
+        if begun == begun_before && !activity.in_progress() {
             return;
         }
         begun_before = begun;

@@ -6,6 +6,10 @@
 //! takes a mutex per label set on every record). Torrent and peer gauges are read from the
 //! repository when Prometheus scrapes, not counted on every announce.
 //!
+//! The process's own figures (`process_resident_memory_bytes`, CPU seconds, open file
+//! descriptors, start time) come from the `prometheus` crate's process collector, under the
+//! names the Go original's client library gave them, for dashboards built on those.
+//!
 //! The Go original's `requests` and `forwarder_status` keep their exact names, so the exporter
 //! adds no `_total` suffix, unit, `target_info` or scope labels of its own; our counters carry
 //! `_total` in their names.
@@ -15,13 +19,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{BoundCounter, Counter, Meter, MeterProvider as _};
+use opentelemetry::metrics::{
+    BoundCounter, BoundUpDownCounter, Counter, Meter, MeterProvider as _,
+};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use parking_lot::Mutex;
 use prometheus::{Histogram, HistogramOpts, HistogramVec, Registry, TextEncoder};
 
 use crate::domain::peer::Event;
-use crate::ports::metrics::{FailureKind, ForwardOutcome, RequestOutcome, Route};
+use crate::ports::metrics::{
+    ConnectionRefusal, FailureKind, ForwardOutcome, RequestOutcome, Route,
+};
 use crate::ports::{Metrics, MetricsReport, StoreTotals};
 
 /// Seconds; a tracker answers in microseconds, so the buckets start low.
@@ -48,6 +56,8 @@ const FAILURES: [(FailureKind, &str); 8] = [
     (FailureKind::TorrentLimit, "torrent_limit"),
     (FailureKind::PeerIdTaken, "peer_id_taken"),
 ];
+const REFUSALS: [(ConnectionRefusal, &str); 1] =
+    [(ConnectionRefusal::AddressCap, "max_connections_per_ip")];
 const OUTCOMES: [(ForwardOutcome, &str); 4] = [
     (ForwardOutcome::Ok, "ok"),
     (ForwardOutcome::Timeout, "timeout"),
@@ -81,6 +91,8 @@ pub struct PrometheusMetrics {
     forward_latency: HistogramVec,
     upstream_peers: BoundCounter<u64>,
     expired: BoundCounter<u64>,
+    connections: BoundUpDownCounter<i64>,
+    refusals: [BoundCounter<u64>; 1],
 }
 
 impl PrometheusMetrics {
@@ -136,6 +148,17 @@ impl PrometheusMetrics {
             "Peers dropped for not announcing within PEER_AGE",
         )
         .bind(&[]);
+        let connections = meter
+            .i64_up_down_counter("retracker_connections")
+            .with_description("Connections open and being served")
+            .build()
+            .bind(&[]);
+        let refusals_counter = counter(
+            "retracker_connections_refused_total",
+            "Connections closed as soon as they were accepted, by reason",
+        );
+        let refusals =
+            REFUSALS.map(|(_, reason)| refusals_counter.bind(&[KeyValue::new("reason", reason)]));
 
         let request_latency_vec = histogram(
             &registry,
@@ -170,10 +193,12 @@ impl PrometheusMetrics {
             .collect();
 
         register_gauges(&meter, totals);
-        // Unlabelled counters appear once touched; touch them so dashboards see zeros.
-        for counter in [&go_requests, &upstream_peers, &expired] {
+        register_process_collector(&registry)?;
+        // Counters appear once touched; touch them so dashboards see zeros.
+        for counter in [&go_requests, &upstream_peers, &expired].into_iter().chain(&refusals) {
             counter.add(0);
         }
+        connections.add(0);
 
         Ok(Self {
             registry,
@@ -189,6 +214,8 @@ impl PrometheusMetrics {
             forward_latency,
             upstream_peers,
             expired,
+            connections,
+            refusals,
         })
     }
 }
@@ -205,6 +232,20 @@ fn histogram(
         HistogramVec::new(opts, &[label]).map_err(|error| format!("{name}: {error}"))?;
     registry.register(Box::new(histogram.clone())).map_err(|error| format!("{name}: {error}"))?;
     Ok(histogram)
+}
+
+/// `process_*`: read from /proc when Prometheus scrapes, so Linux only.
+fn register_process_collector(registry: &Registry) -> Result<(), String> {
+    #[cfg(target_os = "linux")]
+    {
+        let collector = prometheus::process_collector::ProcessCollector::for_self();
+        registry.register(Box::new(collector)).map_err(|error| format!("process metrics: {error}"))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = registry;
+        Ok(())
+    }
 }
 
 /// Torrents and peers, read from the repository when Prometheus scrapes.
@@ -318,6 +359,19 @@ impl Metrics for PrometheusMetrics {
 
     fn peers_expired(&self, peers: usize) {
         self.expired.add(peers as u64);
+    }
+
+    fn connection_opened(&self) {
+        self.connections.add(1);
+    }
+
+    fn connection_closed(&self) {
+        self.connections.add(-1);
+    }
+
+    fn connection_refused(&self, why: ConnectionRefusal) {
+        let index = REFUSALS.iter().position(|(r, _)| *r == why).expect("every refusal is listed");
+        self.refusals[index].add(1);
     }
 }
 
