@@ -145,6 +145,19 @@ async fn a_second_client_gets_the_first_as_a_6_byte_peer() {
 }
 
 #[tokio::test]
+async fn udp_can_serve_alone() {
+    let config = Config { udp_listen_addr: "127.0.0.1:0".into(), ..Config::default() };
+    let tracker = start_on("off", config).await;
+    assert_eq!(tracker.running.local_addr(), None, "no HTTP");
+    let udp = tracker.running.udp_local_addr().unwrap();
+    let client = Client::new(udp).await;
+    udp_announce(&client, &UdpAnnounce::new(1, 1)).await;
+    let answer = udp_announce(&client, &UdpAnnounce::new(1, 2)).await;
+    assert_eq!(announce_answer(&answer, 6).2, vec!["127.0.0.1:7001".parse().unwrap()]);
+    tracker.running.stop().await;
+}
+
+#[tokio::test]
 async fn over_ipv6_peers_are_18_bytes() {
     let (tracker, udp) = start_udp("[::1]:0", Config::default()).await;
     let (first, second) = (Client::new(udp).await, Client::new(udp).await);

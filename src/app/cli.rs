@@ -13,7 +13,7 @@ use super::config::Overrides;
 #[derive(Debug, Parser)]
 #[command(name = "retracker", version, disable_version_flag = true, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// Listen address: ":PORT" (all interfaces), "IP:PORT" or "[IPv6]:PORT"
+    /// Listen address: ":PORT" (all interfaces), "IP:PORT", "[IPv6]:PORT", or "off" for no HTTP
     /// [env: LISTEN_ADDR] [default: :80]
     #[arg(short = 'l', long = "listen", value_name = "ADDR")]
     listen_addr: Option<String>,

@@ -19,6 +19,8 @@ use crate::domain::time::PeerAge;
 /// Bytes a request head needs besides its query string: the request line's method, path and
 /// version, and a handful of ordinary headers.
 const HEAD_ROOM: usize = 1024;
+/// The `listen_addr` that turns HTTP off.
+const HTTP_OFF: &str = "off";
 /// Far past any file descriptor limit; it keeps the connection semaphore (and the UDP
 /// announce one) within its bounds.
 const MAX_CONNECTIONS_CEILING: usize = 10_000_000;
@@ -27,7 +29,8 @@ const MAX_CONNECTIONS_CEILING: usize = 10_000_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// `:PORT` (every interface, IPv4 and IPv6), `IP:PORT` or `[IPv6]:PORT`.
+    /// `:PORT` (every interface, IPv4 and IPv6), `IP:PORT` or `[IPv6]:PORT`; `off` for no
+    /// HTTP (a UDP-only tracker).
     pub listen_addr: String,
     /// UDP (BEP 15) address, as `listen_addr`; empty (the default) for no UDP.
     pub udp_listen_addr: String,
@@ -244,8 +247,16 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid =
             |key, problem: &str| Err(ConfigError::Invalid { key, problem: problem.into() });
-        if let Err(problem) = ListenAddr::parse(&self.listen_addr) {
-            return invalid("listen_addr", &problem);
+        if self.listen_addr != HTTP_OFF {
+            if let Err(problem) = ListenAddr::parse(&self.listen_addr) {
+                return invalid("listen_addr", &problem);
+            }
+        } else if self.udp_listen_addr.is_empty() {
+            return invalid(
+                "listen_addr",
+                "off, and udp_listen_addr is empty: nothing would be served; give either an \
+                 address, e.g. --udp :6969",
+            );
         }
         if !self.udp_listen_addr.is_empty() {
             if let Err(problem) = ListenAddr::parse(&self.udp_listen_addr) {
@@ -301,8 +312,10 @@ impl Config {
         Ok(())
     }
 
-    pub fn listen(&self) -> ListenAddr {
-        ListenAddr::parse(&self.listen_addr).expect("validated on load")
+    /// Where to serve HTTP, if anywhere.
+    pub fn listen(&self) -> Option<ListenAddr> {
+        (self.listen_addr != HTTP_OFF)
+            .then(|| ListenAddr::parse(&self.listen_addr).expect("validated on load"))
     }
 
     /// Where to serve UDP, if anywhere.
@@ -371,7 +384,7 @@ mod tests {
     fn defaults_match_the_go_original() {
         let config = Config::load_from(&Overrides::default(), no_env).unwrap();
         assert_eq!(config, Config::default());
-        assert_eq!(config.listen(), ListenAddr::AllInterfaces(80));
+        assert_eq!(config.listen(), Some(ListenAddr::AllInterfaces(80)));
         assert_eq!(config.peer_age().duration(), Duration::from_secs(180 * 60));
         assert_eq!(config.forward_timeout, 2);
         assert_eq!(config.interval(), Duration::from_secs(30));
@@ -392,7 +405,7 @@ mod tests {
             ("PATH", "/usr/bin"),
         ]);
         let config = Config::load_from(&Overrides::default(), &env).unwrap();
-        assert_eq!(config.listen(), ListenAddr::AllInterfaces(9000));
+        assert_eq!(config.listen(), Some(ListenAddr::AllInterfaces(9000)));
         assert_eq!(config.peer_age().duration(), Duration::from_secs(30));
         assert!(config.debug_mode && config.x_real_ip);
         assert_eq!((config.announce_interval, config.max_numwant), (60, 20));
@@ -405,7 +418,7 @@ mod tests {
             ..Overrides::default()
         };
         let config = Config::load_from(&flags, &env).unwrap();
-        assert_eq!(config.listen(), ListenAddr::Specific("127.0.0.1:9001".parse().unwrap()));
+        assert_eq!(config.listen(), Some(ListenAddr::Specific("127.0.0.1:9001".parse().unwrap())));
         assert_eq!(config.announce_interval, 45);
         assert!(config.enable_prometheus);
         assert!(config.debug_mode, "an absent flag leaves the environment's value");
@@ -442,6 +455,17 @@ mod tests {
             Overrides { udp_listen_addr: Some("[::1]:6970".into()), ..Overrides::default() };
         let config = Config::load_from(&flags, env_of(&[("UDP_LISTEN_ADDR", ":6969")])).unwrap();
         assert_eq!(config.udp_listen(), Some(ListenAddr::Specific("[::1]:6970".parse().unwrap())));
+    }
+
+    #[test]
+    fn http_may_be_off_when_udp_is_on() {
+        let udp_only = env_of(&[("LISTEN_ADDR", "off"), ("UDP_LISTEN_ADDR", ":6969")]);
+        let config = Config::load_from(&Overrides::default(), udp_only).unwrap();
+        assert_eq!(config.listen(), None);
+        let error = Config::load_from(&Overrides::default(), env_of(&[("LISTEN_ADDR", "off")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("invalid listen_addr: off, and udp_listen_addr is empty"));
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub enum StartError {
 
 /// A tracker that is serving; [`Running::stop`] shuts it down.
 pub struct Running {
-    local_addr: SocketAddr,
+    local_addr: Option<SocketAddr>,
     udp_addr: Option<SocketAddr>,
     tracker: Arc<Tracker>,
     stop: watch::Sender<bool>,
@@ -63,8 +63,8 @@ pub struct Running {
 }
 
 impl Running {
-    /// Where it listens; with port 0 in the config, the port the system picked.
-    pub fn local_addr(&self) -> SocketAddr {
+    /// Where it serves HTTP, if it does; with port 0 in the config, the port the system picked.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local_addr
     }
 
@@ -111,8 +111,14 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     }
     let tracker = Arc::new(tracker);
 
-    let listener = bind(config)?;
-    let local_addr = listener.local_addr().map_err(|source| bind_error(config, source))?;
+    let listener = match config.listen() {
+        Some(listen) => Some(bind(config, listen)?),
+        None => None,
+    };
+    let local_addr = match &listener {
+        Some(listener) => Some(listener.local_addr().map_err(|source| bind_error(config, source))?),
+        None => None,
+    };
     let udp_socket = match config.udp_listen() {
         Some(listen) => {
             let ids =
@@ -127,54 +133,58 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         }
         None => None,
     };
-    let limits = RequestLimits {
-        max_query_length: config.max_query_length,
-        max_scrape_hashes: config.max_scrape_hashes,
-    };
-    let endpoints = Endpoints {
-        tracker: tracker.clone() as Arc<dyn TrackerService>,
-        metrics: metrics.clone(),
-        limits,
-    };
-    let front_end = http::front_end(endpoints, report, config.x_real_ip);
-    let server_settings = ServerSettings {
-        header_read_timeout: Duration::from_secs(config.header_read_timeout),
-        max_connections: config.max_connections,
-        max_connections_per_ip: config.connections_per_address(),
-        max_header_bytes: config.max_header_bytes,
-        shutdown_grace: SHUTDOWN_GRACE,
-    };
 
     let (stop, stopped) = watch::channel(false);
-    let mut server_stop = stopped.clone();
-    let shutdown = async move {
-        let _ = server_stop.wait_for(|stopped| *stopped).await;
-    };
-    let server =
-        tokio::spawn(http::serve(listener, front_end, server_settings, metrics.clone(), shutdown));
-    let mut tasks = vec![server];
+    let mut tasks = Vec::new();
+    let service = tracker.clone() as Arc<dyn TrackerService>;
+    if let Some(listener) = listener {
+        let limits = RequestLimits {
+            max_query_length: config.max_query_length,
+            max_scrape_hashes: config.max_scrape_hashes,
+        };
+        let endpoints = Endpoints { tracker: service.clone(), metrics: metrics.clone(), limits };
+        let front_end = http::front_end(endpoints, report, config.x_real_ip);
+        let settings = ServerSettings {
+            header_read_timeout: Duration::from_secs(config.header_read_timeout),
+            max_connections: config.max_connections,
+            max_connections_per_ip: config.connections_per_address(),
+            max_header_bytes: config.max_header_bytes,
+            shutdown_grace: SHUTDOWN_GRACE,
+        };
+        let shutdown = stopped_signal(stopped.clone());
+        tasks.push(tokio::spawn(http::serve(
+            listener,
+            front_end,
+            settings,
+            metrics.clone(),
+            shutdown,
+        )));
+    }
     if let Some((socket, ids)) = udp_socket {
-        let udp_front_end = UdpFrontEnd {
-            tracker: tracker.clone() as Arc<dyn TrackerService>,
-            metrics,
-            clock,
-            ids,
-            settings: UdpSettings {
-                max_scrape_hashes: config.max_scrape_hashes,
-                max_in_flight: config.udp_max_in_flight,
-                shutdown_grace: SHUTDOWN_GRACE,
-            },
+        let settings = UdpSettings {
+            max_scrape_hashes: config.max_scrape_hashes,
+            max_in_flight: config.udp_max_in_flight,
+            shutdown_grace: SHUTDOWN_GRACE,
         };
-        let mut udp_stop = stopped.clone();
-        let shutdown = async move {
-            let _ = udp_stop.wait_for(|stopped| *stopped).await;
-        };
-        tasks.push(tokio::spawn(udp::serve(socket, udp_front_end, shutdown)));
+        let front_end = UdpFrontEnd { tracker: service, metrics, clock, ids, settings };
+        let shutdown = stopped_signal(stopped.clone());
+        tasks.push(tokio::spawn(udp::serve(socket, front_end, shutdown)));
     }
     let sweep_every = Duration::from_secs(config.sweep_interval);
     tasks.push(tokio::spawn(sweep_periodically(tracker.clone(), sweep_every, stopped)));
 
     Ok(Running { local_addr, udp_addr, tracker, stop, tasks, forwarders: forwarder_count })
+}
+
+/// An address as the start-up log shows it: the bare address (tests and scripts read it), or
+/// `off`.
+fn shown(addr: Option<SocketAddr>) -> String {
+    addr.map_or_else(|| "off".to_owned(), |addr| addr.to_string())
+}
+
+/// Resolves once `stopped` says so: each server's shutdown signal.
+async fn stopped_signal(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stopped| *stopped).await;
 }
 
 /// Runs the tracker until SIGINT or SIGTERM.
@@ -183,8 +193,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let file_limit = open_files::raise_and_log();
     let running = start(&config, Arc::new(SystemClock)).await?;
     tracing::info!(
-        listen = %running.local_addr(),
-        udp = ?running.udp_local_addr(),
+        listen = %shown(running.local_addr()),
+        udp = %shown(running.udp_local_addr()),
         peer_age_minutes = config.peer_age,
         interval_secs = config.announce_interval,
         x_real_ip = config.x_real_ip,
@@ -259,9 +269,9 @@ fn forwarding(
     Ok(Forwarding::new(upstreams, repository, clock, metrics, timeout, rules))
 }
 
-fn bind(config: &Config) -> Result<tokio::net::TcpListener, StartError> {
+fn bind(config: &Config, listen: ListenAddr) -> Result<tokio::net::TcpListener, StartError> {
     let mut last_error = None;
-    for addr in config.listen().candidates() {
+    for addr in listen.candidates() {
         match http::bind(addr) {
             Ok(listener) => return Ok(listener),
             Err(error) => last_error = Some(error),
