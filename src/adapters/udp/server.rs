@@ -238,9 +238,93 @@ fn announce_request(announce: Announce) -> AnnounceRequest {
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use super::*;
+    use crate::domain::announce::AnnounceResponse;
     use crate::domain::ids::{InfoHash, PeerId};
-    use crate::domain::peer::Event;
+    use crate::domain::peer::{Endpoint, Event, Peer, PeerList};
+    use crate::domain::time::Timestamp;
+    use crate::ports::clock::MockClock;
+    use crate::ports::metrics::MockMetrics;
+    use crate::ports::tracker_service::MockTrackerService;
+
+    const NOW: Timestamp = Timestamp::from_secs(1_700_000_000);
+
+    fn front_end(tracker: MockTrackerService, metrics: MockMetrics) -> UdpFrontEnd {
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(NOW);
+        UdpFrontEnd {
+            tracker: Arc::new(tracker),
+            metrics: Arc::new(metrics),
+            clock: Arc::new(clock),
+            ids: ConnectionIds::with_key([1; 16]),
+            settings: UdpSettings {
+                max_scrape_hashes: 10,
+                max_in_flight: 10,
+                shutdown_grace: Duration::from_secs(1),
+            },
+        }
+    }
+
+    /// An answer with one peer of each family.
+    fn both_families() -> AnnounceResponse {
+        let mut peers = PeerList::default();
+        let v4 = Endpoint { ip: Ipv4Addr::new(192, 0, 2, 7), port: 7 };
+        peers.v4.push(Peer { id: None, endpoint: v4 });
+        let v6 = Endpoint { ip: "2001:db8::7".parse().unwrap(), port: 7 };
+        peers.v6.push(Peer { id: None, endpoint: v6 });
+        AnnounceResponse {
+            interval: Duration::from_secs(30),
+            min_interval: Duration::from_secs(15),
+            stats: SwarmStats::default(),
+            peers,
+            upstream: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_mapped_ipv4_client_is_an_ipv4_client() {
+        let mut tracker = MockTrackerService::new();
+        tracker
+            .expect_announce()
+            .withf(|_, ip| *ip == IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)))
+            .times(1)
+            .returning(|_, _| Ok(both_families()));
+        let mut metrics = MockMetrics::new();
+        metrics.expect_request().times(1).return_const(());
+        let front_end = front_end(tracker, metrics);
+        let from: SocketAddr = "[::ffff:198.51.100.1]:6881".parse().unwrap();
+        let id = front_end.ids.issue("198.51.100.1".parse().unwrap(), NOW);
+        let mut out = Vec::new();
+        let mut packet = id.to_be_bytes().to_vec();
+        packet.extend(1u32.to_be_bytes());
+        packet.extend(9u32.to_be_bytes());
+        packet.extend([0; 82]);
+        let announce = front_end.answer(&packet, from, &mut out).expect("its id is valid");
+        front_end.announce(announce, from, &mut out).await;
+        assert_eq!(out[20..], [192, 0, 2, 7, 0, 7], "one 6-byte peer");
+    }
+
+    #[test]
+    fn nothing_from_port_zero_is_answered_not_even_a_connect() {
+        let mut metrics = MockMetrics::new();
+        metrics
+            .expect_bad_packet()
+            .withf(|why| *why == BadPacket::PortZero)
+            .times(1)
+            .return_const(());
+        let front_end = front_end(MockTrackerService::new(), metrics);
+        let mut connect = request::CONNECT_MAGIC.to_be_bytes().to_vec();
+        connect.extend([0; 8]);
+        let mut out = vec![1];
+        let from: SocketAddr = "192.0.2.1:0".parse().unwrap();
+        assert!(front_end.answer(&connect, from, &mut out).is_none());
+        assert!(out.is_empty());
+        let from: SocketAddr = "192.0.2.1:1".parse().unwrap();
+        front_end.answer(&connect, from, &mut out);
+        assert_eq!(out.len(), 16, "the same connect from a real port");
+    }
 
     fn announce(key: u32) -> Announce {
         Announce {
