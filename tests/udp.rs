@@ -6,6 +6,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::fake_upstream::{Behaviour, FakeUpstream};
 use common::*;
 use retracker::app::Config;
 use tokio::net::UdpSocket;
@@ -320,6 +321,27 @@ async fn the_key_binds_a_peer_across_front_ends() {
     announce_answer(&udp_announce(&client, &as_udp).await, 6);
     let answer = udp_announce(&client, &UdpAnnounce::new(1, 2)).await;
     assert_eq!(announce_answer(&answer, 6), (1, 0, vec![]), "stopped by its key over UDP");
+    tracker.running.stop().await;
+}
+
+#[tokio::test]
+async fn a_udp_announce_is_forwarded_and_gets_upstream_peers() {
+    let upstream = FakeUpstream::start(Behaviour::Compact {
+        peers: vec!["198.51.100.1:1001".parse().unwrap()],
+        interval: 600,
+    })
+    .await;
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(
+        &mut file,
+        format!("- uri: {}\n", upstream.announce_url()).as_bytes(),
+    )
+    .unwrap();
+    let forwards_file = file.path().to_string_lossy().into_owned();
+    let (tracker, udp) =
+        start_udp("127.0.0.1:0", Config { forwards_file, ..Config::default() }).await;
+    let answer = udp_announce(&Client::new(udp).await, &UdpAnnounce::new(1, 1)).await;
+    assert_eq!(announce_answer(&answer, 6).2, vec!["198.51.100.1:1001".parse().unwrap()]);
     tracker.running.stop().await;
 }
 
