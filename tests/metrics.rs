@@ -83,10 +83,19 @@ async fn counters_and_gauges_after_scripted_traffic() {
     assert_eq!(value(&s, r#"retracker_failures_total{kind="missing_field"}"#), 1.0);
     assert_eq!(value(&s, r#"retracker_scrapes_total{front_end="http",result="ok"}"#), 1.0);
     assert_eq!(value(&s, r#"retracker_scrapes_total{front_end="http",result="failed"}"#), 1.0);
-    assert_eq!(value(&s, r#"retracker_request_duration_seconds_count{route="announce"}"#), 7.0);
-    assert_eq!(value(&s, r#"retracker_request_duration_seconds_count{route="scrape"}"#), 2.0);
     assert_eq!(
-        value(&s, r#"retracker_request_duration_seconds_bucket{route="scrape",le="+Inf"}"#),
+        value(&s, r#"retracker_request_duration_seconds_count{front_end="http",route="announce"}"#),
+        7.0
+    );
+    assert_eq!(
+        value(&s, r#"retracker_request_duration_seconds_count{front_end="http",route="scrape"}"#),
+        2.0
+    );
+    assert_eq!(
+        value(
+            &s,
+            r#"retracker_request_duration_seconds_bucket{front_end="http",route="scrape",le="+Inf"}"#
+        ),
         2.0
     );
     assert_eq!(value(&s, "retracker_torrents"), 2.0);

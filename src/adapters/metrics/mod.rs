@@ -93,7 +93,8 @@ pub struct PrometheusMetrics {
     /// By front end and result.
     scrapes: [[BoundCounter<u64>; 2]; FRONT_ENDS.len()],
     failures: [BoundCounter<u64>; FAILURES.len()],
-    request_latency: [Histogram; 2],
+    /// By front end and route.
+    request_latency: [[Histogram; 2]; FRONT_ENDS.len()],
     /// Looked up by name on every forwarding announce: foldhash, not SipHash (names come from
     /// the configuration, not from clients).
     forwarders: HashMap<String, ForwarderCounters, foldhash::fast::RandomState>,
@@ -190,17 +191,19 @@ impl PrometheusMetrics {
         let request_latency_vec = histogram(
             &registry,
             "retracker_request_duration_seconds",
-            "Time to answer a request, by route",
-            "route",
+            "Time to answer a request, by front end and route",
+            &["front_end", "route"],
             REQUEST_BUCKETS,
         )?;
-        let request_latency =
-            ["announce", "scrape"].map(|route| request_latency_vec.with_label_values(&[route]));
+        let request_latency = FRONT_ENDS.map(|(_, front_end)| {
+            ["announce", "scrape"]
+                .map(|route| request_latency_vec.with_label_values(&[front_end, route]))
+        });
         let forward_latency = histogram(
             &registry,
             "retracker_forward_duration_seconds",
             "Time an upstream tracker took to answer, by forwarder",
-            "forwarder",
+            &["forwarder"],
             FORWARD_BUCKETS,
         )?;
         let forwarders = forwarders
@@ -253,12 +256,11 @@ fn histogram(
     registry: &Registry,
     name: &str,
     help: &str,
-    label: &str,
+    labels: &[&str],
     buckets: &[f64],
 ) -> Result<HistogramVec, String> {
     let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
-    let histogram =
-        HistogramVec::new(opts, &[label]).map_err(|error| format!("{name}: {error}"))?;
+    let histogram = HistogramVec::new(opts, labels).map_err(|error| format!("{name}: {error}"))?;
     registry.register(Box::new(histogram.clone())).map_err(|error| format!("{name}: {error}"))?;
     Ok(histogram)
 }
@@ -332,11 +334,11 @@ impl Metrics for PrometheusMetrics {
             Route::Announce => {
                 self.go_requests.add(1);
                 self.announces[front_end][event_index(outcome.event)][result].add(1);
-                self.request_latency[0].observe(took.as_secs_f64());
+                self.request_latency[front_end][0].observe(took.as_secs_f64());
             }
             Route::Scrape => {
                 self.scrapes[front_end][result].add(1);
-                self.request_latency[1].observe(took.as_secs_f64());
+                self.request_latency[front_end][1].observe(took.as_secs_f64());
             }
         }
         if let Some(kind) = outcome.failure {
@@ -465,6 +467,8 @@ mod tests {
             r#"retracker_scrapes_total{front_end="http",result="ok"} 0"#,
             r#"retracker_udp_bad_packets_total{reason="connection_id"} 2"#,
             r#"retracker_udp_bad_packets_total{reason="too_short"} 0"#,
+            r#"retracker_request_duration_seconds_count{front_end="udp",route="scrape"} 1"#,
+            r#"retracker_request_duration_seconds_count{front_end="http",route="scrape"} 0"#,
         ] {
             assert!(text.lines().any(|l| l == line), "no line {line} in\n{text}");
         }
