@@ -16,9 +16,15 @@ const BINARY: &str = env!("CARGO_BIN_EXE_retracker");
 fn retracker(args: &[&str]) -> Command {
     let mut command = Command::new(BINARY);
     command.args(args).env_remove("RUST_LOG");
-    for key in
-        ["LISTEN_ADDR", "PEER_AGE", "DEBUG_MODE", "X_REAL_IP", "CONFIG_FILE", "ENABLE_PROMETHEUS"]
-    {
+    for key in [
+        "LISTEN_ADDR",
+        "UDP_LISTEN_ADDR",
+        "PEER_AGE",
+        "DEBUG_MODE",
+        "X_REAL_IP",
+        "CONFIG_FILE",
+        "ENABLE_PROMETHEUS",
+    ] {
         command.env_remove(key);
     }
     command
@@ -145,6 +151,33 @@ fn a_bad_setting_is_named_and_nothing_starts() {
     let output = retracker(&["-l", "nowhere"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8(output.stderr).unwrap().contains("invalid listen_addr"));
+
+    let output = retracker(&["-l", "off"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "neither HTTP nor UDP");
+    assert!(String::from_utf8(output.stderr).unwrap().contains("invalid listen_addr: off"));
+}
+
+#[test]
+fn udp_alone_answers_a_connect_and_stops_on_sigterm() {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = Server::start(&mut retracker(&["-l", "off", "--udp", &addr]));
+    let lines = server.wait_for_line("serving");
+    let serving = lines.last().unwrap();
+    assert!(
+        serving.contains("listen=off") && serving.contains(&format!("udp={addr}")),
+        "{serving}"
+    );
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut connect = 0x0417_2710_1980u64.to_be_bytes().to_vec();
+    connect.extend([0, 0, 0, 0, 0, 0, 0, 9]); // action connect, transaction id 9
+    socket.send_to(&connect, &addr).unwrap();
+    let mut answer = [0; 64];
+    let (len, _) = socket.recv_from(&mut answer).unwrap();
+    assert_eq!((len, answer[..8].to_vec()), (16, vec![0, 0, 0, 0, 0, 0, 0, 9]));
+    let status = server.terminate();
+    assert!(status.success(), "a clean exit on SIGTERM, got {status}");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use retracker::app::Config;
 
 /// Compose-side variables the binary never sees.
-const COMPOSE_ONLY: [&str; 1] = ["HOST_PORT"];
+const COMPOSE_ONLY: [&str; 2] = ["HOST_PORT", "HOST_UDP_PORT"];
 
 fn file(name: &str) -> String {
     std::fs::read_to_string(format!("{}/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -34,7 +34,7 @@ fn interpolated(text: &str) -> BTreeSet<String> {
 }
 
 #[test]
-fn env_example_names_the_go_settings_and_only_what_the_binary_reads() {
+fn env_example_names_the_go_settings_udp_and_only_what_the_binary_reads() {
     let names = assigned(&file(".env.example"));
     let expected: BTreeSet<String> = [
         "HOST_PORT",
@@ -46,6 +46,8 @@ fn env_example_names_the_go_settings_and_only_what_the_binary_reads() {
         "ENABLE_PROMETHEUS",
         "ANNOUNCE_INTERVAL",
         "FORWARDS_FILE",
+        "HOST_UDP_PORT",
+        "UDP_LISTEN_ADDR",
     ]
     .map(String::from)
     .into();

@@ -77,7 +77,7 @@ async fn served_connection(addr: SocketAddr, peer: u8) -> TcpStream {
 async fn past_the_connection_cap_a_new_connection_waits_until_one_closes() {
     let config = Config { max_connections: 2, header_read_timeout: 120, ..Config::default() };
     let tracker = start_on("127.0.0.1:0", config).await;
-    let addr = tracker.running.local_addr();
+    let addr = tracker.running.local_addr().unwrap();
     let first = served_connection(addr, 1).await;
     let _second = served_connection(addr, 2).await;
 
@@ -105,7 +105,7 @@ async fn past_the_per_address_cap_a_new_connection_is_closed_and_other_addresses
         ..Config::default()
     };
     let tracker = start_on("127.0.0.1:0", config).await;
-    let addr = tracker.running.local_addr();
+    let addr = tracker.running.local_addr().unwrap();
     let _first = served_connection(addr, 1).await;
     let _second = served_connection(addr, 2).await;
 
@@ -137,7 +137,7 @@ async fn past_the_per_address_cap_a_new_connection_is_closed_and_other_addresses
 async fn an_idle_keep_alive_connection_is_closed_after_the_header_read_timeout() {
     let config = Config { header_read_timeout: 2, ..Config::default() };
     let tracker = start_on("127.0.0.1:0", config).await;
-    let addr = tracker.running.local_addr();
+    let addr = tracker.running.local_addr().unwrap();
 
     let mut idle = served_connection(addr, 1).await;
     let after = read_until_closed(&mut idle).await;
@@ -153,7 +153,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_header_read_timeout()
 async fn an_oversized_request_head_is_refused_and_the_tracker_keeps_serving() {
     let config = Config { max_header_bytes: 16 * 1024, ..Config::default() };
     let tracker = start_on("127.0.0.1:0", config).await;
-    let addr = tracker.running.local_addr();
+    let addr = tracker.running.local_addr().unwrap();
     let long_line = format!("GET /announce?pad={} HTTP/1.1\r\nHost: t\r\n\r\n", "x".repeat(20_000));
     let long_header =
         format!("GET /announce HTTP/1.1\r\nHost: t\r\nX-Pad: {}\r\n\r\n", "x".repeat(20_000));
@@ -189,7 +189,7 @@ async fn an_oversized_head_gets_431_when_the_server_has_read_all_of_it() {
     let config = Config { max_query_length: 128, max_header_bytes: 2_048, ..Config::default() };
     let tracker = start_on("127.0.0.1:0", config).await;
     let request = format!("GET /announce HTTP/1.1\r\nX-Pad: {}\r\n\r\n", "x".repeat(3_000));
-    let mut stream = TcpStream::connect(tracker.running.local_addr()).await.unwrap();
+    let mut stream = TcpStream::connect(tracker.running.local_addr().unwrap()).await.unwrap();
     stream.write_all(request.as_bytes()).await.unwrap();
     let answer = String::from_utf8_lossy(&read_until_closed(&mut stream).await).to_string();
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer:?}");

@@ -54,21 +54,48 @@ async fn counters_and_gauges_after_scripted_traffic() {
 
     let s = samples(base).await;
     assert_eq!(value(&s, "requests"), 7.0, "the Go original's count of announce requests");
-    assert_eq!(value(&s, r#"retracker_announces_total{event="started",result="ok"}"#), 2.0);
-    assert_eq!(value(&s, r#"retracker_announces_total{event="none",result="ok"}"#), 1.0);
-    assert_eq!(value(&s, r#"retracker_announces_total{event="paused",result="ok"}"#), 1.0);
-    assert_eq!(value(&s, r#"retracker_announces_total{event="completed",result="ok"}"#), 1.0);
-    assert_eq!(value(&s, r#"retracker_announces_total{event="unknown",result="failed"}"#), 1.0);
-    assert_eq!(value(&s, r#"retracker_announces_total{event="started",result="failed"}"#), 1.0);
+    assert_eq!(
+        value(&s, r#"retracker_announces_total{event="started",front_end="http",result="ok"}"#),
+        2.0
+    );
+    assert_eq!(
+        value(&s, r#"retracker_announces_total{event="none",front_end="http",result="ok"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(&s, r#"retracker_announces_total{event="paused",front_end="http",result="ok"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(&s, r#"retracker_announces_total{event="completed",front_end="http",result="ok"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(&s, r#"retracker_announces_total{event="unknown",front_end="http",result="failed"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(&s, r#"retracker_announces_total{event="started",front_end="http",result="failed"}"#),
+        1.0
+    );
     assert_eq!(value(&s, r#"retracker_failures_total{kind="invalid_field"}"#), 1.0);
     assert_eq!(value(&s, r#"retracker_failures_total{kind="port_zero"}"#), 1.0);
     assert_eq!(value(&s, r#"retracker_failures_total{kind="missing_field"}"#), 1.0);
-    assert_eq!(value(&s, r#"retracker_scrapes_total{result="ok"}"#), 1.0);
-    assert_eq!(value(&s, r#"retracker_scrapes_total{result="failed"}"#), 1.0);
-    assert_eq!(value(&s, r#"retracker_request_duration_seconds_count{route="announce"}"#), 7.0);
-    assert_eq!(value(&s, r#"retracker_request_duration_seconds_count{route="scrape"}"#), 2.0);
+    assert_eq!(value(&s, r#"retracker_scrapes_total{front_end="http",result="ok"}"#), 1.0);
+    assert_eq!(value(&s, r#"retracker_scrapes_total{front_end="http",result="failed"}"#), 1.0);
     assert_eq!(
-        value(&s, r#"retracker_request_duration_seconds_bucket{route="scrape",le="+Inf"}"#),
+        value(&s, r#"retracker_request_duration_seconds_count{front_end="http",route="announce"}"#),
+        7.0
+    );
+    assert_eq!(
+        value(&s, r#"retracker_request_duration_seconds_count{front_end="http",route="scrape"}"#),
+        2.0
+    );
+    assert_eq!(
+        value(
+            &s,
+            r#"retracker_request_duration_seconds_bucket{front_end="http",route="scrape",le="+Inf"}"#
+        ),
         2.0
     );
     assert_eq!(value(&s, "retracker_torrents"), 2.0);

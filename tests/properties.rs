@@ -1,6 +1,6 @@
 //! Property tests for the code that reads untrusted bytes: the announce and scrape query
-//! parser, the bencode decoder (with the encoder, in round trips) and the reader of upstream
-//! answers. The fuzz targets under `fuzz/` search the same code far longer; these keep the
+//! parser, the UDP (BEP 15) request reader, the bencode decoder (with the encoder, in round
+//! trips) and the reader of upstream answers. The fuzz targets under `fuzz/` search the same code far longer; these keep the
 //! main claims checked on every `cargo test`.
 //!
 //! 128 cases per property unless `PROPTEST_CASES` is set (set it high for a long local run).
@@ -15,6 +15,7 @@ use retracker::adapters::bencode::decode::{DecodeError, MAX_DEPTH, Value, decode
 use retracker::adapters::bencode::encode;
 use retracker::adapters::forwarder::answer;
 use retracker::adapters::http::query::{self, AnnounceQuery, RequestError};
+use retracker::adapters::udp::request::{self as udp, Malformed, Request};
 use retracker::domain::address;
 use retracker::domain::announce::AnnounceRequest;
 use retracker::domain::identity::PeerKey;
@@ -756,5 +757,126 @@ proptest! {
         prop_assert_eq!(got6, want6);
         let interval = interval.map(|s| std::time::Duration::from_secs(s.unsigned_abs()));
         prop_assert_eq!(answer.interval, interval);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// UDP datagrams
+// ---------------------------------------------------------------------------------------------
+
+/// The scrape limit the UDP properties parse under.
+const UDP_HASH_LIMIT: usize = 74;
+
+/// An announce's fields as a client might send them, and bytes to follow its 98.
+#[derive(Debug, Clone)]
+struct UdpAnnounce {
+    connection_id: u64,
+    transaction_id: u32,
+    info_hash: [u8; 20],
+    peer_id: [u8; 20],
+    numbers: [u64; 3],
+    event: u32,
+    ip: [u8; 4],
+    key: u32,
+    num_want: i32,
+    port: u16,
+    trailer: Vec<u8>,
+}
+
+prop_compose! {
+    fn udp_announce()(
+        connection_id in any::<u64>(),
+        transaction_id in any::<u32>(),
+        info_hash in id_bytes(),
+        peer_id in id_bytes(),
+        numbers in any::<[u64; 3]>(),
+        event in 0u32..4,
+        ip in any::<[u8; 4]>(),
+        key in any::<u32>(),
+        num_want in any::<i32>(),
+        port in any::<u16>(),
+        trailer in vec(any::<u8>(), 0..40),
+    ) -> UdpAnnounce {
+        UdpAnnounce {
+            connection_id, transaction_id, info_hash, peer_id, numbers, event, ip, key,
+            num_want, port, trailer,
+        }
+    }
+}
+
+impl UdpAnnounce {
+    fn packet(&self) -> Vec<u8> {
+        let mut packet = self.connection_id.to_be_bytes().to_vec();
+        packet.extend(udp::ACTION_ANNOUNCE.to_be_bytes());
+        packet.extend(self.transaction_id.to_be_bytes());
+        packet.extend(self.info_hash);
+        packet.extend(self.peer_id);
+        for number in self.numbers {
+            packet.extend(number.to_be_bytes());
+        }
+        packet.extend(self.event.to_be_bytes());
+        packet.extend(self.ip);
+        packet.extend(self.key.to_be_bytes());
+        packet.extend(self.num_want.to_be_bytes());
+        packet.extend(self.port.to_be_bytes());
+        packet.extend(&self.trailer);
+        packet
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Any bytes at all are read or refused, never a panic; a refusal without a header is
+    /// the silent kind, and nothing shorter than an announce reads as one.
+    #[test]
+    fn any_datagram_parses_or_fails_cleanly(packet in vec(any::<u8>(), 0..200)) {
+        match udp::parse(&packet, UDP_HASH_LIMIT) {
+            Err(Malformed::TooShort(len)) => prop_assert!(len < udp::HEADER_LEN),
+            Ok(Request::Announce(_)) => prop_assert!(packet.len() >= udp::ANNOUNCE_LEN),
+            _ => prop_assert!(packet.len() >= udp::HEADER_LEN),
+        }
+    }
+
+    /// Every field of an announce reads back as written, whatever follows it.
+    #[test]
+    fn udp_announce_round_trips(sent in udp_announce()) {
+        let Ok(Request::Announce(read)) = udp::parse(&sent.packet(), UDP_HASH_LIMIT) else {
+            return Err(TestCaseError::fail("not read as an announce"));
+        };
+        let events = [Event::Periodic, Event::Completed, Event::Started, Event::Stopped];
+        prop_assert_eq!(read.connection_id, sent.connection_id);
+        prop_assert_eq!(read.transaction_id, sent.transaction_id);
+        prop_assert_eq!(read.info_hash, InfoHash(sent.info_hash));
+        prop_assert_eq!(read.peer_id, PeerId(sent.peer_id));
+        prop_assert_eq!([read.downloaded, read.left, read.uploaded], sent.numbers);
+        prop_assert_eq!(read.event, events[sent.event as usize]);
+        let ip = Some(Ipv4Addr::from(sent.ip)).filter(|ip| !ip.is_unspecified());
+        prop_assert_eq!(read.ip, ip);
+        prop_assert_eq!(read.key, sent.key);
+        prop_assert_eq!(read.num_want, u32::try_from(sent.num_want).ok());
+        prop_assert_eq!(read.port, sent.port);
+    }
+
+    /// A scrape reads back its hashes in order, up to the limit and no further.
+    #[test]
+    fn udp_scrape_round_trips(
+        hashes in vec(id_bytes(), 1..=UDP_HASH_LIMIT + 3),
+        transaction_id in any::<u32>(),
+    ) {
+        let mut packet = 7u64.to_be_bytes().to_vec();
+        packet.extend(udp::ACTION_SCRAPE.to_be_bytes());
+        packet.extend(transaction_id.to_be_bytes());
+        packet.extend(hashes.iter().flatten());
+        match udp::parse(&packet, UDP_HASH_LIMIT) {
+            Ok(Request::Scrape(scrape)) => {
+                prop_assert!(hashes.len() <= UDP_HASH_LIMIT);
+                let expected: Vec<InfoHash> = hashes.iter().copied().map(InfoHash).collect();
+                prop_assert_eq!(scrape.info_hashes, expected);
+                prop_assert_eq!(scrape.transaction_id, transaction_id);
+            }
+            Err(Malformed::Answerable { .. }) => prop_assert!(hashes.len() > UDP_HASH_LIMIT),
+            other => return Err(TestCaseError::fail(format!("{other:?}"))),
+        }
     }
 }

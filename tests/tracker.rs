@@ -300,14 +300,16 @@ async fn the_ip_parameter_is_honoured_only_when_allowed() {
 async fn a_client_that_sends_half_a_request_is_cut_off_and_does_not_block_shutdown() {
     let config = Config { header_read_timeout: 1, ..Config::default() };
     let tracker = start_on("127.0.0.1:0", config).await;
-    let mut slow = tokio::net::TcpStream::connect(tracker.running.local_addr()).await.unwrap();
+    let mut slow =
+        tokio::net::TcpStream::connect(tracker.running.local_addr().unwrap()).await.unwrap();
     slow.write_all(b"GET /announce?info_hash=").await.unwrap();
 
     let mut buffer = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut buffer)).await;
     assert!(closed.is_ok(), "the server closed the half-sent request");
 
-    let mut another = tokio::net::TcpStream::connect(tracker.running.local_addr()).await.unwrap();
+    let mut another =
+        tokio::net::TcpStream::connect(tracker.running.local_addr().unwrap()).await.unwrap();
     another.write_all(b"GET /ann").await.unwrap();
     let stopped = tokio::time::timeout(Duration::from_secs(10), tracker.running.stop()).await;
     assert!(stopped.is_ok(), "shutdown finished despite a half-open request");

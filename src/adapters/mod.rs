@@ -9,3 +9,4 @@ pub mod forwarder;
 pub mod http;
 pub mod memory;
 pub mod metrics;
+pub mod udp;

@@ -13,10 +13,15 @@ use super::config::Overrides;
 #[derive(Debug, Parser)]
 #[command(name = "retracker", version, disable_version_flag = true, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// Listen address: ":PORT" (all interfaces), "IP:PORT" or "[IPv6]:PORT"
+    /// Listen address: ":PORT" (all interfaces), "IP:PORT", "[IPv6]:PORT", or "off" for no HTTP
     /// [env: LISTEN_ADDR] [default: :80]
     #[arg(short = 'l', long = "listen", value_name = "ADDR")]
     listen_addr: Option<String>,
+
+    /// Also serve UDP (BEP 15) here: ":PORT" (all interfaces), "IP:PORT" or "[IPv6]:PORT"
+    /// [env: UDP_LISTEN_ADDR] [default: off]
+    #[arg(short = 'u', long = "udp", value_name = "ADDR")]
+    udp_listen_addr: Option<String>,
 
     /// Keep a peer for this many minutes after its last announce
     /// [env: PEER_AGE] [default: 180]
@@ -70,6 +75,7 @@ More settings (config file key / environment variable, defaults in the README):
   forward_retry_after / FORWARD_RETRY_AFTER  max_upstream_response_bytes / MAX_UPSTREAM_RESPONSE_BYTES
   max_connections / MAX_CONNECTIONS          max_header_bytes / MAX_HEADER_BYTES
   worker_threads / WORKER_THREADS            max_connections_per_ip / MAX_CONNECTIONS_PER_IP
+  udp_max_in_flight / UDP_MAX_IN_FLIGHT
 
 Example: retracker -l :8080 -d";
 
@@ -78,6 +84,7 @@ impl Cli {
         Overrides {
             config_file: self.config_file,
             listen_addr: self.listen_addr,
+            udp_listen_addr: self.udp_listen_addr,
             peer_age: self.peer_age,
             debug_mode: self.debug_mode,
             log_format: self.log_format,
@@ -113,10 +120,13 @@ mod tests {
             "60",
             "-f",
             "f.yml",
+            "--udp",
+            ":6969",
         ])
         .unwrap();
         let overrides = cli.overrides();
         assert_eq!(overrides.listen_addr.as_deref(), Some(":8080"));
+        assert_eq!(overrides.udp_listen_addr.as_deref(), Some(":6969"));
         assert_eq!(overrides.peer_age, Some(90.0));
         assert!(overrides.debug_mode && overrides.x_real_ip && overrides.enable_prometheus);
         assert_eq!(overrides.forward_timeout, Some(5));

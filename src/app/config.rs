@@ -19,15 +19,24 @@ use crate::domain::time::PeerAge;
 /// Bytes a request head needs besides its query string: the request line's method, path and
 /// version, and a handful of ordinary headers.
 const HEAD_ROOM: usize = 1024;
-/// Far past any file descriptor limit; it keeps the connection semaphore within its bounds.
+/// The `listen_addr` that turns HTTP off.
+const HTTP_OFF: &str = "off";
+/// Far past any file descriptor limit; it keeps the connection semaphore (and the UDP
+/// announce one) within its bounds.
 const MAX_CONNECTIONS_CEILING: usize = 10_000_000;
 
 /// The raw settings, in the units users write them in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// `:PORT` (every interface, IPv4 and IPv6), `IP:PORT` or `[IPv6]:PORT`.
+    /// `:PORT` (every interface, IPv4 and IPv6), `IP:PORT` or `[IPv6]:PORT`; `off` for no
+    /// HTTP (a UDP-only tracker).
     pub listen_addr: String,
+    /// UDP (BEP 15) address, as `listen_addr`; empty (the default) for no UDP.
+    pub udp_listen_addr: String,
+    /// UDP announces answered at once (each may wait on forwarders); past it, new ones are
+    /// dropped and their clients retry.
+    pub udp_max_in_flight: usize,
     /// Minutes a peer stays listed after its last announce. Fractions are allowed.
     pub peer_age: f64,
     /// Debug logs: one line per request.
@@ -85,6 +94,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen_addr: ":80".into(),
+            udp_listen_addr: String::new(),
+            udp_max_in_flight: 10_000,
             peer_age: 180.0,
             debug_mode: false,
             log_format: "text".into(),
@@ -118,6 +129,7 @@ impl Default for Config {
 pub struct Overrides {
     pub config_file: Option<PathBuf>,
     pub listen_addr: Option<String>,
+    pub udp_listen_addr: Option<String>,
     pub peer_age: Option<f64>,
     pub debug_mode: bool,
     pub log_format: Option<String>,
@@ -192,9 +204,10 @@ impl Config {
         builder = builder
             .add_source(config::Environment::default().source(Some(Self::environment(&env))));
 
-        let flags: [(&str, Option<config::Value>); 9] = [
+        let flags: [(&str, Option<config::Value>); 10] = [
             ("log_format", overrides.log_format.clone().map(Into::into)),
             ("listen_addr", overrides.listen_addr.clone().map(Into::into)),
+            ("udp_listen_addr", overrides.udp_listen_addr.clone().map(Into::into)),
             ("peer_age", overrides.peer_age.map(Into::into)),
             ("debug_mode", overrides.debug_mode.then_some(true.into())),
             ("x_real_ip", overrides.x_real_ip.then_some(true.into())),
@@ -234,8 +247,21 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid =
             |key, problem: &str| Err(ConfigError::Invalid { key, problem: problem.into() });
-        if let Err(problem) = ListenAddr::parse(&self.listen_addr) {
-            return invalid("listen_addr", &problem);
+        if self.listen_addr != HTTP_OFF {
+            if let Err(problem) = ListenAddr::parse(&self.listen_addr) {
+                return invalid("listen_addr", &problem);
+            }
+        } else if self.udp_listen_addr.is_empty() {
+            return invalid(
+                "listen_addr",
+                "off, and udp_listen_addr is empty: nothing would be served; give either an \
+                 address, e.g. --udp :6969",
+            );
+        }
+        if !self.udp_listen_addr.is_empty() {
+            if let Err(problem) = ListenAddr::parse(&self.udp_listen_addr) {
+                return invalid("udp_listen_addr", &problem);
+            }
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return invalid("log_format", "expected text or json");
@@ -253,6 +279,7 @@ impl Config {
             ("sweep_interval", self.sweep_interval as usize),
             ("header_read_timeout", self.header_read_timeout as usize),
             ("max_connections", self.max_connections),
+            ("udp_max_in_flight", self.udp_max_in_flight),
             ("max_upstream_response_bytes", self.max_upstream_response_bytes),
             ("forward_retry_after", self.forward_retry_after as usize),
         ];
@@ -266,6 +293,9 @@ impl Config {
         }
         if self.max_connections > MAX_CONNECTIONS_CEILING {
             return invalid("max_connections", "must be at most 10000000");
+        }
+        if self.udp_max_in_flight > MAX_CONNECTIONS_CEILING {
+            return invalid("udp_max_in_flight", "must be at most 10000000");
         }
         // A query up to max_query_length must reach the tracker, not be cut off by the head
         // limit with a bare 431.
@@ -282,8 +312,16 @@ impl Config {
         Ok(())
     }
 
-    pub fn listen(&self) -> ListenAddr {
-        ListenAddr::parse(&self.listen_addr).expect("validated on load")
+    /// Where to serve HTTP, if anywhere.
+    pub fn listen(&self) -> Option<ListenAddr> {
+        (self.listen_addr != HTTP_OFF)
+            .then(|| ListenAddr::parse(&self.listen_addr).expect("validated on load"))
+    }
+
+    /// Where to serve UDP, if anywhere.
+    pub fn udp_listen(&self) -> Option<ListenAddr> {
+        (!self.udp_listen_addr.is_empty())
+            .then(|| ListenAddr::parse(&self.udp_listen_addr).expect("validated on load"))
     }
 
     pub fn peer_age(&self) -> PeerAge {
@@ -346,7 +384,7 @@ mod tests {
     fn defaults_match_the_go_original() {
         let config = Config::load_from(&Overrides::default(), no_env).unwrap();
         assert_eq!(config, Config::default());
-        assert_eq!(config.listen(), ListenAddr::AllInterfaces(80));
+        assert_eq!(config.listen(), Some(ListenAddr::AllInterfaces(80)));
         assert_eq!(config.peer_age().duration(), Duration::from_secs(180 * 60));
         assert_eq!(config.forward_timeout, 2);
         assert_eq!(config.interval(), Duration::from_secs(30));
@@ -367,7 +405,7 @@ mod tests {
             ("PATH", "/usr/bin"),
         ]);
         let config = Config::load_from(&Overrides::default(), &env).unwrap();
-        assert_eq!(config.listen(), ListenAddr::AllInterfaces(9000));
+        assert_eq!(config.listen(), Some(ListenAddr::AllInterfaces(9000)));
         assert_eq!(config.peer_age().duration(), Duration::from_secs(30));
         assert!(config.debug_mode && config.x_real_ip);
         assert_eq!((config.announce_interval, config.max_numwant), (60, 20));
@@ -380,7 +418,7 @@ mod tests {
             ..Overrides::default()
         };
         let config = Config::load_from(&flags, &env).unwrap();
-        assert_eq!(config.listen(), ListenAddr::Specific("127.0.0.1:9001".parse().unwrap()));
+        assert_eq!(config.listen(), Some(ListenAddr::Specific("127.0.0.1:9001".parse().unwrap())));
         assert_eq!(config.announce_interval, 45);
         assert!(config.enable_prometheus);
         assert!(config.debug_mode, "an absent flag leaves the environment's value");
@@ -406,6 +444,31 @@ mod tests {
     }
 
     #[test]
+    fn udp_is_off_unless_given_an_address() {
+        let config = Config::load_from(&Overrides::default(), no_env).unwrap();
+        assert_eq!(config.udp_listen(), None);
+        let config =
+            Config::load_from(&Overrides::default(), env_of(&[("UDP_LISTEN_ADDR", ":6969")]))
+                .unwrap();
+        assert_eq!(config.udp_listen(), Some(ListenAddr::AllInterfaces(6969)));
+        let flags =
+            Overrides { udp_listen_addr: Some("[::1]:6970".into()), ..Overrides::default() };
+        let config = Config::load_from(&flags, env_of(&[("UDP_LISTEN_ADDR", ":6969")])).unwrap();
+        assert_eq!(config.udp_listen(), Some(ListenAddr::Specific("[::1]:6970".parse().unwrap())));
+    }
+
+    #[test]
+    fn http_may_be_off_when_udp_is_on() {
+        let udp_only = env_of(&[("LISTEN_ADDR", "off"), ("UDP_LISTEN_ADDR", ":6969")]);
+        let config = Config::load_from(&Overrides::default(), udp_only).unwrap();
+        assert_eq!(config.listen(), None);
+        let error = Config::load_from(&Overrides::default(), env_of(&[("LISTEN_ADDR", "off")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("invalid listen_addr: off, and udp_listen_addr is empty"));
+    }
+
+    #[test]
     fn bad_values_are_named() {
         let cases = [
             ("DEBUG_MODE", "maybe", "debug_mode"),
@@ -413,6 +476,9 @@ mod tests {
             ("PEER_AGE", "soon", "peer_age"),
             ("LISTEN_ADDR", ":http", "invalid listen_addr"),
             ("LISTEN_ADDR", "nowhere", "invalid listen_addr"),
+            ("UDP_LISTEN_ADDR", ":tracker", "invalid udp_listen_addr"),
+            ("UDP_MAX_IN_FLIGHT", "0", "invalid udp_max_in_flight: must be at least 1"),
+            ("UDP_MAX_IN_FLIGHT", "99999999", "invalid udp_max_in_flight: must be at most"),
             ("MAX_NUMWANT", "0", "invalid max_numwant: must be at least 1"),
             ("MAX_QUERY_LENGTH", "10", "invalid max_query_length"),
             ("LOG_FORMAT", "xml", "invalid log_format: expected text or json"),
@@ -431,7 +497,7 @@ mod tests {
     #[test]
     fn every_setting_has_an_environment_variable() {
         let keys = Config::keys();
-        assert_eq!(keys.len(), 25);
+        assert_eq!(keys.len(), 27);
         assert!(keys.contains(&"listen_addr".to_string()));
         assert!(keys.contains(&"max_torrents".to_string()));
     }

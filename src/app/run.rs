@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::config::Config;
+use super::config::{Config, ListenAddr};
 use super::forwarders::{self, ForwarderSpec, ForwardersError};
 use super::forwarding::Forwarding;
 use super::open_files;
@@ -20,6 +20,7 @@ use crate::adapters::forwarder::{self, HttpUpstream};
 use crate::adapters::http::{self, Endpoints, RequestLimits, ServerSettings};
 use crate::adapters::memory::MemoryRepository;
 use crate::adapters::metrics::PrometheusMetrics;
+use crate::adapters::udp::{self, ConnectionIds, UdpFrontEnd, UdpSettings};
 use crate::domain::forwarding::ForwardRules;
 use crate::ports::metrics::NoMetrics;
 use crate::ports::{
@@ -38,6 +39,10 @@ const UPSTREAM_INTERVAL_CEILING: Duration = Duration::from_secs(60 * 60);
 pub enum StartError {
     #[error("cannot listen on {listen}: {source}{hint}")]
     Bind { listen: String, source: io::Error, hint: &'static str },
+    #[error("cannot listen for UDP on {listen}: {source}{hint}")]
+    BindUdp { listen: String, source: io::Error, hint: &'static str },
+    #[error("cannot draw the secret for UDP connection ids from the OS: {0}")]
+    Secret(String),
     #[error("{0}")]
     Forwarders(#[from] ForwardersError),
     #[error("cannot set up forwarding: {0}")]
@@ -48,7 +53,8 @@ pub enum StartError {
 
 /// A tracker that is serving; [`Running::stop`] shuts it down.
 pub struct Running {
-    local_addr: SocketAddr,
+    local_addr: Option<SocketAddr>,
+    udp_addr: Option<SocketAddr>,
     tracker: Arc<Tracker>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -57,9 +63,14 @@ pub struct Running {
 }
 
 impl Running {
-    /// Where it listens; with port 0 in the config, the port the system picked.
-    pub fn local_addr(&self) -> SocketAddr {
+    /// Where it serves HTTP, if it does; with port 0 in the config, the port the system picked.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local_addr
+    }
+
+    /// Where it serves UDP, if it does; with port 0 in the config, the port the system picked.
+    pub fn udp_local_addr(&self) -> Option<SocketAddr> {
+        self.udp_addr
     }
 
     /// Runs a sweep now rather than at the next tick.
@@ -94,47 +105,86 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     let mut tracker = Tracker::new(repository.clone(), clock.clone(), config.tracker_settings())
         .with_metrics(metrics.clone());
     if !forwarders.is_empty() {
-        let forwarding = forwarding(config, forwarders, repository, clock, metrics.clone())?;
+        let forwarding =
+            forwarding(config, forwarders, repository, clock.clone(), metrics.clone())?;
         tracker = tracker.with_forwarding(Arc::new(forwarding));
     }
     let tracker = Arc::new(tracker);
 
-    let listener = bind(config)?;
-    let local_addr = listener.local_addr().map_err(|source| bind_error(config, source))?;
-    let limits = RequestLimits {
-        max_query_length: config.max_query_length,
-        max_scrape_hashes: config.max_scrape_hashes,
+    let listener = match config.listen() {
+        Some(listen) => Some(bind(config, listen)?),
+        None => None,
     };
-    let endpoints = Endpoints {
-        tracker: tracker.clone() as Arc<dyn TrackerService>,
-        metrics: metrics.clone(),
-        limits,
+    let local_addr = match &listener {
+        Some(listener) => Some(listener.local_addr().map_err(|source| bind_error(config, source))?),
+        None => None,
     };
-    let front_end = http::front_end(endpoints, report, config.x_real_ip);
-    let server_settings = ServerSettings {
-        header_read_timeout: Duration::from_secs(config.header_read_timeout),
-        max_connections: config.max_connections,
-        max_connections_per_ip: config.connections_per_address(),
-        max_header_bytes: config.max_header_bytes,
-        shutdown_grace: SHUTDOWN_GRACE,
+    let udp_socket = match config.udp_listen() {
+        Some(listen) => {
+            let ids =
+                ConnectionIds::new().map_err(|error| StartError::Secret(error.to_string()))?;
+            Some((bind_udp(config, listen)?, ids))
+        }
+        None => None,
+    };
+    let udp_addr = match &udp_socket {
+        Some((socket, _)) => {
+            Some(socket.local_addr().map_err(|source| udp_bind_error(config, source))?)
+        }
+        None => None,
     };
 
     let (stop, stopped) = watch::channel(false);
-    let mut server_stop = stopped.clone();
-    let shutdown = async move {
-        let _ = server_stop.wait_for(|stopped| *stopped).await;
-    };
-    let server = tokio::spawn(http::serve(listener, front_end, server_settings, metrics, shutdown));
+    let mut tasks = Vec::new();
+    let service = tracker.clone() as Arc<dyn TrackerService>;
+    if let Some(listener) = listener {
+        let limits = RequestLimits {
+            max_query_length: config.max_query_length,
+            max_scrape_hashes: config.max_scrape_hashes,
+        };
+        let endpoints = Endpoints { tracker: service.clone(), metrics: metrics.clone(), limits };
+        let front_end = http::front_end(endpoints, report, config.x_real_ip);
+        let settings = ServerSettings {
+            header_read_timeout: Duration::from_secs(config.header_read_timeout),
+            max_connections: config.max_connections,
+            max_connections_per_ip: config.connections_per_address(),
+            max_header_bytes: config.max_header_bytes,
+            shutdown_grace: SHUTDOWN_GRACE,
+        };
+        let shutdown = stopped_signal(stopped.clone());
+        tasks.push(tokio::spawn(http::serve(
+            listener,
+            front_end,
+            settings,
+            metrics.clone(),
+            shutdown,
+        )));
+    }
+    if let Some((socket, ids)) = udp_socket {
+        let settings = UdpSettings {
+            max_scrape_hashes: config.max_scrape_hashes,
+            max_in_flight: config.udp_max_in_flight,
+            shutdown_grace: SHUTDOWN_GRACE,
+        };
+        let front_end = UdpFrontEnd { tracker: service, metrics, clock, ids, settings };
+        let shutdown = stopped_signal(stopped.clone());
+        tasks.push(tokio::spawn(udp::serve(socket, front_end, shutdown)));
+    }
     let sweep_every = Duration::from_secs(config.sweep_interval);
-    let sweeper = tokio::spawn(sweep_periodically(tracker.clone(), sweep_every, stopped));
+    tasks.push(tokio::spawn(sweep_periodically(tracker.clone(), sweep_every, stopped)));
 
-    Ok(Running {
-        local_addr,
-        tracker,
-        stop,
-        tasks: vec![server, sweeper],
-        forwarders: forwarder_count,
-    })
+    Ok(Running { local_addr, udp_addr, tracker, stop, tasks, forwarders: forwarder_count })
+}
+
+/// An address as the start-up log shows it: the bare address (tests and scripts read it), or
+/// `off`.
+fn shown(addr: Option<SocketAddr>) -> String {
+    addr.map_or_else(|| "off".to_owned(), |addr| addr.to_string())
+}
+
+/// Resolves once `stopped` says so: each server's shutdown signal.
+async fn stopped_signal(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stopped| *stopped).await;
 }
 
 /// Runs the tracker until SIGINT or SIGTERM.
@@ -143,7 +193,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let file_limit = open_files::raise_and_log();
     let running = start(&config, Arc::new(SystemClock)).await?;
     tracing::info!(
-        listen = %running.local_addr(),
+        listen = %shown(running.local_addr()),
+        udp = %shown(running.udp_local_addr()),
         peer_age_minutes = config.peer_age,
         interval_secs = config.announce_interval,
         x_real_ip = config.x_real_ip,
@@ -218,9 +269,9 @@ fn forwarding(
     Ok(Forwarding::new(upstreams, repository, clock, metrics, timeout, rules))
 }
 
-fn bind(config: &Config) -> Result<tokio::net::TcpListener, StartError> {
+fn bind(config: &Config, listen: ListenAddr) -> Result<tokio::net::TcpListener, StartError> {
     let mut last_error = None;
-    for addr in config.listen().candidates() {
+    for addr in listen.candidates() {
         match http::bind(addr) {
             Ok(listener) => return Ok(listener),
             Err(error) => last_error = Some(error),
@@ -228,6 +279,32 @@ fn bind(config: &Config) -> Result<tokio::net::TcpListener, StartError> {
     }
     let error = last_error.unwrap_or_else(|| io::Error::other("no address to bind"));
     Err(bind_error(config, error))
+}
+
+fn bind_udp(config: &Config, listen: ListenAddr) -> Result<tokio::net::UdpSocket, StartError> {
+    let mut last_error = None;
+    for addr in listen.candidates() {
+        match udp::bind(addr) {
+            Ok(socket) => return Ok(socket),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    let error = last_error.unwrap_or_else(|| io::Error::other("no address to bind"));
+    Err(udp_bind_error(config, error))
+}
+
+fn udp_bind_error(config: &Config, source: io::Error) -> StartError {
+    let hint = match source.kind() {
+        io::ErrorKind::PermissionDenied => {
+            " (ports below 1024 need root or CAP_NET_BIND_SERVICE); try --udp :6969"
+        }
+        io::ErrorKind::AddrInUse => {
+            " (another program uses that UDP port); pick another, e.g. --udp :6969"
+        }
+        io::ErrorKind::AddrNotAvailable => " (no interface has that address); try --udp :6969",
+        _ => "; try --udp :6969",
+    };
+    StartError::BindUdp { listen: config.udp_listen_addr.clone(), source, hint }
 }
 
 fn bind_error(config: &Config, source: io::Error) -> StartError {

@@ -2,7 +2,15 @@
 
 use std::time::Duration;
 
+use crate::domain::announce::Refusal;
 use crate::domain::peer::Event;
+
+/// Which front end a request came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrontEnd {
+    Http,
+    Udp,
+}
 
 /// Which request a measurement is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,9 +33,40 @@ pub enum FailureKind {
     PeerIdTaken,
 }
 
+impl From<&Refusal> for FailureKind {
+    fn from(refusal: &Refusal) -> Self {
+        match refusal {
+            Refusal::PortZero => Self::PortZero,
+            Refusal::TorrentLimit(_) => Self::TorrentLimit,
+            // The address came from `ip=`, `X-Real-IP` or UDP's IP field: a bad field, as far
+            // as counting goes.
+            Refusal::UnusableAddress(_) => Self::InvalidField,
+            Refusal::PeerIdTaken => Self::PeerIdTaken,
+        }
+    }
+}
+
+/// Why a UDP datagram was dropped, or answered only with an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadPacket {
+    /// Shorter than a BEP 15 header.
+    TooShort,
+    /// Sent from port 0, where no answer can go.
+    PortZero,
+    /// A connect without the protocol id.
+    NoMagic,
+    /// A connection id we did not issue to that address, or one that expired.
+    ConnectionId,
+    /// A request with a valid connection id but a bad body: answered with an error.
+    Malformed,
+    /// An announce that came while `udp_max_in_flight` were being answered.
+    Overloaded,
+}
+
 /// How one request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestOutcome {
+    pub front_end: FrontEnd,
     pub route: Route,
     /// The announce's event, when the request got far enough to say.
     pub event: Option<Event>,
@@ -76,6 +115,9 @@ pub trait Metrics: Send + Sync {
     fn connection_closed(&self);
 
     fn connection_refused(&self, why: ConnectionRefusal);
+
+    /// A UDP datagram was dropped, or answered only with an error.
+    fn bad_packet(&self, why: BadPacket);
 }
 
 /// Metrics switched off: every measurement is dropped at the cost of a call.
@@ -90,6 +132,7 @@ impl Metrics for NoMetrics {
     fn connection_opened(&self) {}
     fn connection_closed(&self) {}
     fn connection_refused(&self, _: ConnectionRefusal) {}
+    fn bad_packet(&self, _: BadPacket) {}
 }
 
 /// The text a metrics endpoint serves.

@@ -49,7 +49,8 @@ pub async fn start_on(listen: &str, config: Config) -> Tracker {
     let clock = Arc::new(ManualClock::new());
     let config = Config { listen_addr: listen.into(), ..config };
     let running = app::start(&config, clock.clone()).await.expect("tracker starts");
-    let base = format!("http://{}", running.local_addr());
+    // A UDP-only tracker has no HTTP base.
+    let base = running.local_addr().map(|addr| format!("http://{addr}")).unwrap_or_default();
     Tracker { running, clock, base }
 }
 

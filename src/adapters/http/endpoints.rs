@@ -10,8 +10,7 @@ use std::time::Instant;
 
 use super::query::{self, AnnounceQuery, RequestError};
 use super::render::{self, PeerFormat};
-use crate::domain::announce::Refusal;
-use crate::ports::metrics::{FailureKind, RequestOutcome, Route};
+use crate::ports::metrics::{FailureKind, FrontEnd, RequestOutcome, Route};
 use crate::ports::{Metrics, TrackerService};
 
 /// Limits on what a request may ask, named in the configuration.
@@ -63,7 +62,12 @@ impl Endpoints {
         &self,
         read: Result<(AnnounceQuery, IpAddr), RequestError>,
     ) -> (Vec<u8>, RequestOutcome) {
-        let mut outcome = RequestOutcome { route: Route::Announce, event: None, failure: None };
+        let mut outcome = RequestOutcome {
+            front_end: FrontEnd::Http,
+            route: Route::Announce,
+            event: None,
+            failure: None,
+        };
         let (parsed, ip) = match read {
             Ok(ok) => ok,
             Err(error) => return failure(&error.to_string(), request_failure(&error), outcome),
@@ -82,12 +86,17 @@ impl Endpoints {
                 tracing::debug!(%ip, %info_hash, ?event, peers, "announce");
                 (render::announce(&response, format), outcome)
             }
-            Err(refusal) => failure(&refusal.to_string(), refusal_failure(&refusal), outcome),
+            Err(refusal) => failure(&refusal.to_string(), FailureKind::from(&refusal), outcome),
         }
     }
 
     fn scrape_outcome(&self, query: &str) -> (Vec<u8>, RequestOutcome) {
-        let outcome = RequestOutcome { route: Route::Scrape, event: None, failure: None };
+        let outcome = RequestOutcome {
+            front_end: FrontEnd::Http,
+            route: Route::Scrape,
+            event: None,
+            failure: None,
+        };
         let hashes = query::check_length(query, self.limits.max_query_length)
             .and_then(|()| query::parse_scrape(query, self.limits.max_scrape_hashes));
         match hashes {
@@ -109,16 +118,6 @@ fn request_failure(error: &RequestError) -> FailureKind {
         RequestError::TooLong { .. } => FailureKind::QueryTooLong,
         RequestError::TooManyHashes { .. } => FailureKind::TooManyHashes,
         RequestError::BadRealIp => FailureKind::BadRealIp,
-    }
-}
-
-fn refusal_failure(refusal: &Refusal) -> FailureKind {
-    match refusal {
-        Refusal::PortZero => FailureKind::PortZero,
-        Refusal::TorrentLimit(_) => FailureKind::TorrentLimit,
-        // The address came from `ip=` or `X-Real-IP`: a bad field, as far as counting goes.
-        Refusal::UnusableAddress(_) => FailureKind::InvalidField,
-        Refusal::PeerIdTaken => FailureKind::PeerIdTaken,
     }
 }
 
@@ -262,6 +261,7 @@ mod tests {
         service.expect_announce().returning(|_, _| Err(Refusal::TorrentLimit(1)));
         let mut metrics = MockMetrics::new();
         let refused = RequestOutcome {
+            front_end: FrontEnd::Http,
             route: Route::Announce,
             event: Some(Event::Started),
             failure: Some(FailureKind::TorrentLimit),
@@ -272,6 +272,7 @@ mod tests {
             .times(1)
             .return_const(());
         let unread = RequestOutcome {
+            front_end: FrontEnd::Http,
             route: Route::Scrape,
             event: None,
             failure: Some(FailureKind::MissingField),

@@ -28,7 +28,7 @@ use prometheus::{Histogram, HistogramOpts, HistogramVec, Registry, TextEncoder};
 
 use crate::domain::peer::Event;
 use crate::ports::metrics::{
-    ConnectionRefusal, FailureKind, ForwardOutcome, RequestOutcome, Route,
+    BadPacket, ConnectionRefusal, FailureKind, ForwardOutcome, FrontEnd, RequestOutcome, Route,
 };
 use crate::ports::{Metrics, MetricsReport, StoreTotals};
 
@@ -58,6 +58,15 @@ const FAILURES: [(FailureKind, &str); 8] = [
 ];
 const REFUSALS: [(ConnectionRefusal, &str); 1] =
     [(ConnectionRefusal::AddressCap, "max_connections_per_ip")];
+const FRONT_ENDS: [(FrontEnd, &str); 2] = [(FrontEnd::Http, "http"), (FrontEnd::Udp, "udp")];
+const BAD_PACKETS: [(BadPacket, &str); 6] = [
+    (BadPacket::TooShort, "too_short"),
+    (BadPacket::PortZero, "port_zero"),
+    (BadPacket::NoMagic, "no_magic"),
+    (BadPacket::ConnectionId, "connection_id"),
+    (BadPacket::Malformed, "malformed"),
+    (BadPacket::Overloaded, "overloaded"),
+];
 const OUTCOMES: [(ForwardOutcome, &str); 4] = [
     (ForwardOutcome::Ok, "ok"),
     (ForwardOutcome::Timeout, "timeout"),
@@ -79,10 +88,13 @@ pub struct PrometheusMetrics {
     // Kept alive: dropping the provider stops collection.
     _provider: SdkMeterProvider,
     go_requests: BoundCounter<u64>,
-    announces: [[BoundCounter<u64>; 2]; EVENTS.len()],
-    scrapes: [BoundCounter<u64>; 2],
+    /// By front end, event and result.
+    announces: [[[BoundCounter<u64>; 2]; EVENTS.len()]; FRONT_ENDS.len()],
+    /// By front end and result.
+    scrapes: [[BoundCounter<u64>; 2]; FRONT_ENDS.len()],
     failures: [BoundCounter<u64>; FAILURES.len()],
-    request_latency: [Histogram; 2],
+    /// By front end and route.
+    request_latency: [[Histogram; 2]; FRONT_ENDS.len()],
     /// Looked up by name on every forwarding announce: foldhash, not SipHash (names come from
     /// the configuration, not from clients).
     forwarders: HashMap<String, ForwarderCounters, foldhash::fast::RandomState>,
@@ -93,6 +105,7 @@ pub struct PrometheusMetrics {
     expired: BoundCounter<u64>,
     connections: BoundUpDownCounter<i64>,
     refusals: [BoundCounter<u64>; 1],
+    bad_packets: [BoundCounter<u64>; BAD_PACKETS.len()],
 }
 
 impl PrometheusMetrics {
@@ -121,15 +134,24 @@ impl PrometheusMetrics {
             counter("requests", "Announce requests (as the Go retracker counts them)").bind(&[]);
         let announces_counter =
             counter("retracker_announces_total", "Announce requests by event and result");
-        let announces = EVENTS.map(|(_, event)| {
-            ["ok", "failed"].map(|result| {
-                announces_counter
-                    .bind(&[KeyValue::new("event", event), KeyValue::new("result", result)])
+        let announces = FRONT_ENDS.map(|(_, front_end)| {
+            EVENTS.map(|(_, event)| {
+                ["ok", "failed"].map(|result| {
+                    announces_counter.bind(&[
+                        KeyValue::new("front_end", front_end),
+                        KeyValue::new("event", event),
+                        KeyValue::new("result", result),
+                    ])
+                })
             })
         });
         let scrapes_counter = counter("retracker_scrapes_total", "Scrape requests by result");
-        let scrapes =
-            ["ok", "failed"].map(|result| scrapes_counter.bind(&[KeyValue::new("result", result)]));
+        let scrapes = FRONT_ENDS.map(|(_, front_end)| {
+            ["ok", "failed"].map(|result| {
+                scrapes_counter
+                    .bind(&[KeyValue::new("front_end", front_end), KeyValue::new("result", result)])
+            })
+        });
         let failures_counter =
             counter("retracker_failures_total", "Requests answered with a failure reason, by kind");
         let failures =
@@ -159,21 +181,29 @@ impl PrometheusMetrics {
         );
         let refusals =
             REFUSALS.map(|(_, reason)| refusals_counter.bind(&[KeyValue::new("reason", reason)]));
+        let bad_packets_counter = counter(
+            "retracker_udp_bad_packets_total",
+            "UDP datagrams dropped, or answered only with an error, by reason",
+        );
+        let bad_packets = BAD_PACKETS
+            .map(|(_, reason)| bad_packets_counter.bind(&[KeyValue::new("reason", reason)]));
 
         let request_latency_vec = histogram(
             &registry,
             "retracker_request_duration_seconds",
-            "Time to answer a request, by route",
-            "route",
+            "Time to answer a request, by front end and route",
+            &["front_end", "route"],
             REQUEST_BUCKETS,
         )?;
-        let request_latency =
-            ["announce", "scrape"].map(|route| request_latency_vec.with_label_values(&[route]));
+        let request_latency = FRONT_ENDS.map(|(_, front_end)| {
+            ["announce", "scrape"]
+                .map(|route| request_latency_vec.with_label_values(&[front_end, route]))
+        });
         let forward_latency = histogram(
             &registry,
             "retracker_forward_duration_seconds",
             "Time an upstream tracker took to answer, by forwarder",
-            "forwarder",
+            &["forwarder"],
             FORWARD_BUCKETS,
         )?;
         let forwarders = forwarders
@@ -195,7 +225,8 @@ impl PrometheusMetrics {
         register_gauges(&meter, totals);
         register_process_collector(&registry)?;
         // Counters appear once touched; touch them so dashboards see zeros.
-        for counter in [&go_requests, &upstream_peers, &expired].into_iter().chain(&refusals) {
+        let always = [&go_requests, &upstream_peers, &expired].into_iter().chain(&refusals);
+        for counter in always.chain(&bad_packets) {
             counter.add(0);
         }
         connections.add(0);
@@ -216,6 +247,7 @@ impl PrometheusMetrics {
             expired,
             connections,
             refusals,
+            bad_packets,
         })
     }
 }
@@ -224,12 +256,11 @@ fn histogram(
     registry: &Registry,
     name: &str,
     help: &str,
-    label: &str,
+    labels: &[&str],
     buckets: &[f64],
 ) -> Result<HistogramVec, String> {
     let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
-    let histogram =
-        HistogramVec::new(opts, &[label]).map_err(|error| format!("{name}: {error}"))?;
+    let histogram = HistogramVec::new(opts, labels).map_err(|error| format!("{name}: {error}"))?;
     registry.register(Box::new(histogram.clone())).map_err(|error| format!("{name}: {error}"))?;
     Ok(histogram)
 }
@@ -295,15 +326,19 @@ fn event_index(event: Option<Event>) -> usize {
 impl Metrics for PrometheusMetrics {
     fn request(&self, outcome: RequestOutcome, took: Duration) {
         let result = usize::from(outcome.failure.is_some());
+        let front_end = FRONT_ENDS
+            .iter()
+            .position(|(f, _)| *f == outcome.front_end)
+            .expect("every front end is listed");
         match outcome.route {
             Route::Announce => {
                 self.go_requests.add(1);
-                self.announces[event_index(outcome.event)][result].add(1);
-                self.request_latency[0].observe(took.as_secs_f64());
+                self.announces[front_end][event_index(outcome.event)][result].add(1);
+                self.request_latency[front_end][0].observe(took.as_secs_f64());
             }
             Route::Scrape => {
-                self.scrapes[result].add(1);
-                self.request_latency[1].observe(took.as_secs_f64());
+                self.scrapes[front_end][result].add(1);
+                self.request_latency[front_end][1].observe(took.as_secs_f64());
             }
         }
         if let Some(kind) = outcome.failure {
@@ -373,6 +408,12 @@ impl Metrics for PrometheusMetrics {
         let index = REFUSALS.iter().position(|(r, _)| *r == why).expect("every refusal is listed");
         self.refusals[index].add(1);
     }
+
+    fn bad_packet(&self, why: BadPacket) {
+        let index =
+            BAD_PACKETS.iter().position(|(b, _)| *b == why).expect("every reason is listed");
+        self.bad_packets[index].add(1);
+    }
 }
 
 /// `forwarder_status`'s `status`: the code as sent when HTTP defines its class (100 to 599),
@@ -406,5 +447,30 @@ mod tests {
         let labels = [None, Some(99), Some(100), Some(200), Some(599), Some(600), Some(999)]
             .map(status_label);
         assert_eq!(labels, ["error", "other", "100", "200", "599", "other", "other"]);
+    }
+
+    #[test]
+    fn requests_say_their_front_end_and_bad_packets_their_reason() {
+        let metrics = PrometheusMetrics::new(&[], StoreTotals::default).unwrap();
+        let scrape = RequestOutcome {
+            front_end: FrontEnd::Udp,
+            route: Route::Scrape,
+            event: None,
+            failure: None,
+        };
+        metrics.request(scrape, Duration::ZERO);
+        metrics.bad_packet(BadPacket::ConnectionId);
+        metrics.bad_packet(BadPacket::ConnectionId);
+        let (text, _) = metrics.render();
+        for line in [
+            r#"retracker_scrapes_total{front_end="udp",result="ok"} 1"#,
+            r#"retracker_scrapes_total{front_end="http",result="ok"} 0"#,
+            r#"retracker_udp_bad_packets_total{reason="connection_id"} 2"#,
+            r#"retracker_udp_bad_packets_total{reason="too_short"} 0"#,
+            r#"retracker_request_duration_seconds_count{front_end="udp",route="scrape"} 1"#,
+            r#"retracker_request_duration_seconds_count{front_end="http",route="scrape"} 0"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "no line {line} in\n{text}");
+        }
     }
 }

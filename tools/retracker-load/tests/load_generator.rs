@@ -19,7 +19,7 @@ struct Tracker {
 async fn start(config: Config) -> Tracker {
     let config = Config { listen_addr: "127.0.0.1:0".into(), ..config };
     let running = app::start(&config, Arc::new(SystemClock)).await.expect("tracker starts");
-    let base = format!("http://{}", running.local_addr());
+    let base = format!("http://{}", running.local_addr().expect("HTTP is on"));
     Tracker { running, base }
 }
 
