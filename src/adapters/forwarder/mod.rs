@@ -1,7 +1,9 @@
 //! The forwarder: an upstream HTTP(S) tracker reached with reqwest.
 
-// Public so the property tests and the fuzz target can feed it bodies directly.
+// Public so the property tests and the fuzz target can feed them bodies directly.
 pub mod answer;
+pub mod udp_codec;
+
 mod redirect;
 mod request;
 mod roots;
