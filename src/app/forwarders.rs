@@ -6,6 +6,7 @@
 //!   ip: 192.168.1.15      # the client address announced to this one
 //!   host: retracker.local # the Host header sent to this one
 //!   name: lan             # its label in metrics (default: the URL's host[:port])
+//! - uri: udp://tracker.example:6969/announce   # BEP 15; ip must be IPv4, no host
 //! ```
 
 use std::net::IpAddr;
@@ -68,8 +69,11 @@ fn parse(text: &str) -> Result<Vec<ForwarderSpec>, String> {
                 .map_err(|error| format!("entry {number}: not a URL: {error}"))?;
             let shown = RedactedUri(&uri).to_string();
             let at = |problem: String| format!("entry {number} (uri {shown:?}): {problem}");
-            if !matches!(uri.scheme(), "http" | "https") || !uri.has_host() {
-                return Err(at("expected an http:// or https:// announce URL".into()));
+            if !matches!(uri.scheme(), "http" | "https" | "udp") || !uri.has_host() {
+                return Err(at("expected an http://, https:// or udp:// announce URL".into()));
+            }
+            if uri.scheme() == "udp" {
+                udp_entry(&uri, &entry).map_err(at)?;
             }
             if let Some(host) = &entry.host {
                 let usable = !host.is_empty() && host.bytes().all(|b| b.is_ascii_graphic());
@@ -86,6 +90,24 @@ fn parse(text: &str) -> Result<Vec<ForwarderSpec>, String> {
             Ok(ForwarderSpec { name, uri, ip: entry.ip, host: entry.host })
         })
         .collect()
+}
+
+/// What a `udp://` entry cannot have: no port (UDP has no default), a Host header, an IPv6
+/// `ip` (BEP 15's announce has room for IPv4 only).
+fn udp_entry(uri: &Url, entry: &Entry) -> Result<(), String> {
+    if uri.port().is_none() {
+        return Err("a udp:// tracker needs its port, as in udp://tracker.example:6969".into());
+    }
+    if !matches!(uri.path(), "" | "/" | "/announce") || uri.query().is_some() {
+        return Err("a udp:// tracker takes no path but /announce, and no query".into());
+    }
+    if entry.host.is_some() {
+        return Err("host (an HTTP header) means nothing over udp://: drop it".into());
+    }
+    if let Some(ip @ IpAddr::V6(_)) = entry.ip {
+        return Err(format!("ip {ip} is IPv6; a udp:// announce carries an IPv4 address only"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -128,6 +150,32 @@ mod tests {
             ("- uri: http://a.test/\n  ip: 300.1.1.1\n", "invalid IP address"),
             ("- uri: http://a.test/\n  host: \"two words\"\n", "not a usable Host header"),
             ("- ip: 192.0.2.1\n", "missing field `uri`"),
+        ];
+        for (text, expected) in cases {
+            let problem = parse(text).unwrap_err();
+            assert!(problem.contains(expected), "{text:?}: {problem}");
+        }
+    }
+
+    #[test]
+    fn udp_entries_with_or_without_announce() {
+        let text = "- uri: udp://192.0.2.1:6969\n\
+                    - uri: udp://tracker.test:1337/announce\n  ip: 192.168.1.15\n\
+                    - uri: udp://[2001:db8::1]:6969/announce\n";
+        let specs = parse(text).unwrap();
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["192.0.2.1:6969", "tracker.test:1337", "[2001:db8::1]:6969"]);
+        assert_eq!(specs[1].ip, Some("192.168.1.15".parse().unwrap()));
+    }
+
+    #[test]
+    fn udp_entries_refuse_what_udp_cannot_carry() {
+        let cases = [
+            ("- uri: udp://a.test/announce\n", "entry 1 (uri \"udp://a.test/announce\"): a udp://"),
+            ("- uri: http://a.test/\n- uri: udp://b.test:1/\n  host: x\n", "entry 2 (uri"),
+            ("- uri: udp://b.test:1/\n  host: x\n", "host (an HTTP header) means nothing"),
+            ("- uri: udp://b.test:1/\n  ip: 2001:db8::5\n", "ip 2001:db8::5 is IPv6"),
+            ("- uri: udp://b.test:1/scrape\n", "no path but /announce"),
         ];
         for (text, expected) in cases {
             let problem = parse(text).unwrap_err();

@@ -16,7 +16,7 @@ use super::redacted_uri::RedactedUri;
 use super::sweeper::sweep_periodically;
 use super::tracker::Tracker;
 use crate::adapters::clock::SystemClock;
-use crate::adapters::forwarder::{self, HttpUpstream};
+use crate::adapters::forwarder::{self, HttpUpstream, UdpUpstream};
 use crate::adapters::http::{self, Endpoints, RequestLimits, ServerSettings};
 use crate::adapters::memory::MemoryRepository;
 use crate::adapters::metrics::PrometheusMetrics;
@@ -232,6 +232,22 @@ fn prometheus(
     Ok(Some(Arc::new(metrics)))
 }
 
+/// A `udp://` forwarder; `forwarders::load` has checked its port and that its `ip` is IPv4.
+fn udp_upstream(spec: ForwarderSpec) -> UdpUpstream {
+    // The bare address, not `host_str`'s bracketed IPv6 form, which no resolver takes.
+    let host = match spec.uri.host() {
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        Some(host) => host.to_string(),
+        None => String::new(),
+    };
+    let port = spec.uri.port().unwrap_or_default();
+    let ip = match spec.ip {
+        Some(std::net::IpAddr::V4(ip)) => Some(ip),
+        _ => None,
+    };
+    UdpUpstream::new(spec.name, host, port, ip)
+}
+
 /// Forwarding to the upstream trackers of the forwarders file.
 fn forwarding(
     config: &Config,
@@ -247,6 +263,10 @@ fn forwarding(
     for spec in specs {
         let uri = RedactedUri(&spec.uri);
         tracing::info!(name = %spec.name, %uri, ip = ?spec.ip, host = ?spec.host, "forwarding announces");
+        if spec.uri.scheme() == "udp" {
+            upstreams.push(Arc::new(udp_upstream(spec)));
+            continue;
+        }
         let upstream = HttpUpstream::new(
             spec.name,
             client.clone(),

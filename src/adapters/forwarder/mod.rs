@@ -1,4 +1,4 @@
-//! The forwarder: an upstream HTTP(S) tracker reached with reqwest.
+//! The forwarder: an upstream HTTP(S) tracker reached with reqwest, or a UDP one (BEP 15).
 
 // Public so the property tests and the fuzz target can feed them bodies directly.
 pub mod answer;
@@ -7,6 +7,9 @@ pub mod udp_codec;
 mod redirect;
 mod request;
 mod roots;
+mod udp;
+
+pub use udp::UdpUpstream;
 
 use std::net::IpAddr;
 
