@@ -128,6 +128,11 @@ async fn metrics(tracker: &Tracker) -> String {
     String::from_utf8(get(&format!("{}/metrics", tracker.base)).await.1).unwrap()
 }
 
+/// The `forwarder_status` line of one answer from `fake` of `status`.
+fn status(fake: &FakeUdp, status: &str) -> String {
+    format!(r#"forwarder_status{{name="{}",status="{status}"}} 1"#, fake.addr)
+}
+
 /// The metrics line of `count` forwards to `fake` with `outcome`.
 fn outcome(fake: &FakeUdp, outcome: &str, count: u32) -> String {
     format!(r#"retracker_forwards_total{{forwarder="{}",outcome="{outcome}"}} {count}"#, fake.addr)
@@ -142,7 +147,9 @@ async fn the_client_gets_the_upstreams_peers_and_the_connection_id_is_reused() {
     assert_eq!(answer.peers, ["198.51.100.1:1001".parse::<SocketAddr>().unwrap()]);
     announce(&tracker.base, &Announce::new(2, 1)).await;
     assert_eq!(fake.seen.lock().as_slice(), [(0, 0x0417_2710_1980), (1, 7), (1, 7)]);
-    assert!(metrics(&tracker).await.contains(&outcome(&fake, "ok", 2)));
+    let metrics = metrics(&tracker).await;
+    assert!(metrics.contains(&outcome(&fake, "ok", 2)), "{metrics}");
+    assert!(metrics.contains(&status(&fake, "udp_ok").replace("} 1", "} 2")), "{metrics}");
     tracker.running.stop().await;
 }
 
@@ -194,7 +201,9 @@ async fn an_error_action_is_a_failure() {
 
     let answer = announce(&tracker.base, &Announce::new(1, 1)).await;
     assert!(answer.peers.is_empty());
-    assert!(metrics(&tracker).await.contains(&outcome(&fake, "error", 1)));
+    let metrics = metrics(&tracker).await;
+    assert!(metrics.contains(&outcome(&fake, "error", 1)), "{metrics}");
+    assert!(metrics.contains(&status(&fake, "udp_error")), "{metrics}");
     assert_eq!(fake.seen.lock().len(), 2, "a fresh connection id refused is not retried");
     tracker.running.stop().await;
 }
@@ -210,7 +219,9 @@ async fn garbage_is_a_failure() {
     let (tracker, _file) = tracker_for(&[&fake], 2).await;
 
     assert!(announce(&tracker.base, &Announce::new(1, 1)).await.peers.is_empty());
-    assert!(metrics(&tracker).await.contains(&outcome(&fake, "error", 1)));
+    let metrics = metrics(&tracker).await;
+    assert!(metrics.contains(&outcome(&fake, "error", 1)), "{metrics}");
+    assert!(metrics.contains(&status(&fake, "udp_unreadable")), "{metrics}");
     tracker.running.stop().await;
 }
 
@@ -222,7 +233,9 @@ async fn silence_is_a_timeout() {
     let started = std::time::Instant::now();
     assert!(announce(&tracker.base, &Announce::new(1, 1)).await.peers.is_empty());
     assert!(started.elapsed() < Duration::from_secs(3));
-    assert!(metrics(&tracker).await.contains(&outcome(&fake, "timeout", 1)));
+    let metrics = metrics(&tracker).await;
+    assert!(metrics.contains(&outcome(&fake, "timeout", 1)), "{metrics}");
+    assert!(metrics.contains(&status(&fake, "error")), "{metrics}");
     // 250 ms, then 500 ms: three connects within the second, not one.
     assert!(fake.connects() >= 3, "{:?}", fake.seen.lock());
     tracker.running.stop().await;

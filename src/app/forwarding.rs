@@ -16,7 +16,7 @@ use crate::domain::peer::Event;
 use crate::domain::swarm::Standing;
 use crate::domain::time::Timestamp;
 use crate::domain::upstream_peers::UpstreamPeers;
-use crate::ports::metrics::ForwardOutcome;
+use crate::ports::metrics::{ForwardOutcome, ForwardStatus};
 use crate::ports::{Clock, Metrics, PeerRepository, UpstreamError, UpstreamTracker};
 
 /// The upstream lists for one answer; inline up to two forwarders, the usual at most, so that
@@ -94,7 +94,7 @@ impl Forwarding {
     ) -> UpstreamLists {
         for index in plan.held_back {
             let name = self.upstreams[index].name();
-            self.metrics.forward(name, ForwardOutcome::RateLimited, None, None);
+            self.metrics.forward(name, ForwardOutcome::RateLimited, ForwardStatus::NoAnswer, None);
         }
         let mut lists = plan.cached;
         let mut awaited = Vec::new();
@@ -127,8 +127,19 @@ impl Forwarding {
         let mut answer = match outcome {
             Ok(Ok(answer)) => {
                 tracing::debug!(upstream = name, peers = answer.peers.len(), "forwarded");
-                self.metrics.forward(name, ForwardOutcome::Ok, Some(200), took);
+                let status = if answer.over_udp {
+                    ForwardStatus::UdpAnnounce
+                } else {
+                    ForwardStatus::Http(200)
+                };
+                self.metrics.forward(name, ForwardOutcome::Ok, status, took);
                 Some(answer)
+            }
+            Ok(Err(error @ UpstreamError::UdpError(_))) => {
+                // The upstream's own words: worth more than a debug line.
+                tracing::info!(upstream = name, %error, "forward refused");
+                self.metrics.forward(name, ForwardOutcome::Error, answered_status(&error), took);
+                None
             }
             Ok(Err(error)) => {
                 tracing::debug!(upstream = name, %error, "forward failed");
@@ -137,7 +148,7 @@ impl Forwarding {
             }
             Err(_) => {
                 tracing::debug!(upstream = name, timeout = ?self.timeout, "forward timed out");
-                self.metrics.forward(name, ForwardOutcome::Timeout, None, took);
+                self.metrics.forward(name, ForwardOutcome::Timeout, ForwardStatus::NoAnswer, took);
                 None
             }
         };
@@ -160,15 +171,16 @@ impl Forwarding {
     }
 }
 
-/// The HTTP status of the answer behind a failure, if an answer came: what the Go original's
-/// `forwarder_status` counts.
-fn answered_status(error: &UpstreamError) -> Option<u16> {
+/// The answer behind a failure, if one came: what the Go original's `forwarder_status` counts.
+fn answered_status(error: &UpstreamError) -> ForwardStatus {
     match error {
-        UpstreamError::Status(code) => Some(*code),
+        UpstreamError::Status(code) => ForwardStatus::Http(*code),
         UpstreamError::TooLarge(_) | UpstreamError::Malformed(_) | UpstreamError::Refused(_) => {
-            Some(200)
+            ForwardStatus::Http(200)
         }
-        UpstreamError::Transport(_) => None,
+        UpstreamError::UdpError(_) => ForwardStatus::UdpError,
+        UpstreamError::UdpUnreadable(_) => ForwardStatus::UdpUnreadable,
+        UpstreamError::Transport(_) => ForwardStatus::NoAnswer,
     }
 }
 
@@ -222,7 +234,11 @@ mod tests {
         let mut upstream = MockUpstreamTracker::new();
         upstream.expect_name().return_const("upstream".to_string());
         upstream.expect_announce().times(times).returning(move |_| {
-            Ok(UpstreamAnswer { interval: Some(Duration::from_secs(interval)), peers: peers(port) })
+            Ok(UpstreamAnswer {
+                interval: Some(Duration::from_secs(interval)),
+                peers: peers(port),
+                over_udp: false,
+            })
         });
         upstream
     }
@@ -407,7 +423,11 @@ mod tests {
         upstream.expect_name().return_const("upstream".to_string());
         upstream.expect_announce().times(2).returning(move |request| {
             let _ = seen.send(request.event);
-            Ok(UpstreamAnswer { interval: Some(Duration::from_secs(600)), peers: peers(1) })
+            Ok(UpstreamAnswer {
+                interval: Some(Duration::from_secs(600)),
+                peers: peers(1),
+                over_udp: false,
+            })
         });
         let forwarding = forwarding(vec![upstream], &now);
         forwarding.upstream_peers(&request(1, Event::Started), newcomer(), at(&now)).await;

@@ -323,7 +323,11 @@ mod tests {
             .returning(|_| {
                 let endpoint = Endpoint { ip: Ipv4Addr::new(198, 51, 100, 9), port: 7 };
                 let peers = PeerList { v4: vec![Peer { id: None, endpoint }], v6: vec![] };
-                Ok(UpstreamAnswer { interval: None, peers: UpstreamPeers::new(&peers) })
+                Ok(UpstreamAnswer {
+                    interval: None,
+                    peers: UpstreamPeers::new(&peers),
+                    over_udp: false,
+                })
             });
         let rules = ForwardRules::for_tests(10);
         let forwarding = Forwarding::new(

@@ -83,6 +83,21 @@ pub enum ForwardOutcome {
     RateLimited,
 }
 
+/// What a forward's answer was, for `forwarder_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardStatus {
+    /// None came: timed out, refused, unreachable.
+    NoAnswer,
+    /// An HTTP answer with this status.
+    Http(u16),
+    /// A BEP 15 announce answer.
+    UdpAnnounce,
+    /// BEP 15's error action.
+    UdpError,
+    /// A UDP answer that could not be read, or too large.
+    UdpUnreadable,
+}
+
 /// Why a connection was closed as soon as it was accepted, before any request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionRefusal {
@@ -94,13 +109,13 @@ pub enum ConnectionRefusal {
 pub trait Metrics: Send + Sync {
     fn request(&self, outcome: RequestOutcome, took: Duration);
 
-    /// `forwarder` is the upstream's name; `http_status` is the status of its answer, if one
-    /// came; `took` is how long it was waited for (none when it was not sent).
+    /// `forwarder` is the upstream's name; `status` is what its answer was; `took` is how long
+    /// it was waited for (none when it was not sent).
     fn forward(
         &self,
         forwarder: &str,
         outcome: ForwardOutcome,
-        http_status: Option<u16>,
+        status: ForwardStatus,
         took: Option<Duration>,
     );
 
@@ -126,7 +141,7 @@ pub struct NoMetrics;
 
 impl Metrics for NoMetrics {
     fn request(&self, _: RequestOutcome, _: Duration) {}
-    fn forward(&self, _: &str, _: ForwardOutcome, _: Option<u16>, _: Option<Duration>) {}
+    fn forward(&self, _: &str, _: ForwardOutcome, _: ForwardStatus, _: Option<Duration>) {}
     fn upstream_peers_merged(&self, _: usize) {}
     fn peers_expired(&self, _: usize) {}
     fn connection_opened(&self) {}

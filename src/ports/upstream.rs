@@ -12,6 +12,8 @@ use crate::domain::upstream_peers::UpstreamPeers;
 pub struct UpstreamAnswer {
     pub interval: Option<Duration>,
     pub peers: UpstreamPeers,
+    /// It came over UDP (BEP 15), not HTTP: `forwarder_status` counts the two apart.
+    pub over_udp: bool,
 }
 
 /// Why an upstream gave no peers.
@@ -27,6 +29,10 @@ pub enum UpstreamError {
     Malformed(String),
     #[error("refused the announce: {0}")]
     Refused(String),
+    #[error("answered BEP 15's error action: {0}")]
+    UdpError(String),
+    #[error("unreadable UDP answer: {0}")]
+    UdpUnreadable(String),
 }
 
 #[cfg_attr(test, mockall::automock)]

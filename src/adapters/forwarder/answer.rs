@@ -44,7 +44,7 @@ pub fn parse(body: &[u8]) -> Result<UpstreamAnswer, UpstreamError> {
         .chain(compact6.chunks_exact(18).map(compact_v6))
         .filter(|endpoint| usable(*endpoint))
         .collect();
-    Ok(UpstreamAnswer { interval, peers })
+    Ok(UpstreamAnswer { interval, peers, over_udp: false })
 }
 
 /// `bytes` if they are whole entries of `size` bytes.

@@ -100,7 +100,7 @@ impl UpstreamTracker for UdpUpstream {
         match answer {
             Answer::Announced { interval, peers } => {
                 std::mem::forget(forget);
-                Ok(UpstreamAnswer { interval: Some(interval), peers })
+                Ok(UpstreamAnswer { interval: Some(interval), peers, over_udp: true })
             }
             other => Err(failure(other)),
         }
@@ -158,7 +158,8 @@ impl Exchange {
                     Ok(Err(_)) => continue,
                 };
                 if length > MAX_ANSWER_BYTES {
-                    return Err(UpstreamError::TooLarge(MAX_ANSWER_BYTES));
+                    let problem = format!("answer larger than {MAX_ANSWER_BYTES} bytes");
+                    return Err(UpstreamError::UdpUnreadable(problem));
                 }
                 match udp_codec::read_answer(&buffer[..length], transaction_id, self.ipv6) {
                     Answer::Foreign => continue,
@@ -172,9 +173,9 @@ impl Exchange {
 
 fn failure(answer: Answer) -> UpstreamError {
     match answer {
-        Answer::Error(message) => UpstreamError::Refused(message),
-        Answer::Malformed(problem) => UpstreamError::Malformed(problem),
-        other => UpstreamError::Malformed(format!("unexpected answer {other:?}")),
+        Answer::Error(message) => UpstreamError::UdpError(message),
+        Answer::Malformed(problem) => UpstreamError::UdpUnreadable(problem),
+        other => UpstreamError::UdpUnreadable(format!("unexpected answer {other:?}")),
     }
 }
 

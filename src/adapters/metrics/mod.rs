@@ -28,7 +28,8 @@ use prometheus::{Histogram, HistogramOpts, HistogramVec, Registry, TextEncoder};
 
 use crate::domain::peer::Event;
 use crate::ports::metrics::{
-    BadPacket, ConnectionRefusal, FailureKind, ForwardOutcome, FrontEnd, RequestOutcome, Route,
+    BadPacket, ConnectionRefusal, FailureKind, ForwardOutcome, ForwardStatus, FrontEnd,
+    RequestOutcome, Route,
 };
 use crate::ports::{Metrics, MetricsReport, StoreTotals};
 
@@ -352,7 +353,7 @@ impl Metrics for PrometheusMetrics {
         &self,
         forwarder: &str,
         outcome: ForwardOutcome,
-        http_status: Option<u16>,
+        status: ForwardStatus,
         took: Option<Duration>,
     ) {
         let index =
@@ -382,7 +383,7 @@ impl Metrics for PrometheusMetrics {
                 1,
                 &[
                     KeyValue::new("name", forwarder.to_owned()),
-                    KeyValue::new("status", status_label(http_status)),
+                    KeyValue::new("status", status_label(status)),
                 ],
             );
         }
@@ -418,12 +419,15 @@ impl Metrics for PrometheusMetrics {
 
 /// `forwarder_status`'s `status`: the code as sent when HTTP defines its class (100 to 599),
 /// `other` past that (a status line may carry any three digits, and an upstream must not grow
-/// the label set), `error` when no answer came.
-fn status_label(http_status: Option<u16>) -> String {
-    match http_status {
-        Some(code @ 100..=599) => code.to_string(),
-        Some(_) => "other".to_owned(),
-        None => "error".to_owned(),
+/// the label set), `error` when no answer came; UDP answers, which have no code, by kind.
+fn status_label(status: ForwardStatus) -> String {
+    match status {
+        ForwardStatus::Http(code @ 100..=599) => code.to_string(),
+        ForwardStatus::Http(_) => "other".to_owned(),
+        ForwardStatus::NoAnswer => "error".to_owned(),
+        ForwardStatus::UdpAnnounce => "udp_ok".to_owned(),
+        ForwardStatus::UdpError => "udp_error".to_owned(),
+        ForwardStatus::UdpUnreadable => "udp_unreadable".to_owned(),
     }
 }
 
@@ -444,9 +448,12 @@ mod tests {
 
     #[test]
     fn status_labels_keep_http_codes_and_fold_the_rest() {
-        let labels = [None, Some(99), Some(100), Some(200), Some(599), Some(600), Some(999)]
+        use ForwardStatus::*;
+        let labels = [NoAnswer, Http(99), Http(100), Http(200), Http(599), Http(600), Http(999)]
             .map(status_label);
         assert_eq!(labels, ["error", "other", "100", "200", "599", "other", "other"]);
+        let udp = [UdpAnnounce, UdpError, UdpUnreadable].map(status_label);
+        assert_eq!(udp, ["udp_ok", "udp_error", "udp_unreadable"]);
     }
 
     #[test]
