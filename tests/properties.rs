@@ -1,6 +1,6 @@
 //! Property tests for the code that reads untrusted bytes: the announce and scrape query
 //! parser, the UDP (BEP 15) request reader, the bencode decoder (with the encoder, in round
-//! trips) and the reader of upstream answers. The fuzz targets under `fuzz/` search the same code far longer; these keep the
+//! trips) and the readers of upstream answers, HTTP and UDP. The fuzz targets under `fuzz/` search the same code far longer; these keep the
 //! main claims checked on every `cargo test`.
 //!
 //! 128 cases per property unless `PROPTEST_CASES` is set (set it high for a long local run).
@@ -14,6 +14,7 @@ use proptest::sample::select;
 use retracker::adapters::bencode::decode::{DecodeError, MAX_DEPTH, Value, decode};
 use retracker::adapters::bencode::encode;
 use retracker::adapters::forwarder::answer;
+use retracker::adapters::forwarder::udp_codec::{self, Answer};
 use retracker::adapters::http::query::{self, AnnounceQuery, RequestError};
 use retracker::adapters::udp::request::{self as udp, Malformed, Request};
 use retracker::domain::address;
@@ -877,6 +878,35 @@ proptest! {
             }
             Err(Malformed::Answerable { .. }) => prop_assert!(hashes.len() > UDP_HASH_LIMIT),
             other => return Err(TestCaseError::fail(format!("{other:?}"))),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// No datagram a UDP upstream can send makes the client's reader panic; only an answer
+    /// carrying our transaction id counts, and what it yields is bounded like HTTP's.
+    #[test]
+    fn any_udp_upstream_datagram_is_read_or_ignored(
+        action in 0u32..5,
+        ours in any::<bool>(),
+        body in vec(any::<u8>(), 0..200),
+        ipv6 in any::<bool>(),
+    ) {
+        const SENT: u32 = 0x5eed;
+        let transaction_id = if ours { SENT } else { SENT + 1 };
+        let packet = [&action.to_be_bytes()[..], &transaction_id.to_be_bytes(), &body].concat();
+        match udp_codec::read_answer(&packet, SENT, ipv6) {
+            Answer::Foreign => prop_assert!(!ours),
+            Answer::Announced { peers, .. } => {
+                prop_assert!(ours && action == 1);
+                let listable = |e: AnyEndpoint| e.port() != 0 && address::is_listable(e.ip());
+                prop_assert!(peers.endpoints().all(listable));
+                prop_assert!(peers.len() <= body.len() / 6);
+            }
+            Answer::Error(text) => prop_assert!(ours && text.chars().count() <= 200),
+            Answer::Connected(_) | Answer::Malformed(_) => prop_assert!(ours),
         }
     }
 }
