@@ -250,9 +250,10 @@ async fn silence_is_a_timeout() {
     tracker.running.stop().await;
 }
 
-#[tokio::test]
-async fn an_expired_connection_id_is_renewed() {
-    // Each connect gets a new id; only the newest is honoured, as if the others expired.
+/// An upstream that gives each connect a new id and honours only the newest, as if the others
+/// had expired; an announce with an old one gets an error action if `refuses`, else nothing.
+/// Adding to the returned counter makes every id issued so far old.
+async fn honouring_the_newest_id(refuses: bool) -> (FakeUdp, Arc<Mutex<u64>>) {
     let newest = Arc::new(Mutex::new(0u64));
     let issued = newest.clone();
     let fake = FakeUdp::start(Box::new(move |_, packet| {
@@ -264,10 +265,17 @@ async fn an_expired_connection_id_is_renewed() {
                 vec![(connected(id, *newest), false)]
             }
             1 if packet.connection_id == *issued.lock() => vec![(announced(id, &[PEER]), false)],
-            _ => vec![(error(id, "connection id expired"), false)],
+            _ if refuses => vec![(error(id, "connection id expired"), false)],
+            _ => vec![],
         }
     }))
     .await;
+    (fake, newest)
+}
+
+#[tokio::test]
+async fn an_expired_connection_id_is_renewed() {
+    let (fake, newest) = honouring_the_newest_id(true).await;
     let (tracker, _file) = tracker_for(&[&fake], 2).await;
 
     assert_eq!(announce(&tracker.base, &Announce::new(1, 1)).await.peers.len(), 1);
@@ -306,22 +314,8 @@ async fn upstream_peers_follow_local_ones_without_repeats_or_the_client_itself()
 
 #[tokio::test]
 async fn a_connection_id_met_with_silence_is_dropped() {
-    let newest = Arc::new(Mutex::new(0u64));
-    let issued = newest.clone();
-    let fake = FakeUdp::start(Box::new(move |_, packet| {
-        let id = packet.transaction_id;
-        match packet.action {
-            0 => {
-                let mut newest = issued.lock();
-                *newest += 1;
-                vec![(connected(id, *newest), false)]
-            }
-            // An old id gets no answer at all, as some trackers do.
-            1 if packet.connection_id == *issued.lock() => vec![(announced(id, &[PEER]), false)],
-            _ => vec![],
-        }
-    }))
-    .await;
+    // An old id gets no answer at all, as some trackers do.
+    let (fake, newest) = honouring_the_newest_id(false).await;
     let (tracker, _file) = tracker_for(&[&fake], 1).await;
 
     assert_eq!(announce(&tracker.base, &Announce::new(1, 1)).await.peers.len(), 1);
