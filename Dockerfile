@@ -26,5 +26,6 @@ COPY --from=build /src/target/x86_64-unknown-linux-musl/release/retracker /retra
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 USER 65532:65532
 ENV LISTEN_ADDR=:80
-EXPOSE 80
+# 6969/udp serves BEP 15 once UDP_LISTEN_ADDR=:6969 turns it on.
+EXPOSE 80 6969/udp
 ENTRYPOINT ["/retracker"]

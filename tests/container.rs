@@ -224,8 +224,58 @@ fn podman_inspect_shows_the_dockerfiles_ports_and_user() {
         .flat_map(str::split_whitespace)
         .map(|port| if port.contains('/') { port.to_string() } else { format!("{port}/tcp") })
         .collect();
-    assert_eq!(exposed.split_whitespace().collect::<Vec<_>>(), expected);
+    // Podman lists them sorted by name.
+    let mut exposed: Vec<&str> = exposed.split_whitespace().collect();
+    exposed.sort_unstable();
+    let mut expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(exposed, expected);
     assert_ne!(last.only("USER").split(':').next(), Some("0"));
+}
+
+#[test]
+fn with_udp_listen_addr_the_image_answers_bep_15_on_the_exposed_port() {
+    let Some(image) = test_image() else { return };
+    let udp_port = stages()
+        .last()
+        .unwrap()
+        .all("EXPOSE")
+        .flat_map(str::split_whitespace)
+        .find_map(|port| port.strip_suffix("/udp"))
+        .expect("the Dockerfile exposes a UDP port")
+        .to_string();
+    let listen = format!("UDP_LISTEN_ADDR=:{udp_port}");
+    let container = Container::run(&["-e", &listen, &image]);
+    container.wait_until_healthy(Instant::now());
+    assert!(container.logs().contains(&format!("udp=[::]:{udp_port}")), "{}", container.logs());
+
+    let connect = [0, 0, 0x04, 0x17, 0x27, 0x10, 0x19, 0x80, 0, 0, 0, 0, 0xBE, 0xEF, 0, 1];
+    let answer = inside_network_of(container.pid, move || {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        socket.send_to(&connect, format!("127.0.0.1:{udp_port}")).unwrap();
+        let mut answer = [0; 64];
+        let len = socket.recv(&mut answer).expect("a connect answer within 5 s");
+        answer[..len].to_vec()
+    });
+    assert_eq!(answer.len(), 16, "{answer:?}");
+    assert_eq!(answer[..4], [0, 0, 0, 0], "action connect: {answer:?}");
+    assert_eq!(answer[4..8], connect[12..16], "the transaction id echoed: {answer:?}");
+}
+
+/// Runs `work` on a thread that has joined the network namespace of process `pid`: sockets it
+/// makes there reach the container's loopback, and nothing else.
+fn inside_network_of<T: Send + 'static>(pid: u32, work: impl FnOnce() -> T + Send + 'static) -> T {
+    use std::os::fd::AsRawFd;
+    std::thread::spawn(move || {
+        let namespace = std::fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
+        // SAFETY: setns on a namespace file we hold open; it moves only this thread.
+        let joined = unsafe { libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(joined, 0, "setns: {}", std::io::Error::last_os_error());
+        work()
+    })
+    .join()
+    .unwrap()
 }
 
 /// The Go original's README for forwarding: a forwarders.yml beside docker-compose.yml,
