@@ -1,0 +1,35 @@
+//! End to end with real, independently written BitTorrent clients: one seeds a random file, a
+//! second downloads it, and the tracker binary on loopback is the only way they can find each
+//! other (DHT, peer exchange, local peer discovery, UPnP and NAT-PMP are off). The clients are
+//! aria2 and libtorrent (Debian's python3-libtorrent, driven by
+//! tests/clients/libtorrent_client.py), announcing over `http://`, `udp://` or one of each.
+//! A test whose client is not installed is skipped, loudly, unless
+//! RETRACKER_REQUIRE_REAL_CLIENT=1 says it must run.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod aria2;
+mod clients;
+mod libtorrent;
+mod logs;
+mod process;
+mod swap;
+mod torrent;
+mod tracker;
+
+use clients::Client::{Aria2, Libtorrent};
+use swap::{FrontEnd, Side, swap};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aria2_downloads_a_file_from_an_aria2_seeder_found_only_through_the_tracker() {
+    let over_http = |client| Side { client, front_end: FrontEnd::Http };
+    swap(over_http(Aria2), over_http(Aria2)).await;
+}
+
+/// The torrent's only tracker is `udp://`: BEP 15 alone brings the two together.
+#[tokio::test(flavor = "multi_thread")]
+async fn libtorrent_downloads_from_a_libtorrent_seeder_over_udp_only() {
+    let over_udp = |client| Side { client, front_end: FrontEnd::Udp };
+    swap(over_udp(Libtorrent), over_udp(Libtorrent)).await;
+}
