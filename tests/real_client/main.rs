@@ -33,3 +33,15 @@ async fn libtorrent_downloads_from_a_libtorrent_seeder_over_udp_only() {
     let over_udp = |client| Side { client, front_end: FrontEnd::Udp };
     swap(over_udp(Libtorrent), over_udp(Libtorrent)).await;
 }
+
+/// One swarm for both front ends: a seeder announced over HTTP is handed to a leecher that
+/// announces the same info hash over UDP. (aria2's re-announces list the leecher too, so the
+/// two may connect both ways; libtorrent drops the second as a duplicate peer id.)
+#[tokio::test(flavor = "multi_thread")]
+async fn libtorrent_over_udp_downloads_from_an_aria2_seeder_over_http() {
+    swap(
+        Side { client: Aria2, front_end: FrontEnd::Http },
+        Side { client: Libtorrent, front_end: FrontEnd::Udp },
+    )
+    .await;
+}
