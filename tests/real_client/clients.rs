@@ -38,6 +38,13 @@ impl Client {
         }
     }
 
+    fn name(self) -> &'static str {
+        match self {
+            Client::Aria2 => "aria2",
+            Client::Libtorrent => "libtorrent's Python binding",
+        }
+    }
+
     fn install_hint(self) -> &'static str {
         match self {
             Client::Aria2 => "apt-get install aria2",
@@ -72,11 +79,13 @@ pub fn all_installed(clients: &[Client]) -> bool {
         if client.is_installed() {
             continue;
         }
-        let message =
-            format!("real-client test skipped: {client:?} is missing ({})", client.install_hint());
-        assert!(!required, "RETRACKER_REQUIRE_REAL_CLIENT=1 but {message}");
+        let missing = format!("{} is missing ({})", client.name(), client.install_hint());
+        assert!(
+            !required,
+            "{missing}, and RETRACKER_REQUIRE_REAL_CLIENT=1 says this test must run"
+        );
         // Straight to the stream: libtest would hide eprintln! output of a passing test.
-        let _ = writeln!(std::io::stderr(), "\n*** {message} ***\n");
+        let _ = writeln!(std::io::stderr(), "\n*** real-client test skipped: {missing} ***\n");
         return false;
     }
     true
