@@ -1,11 +1,11 @@
 //! aria2 set up to reach nothing but loopback and find peers only through the tracker.
 
 use std::ffi::OsStr;
-use std::net::TcpListener;
+use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
 use std::process::Command;
 
-use crate::clients::Role;
+use crate::clients::{FrontEnd, Role};
 
 const PROGRAM: &str = "aria2c";
 
@@ -15,9 +15,17 @@ pub fn version_check() -> Command {
     command
 }
 
-pub fn command(role: Role, work: &Path, dir: &Path, torrent: &Path, log: &Path) -> Command {
+pub fn command(
+    role: Role,
+    front_end: FrontEnd,
+    work: &Path,
+    dir: &Path,
+    torrent: &Path,
+    log: &Path,
+) -> Command {
     let port = free_port().to_string();
-    let home = work.join(format!("{}-home", dir.file_name().unwrap().to_string_lossy()));
+    let name = dir.file_name().unwrap().to_string_lossy();
+    let home = work.join(format!("{name}-home"));
     let mut command = Command::new(PROGRAM);
     command
         // No proxy variables, and a home of its own, so no user settings or DHT state apply.
@@ -26,7 +34,6 @@ pub fn command(role: Role, work: &Path, dir: &Path, torrent: &Path, log: &Path) 
         .env("HOME", home)
         .args([
             "--no-conf=true",
-            "--enable-dht=false",
             "--enable-dht6=false",
             "--enable-peer-exchange=false",
             "--bt-enable-lpd=false",
@@ -42,6 +49,16 @@ pub fn command(role: Role, work: &Path, dir: &Path, torrent: &Path, log: &Path) 
         .arg(format!("--stop-with-process={}", std::process::id()))
         .arg(flag("--log=", log))
         .arg(flag("--dir=", dir));
+    match front_end {
+        FrontEnd::Http => command.arg("--enable-dht=false"),
+        // aria2 sends udp:// announces only from its DHT socket, so DHT must be on. It stays
+        // silent with no entry point, a fresh empty routing table and a private torrent
+        // (the caller's, see Client::needs_private); --interface keeps the socket on loopback.
+        FrontEnd::Udp => command
+            .arg("--enable-dht=true")
+            .arg(format!("--dht-listen-port={}", free_udp_port()))
+            .arg(flag("--dht-file-path=", &work.join(format!("{name}-dht.dat")))),
+    };
     match role {
         // Check the file against the torrent, then seed until killed (the time bound and
         // --stop-with-process end it should the test die without its guards running).
@@ -59,7 +76,12 @@ fn flag(name: &str, path: &Path) -> std::ffi::OsString {
     flag
 }
 
-/// A port that was free a moment ago.
+/// A TCP port that was free a moment ago.
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A UDP port that was free a moment ago.
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -13,6 +13,13 @@ pub enum Client {
     Libtorrent,
 }
 
+/// Which tracker URL a client's torrent names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrontEnd {
+    Http,
+    Udp,
+}
+
 /// What a client is asked to do with the torrent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -23,19 +30,26 @@ pub enum Role {
 }
 
 impl Client {
-    /// The command that plays `role` for `torrent` in `dir`, logging to `log`.
+    /// The command that plays `role` for `torrent` in `dir`, announcing over `front_end`,
+    /// logging to `log`.
     pub fn command(
         self,
         role: Role,
+        front_end: FrontEnd,
         work: &Path,
         dir: &Path,
         torrent: &Path,
         log: &Path,
     ) -> Command {
         match self {
-            Client::Aria2 => aria2::command(role, work, dir, torrent, log),
+            Client::Aria2 => aria2::command(role, front_end, work, dir, torrent, log),
             Client::Libtorrent => libtorrent::command(role, dir, torrent, log),
         }
+    }
+
+    /// Whether the torrent must be private for this client to announce over `front_end`.
+    pub fn needs_private(self, front_end: FrontEnd) -> bool {
+        self == Client::Aria2 && front_end == FrontEnd::Udp
     }
 
     fn name(self) -> &'static str {

@@ -14,12 +14,14 @@ mod clients;
 mod libtorrent;
 mod logs;
 mod process;
+mod sockets;
 mod swap;
 mod torrent;
 mod tracker;
 
 use clients::Client::{Aria2, Libtorrent};
-use swap::{FrontEnd, Side, swap};
+use clients::FrontEnd;
+use swap::{Side, swap};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn aria2_downloads_a_file_from_an_aria2_seeder_found_only_through_the_tracker() {
@@ -44,4 +46,11 @@ async fn libtorrent_over_udp_downloads_from_an_aria2_seeder_over_http() {
         Side { client: Libtorrent, front_end: FrontEnd::Udp },
     )
     .await;
+}
+
+/// aria2 announces over `udp://` too, from its DHT socket, kept silent and on loopback.
+#[tokio::test(flavor = "multi_thread")]
+async fn libtorrent_over_udp_downloads_from_an_aria2_seeder_over_udp() {
+    let over_udp = |client| Side { client, front_end: FrontEnd::Udp };
+    swap(over_udp(Aria2), over_udp(Libtorrent)).await;
 }

@@ -6,22 +6,16 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::clients::{self, Client, Role};
+use crate::clients::{self, Client, FrontEnd, Role};
 use crate::common::scrape;
 use crate::logs::Logs;
 use crate::process::Process;
+use crate::sockets::udp_local_addrs;
 use crate::torrent::{FILE_LENGTH, FILE_NAME, random_content, sha1, torrent_file};
 use crate::tracker::Tracker;
 
 /// The whole swap, from starting the tracker to the last scrape.
 const TIME_LIMIT: Duration = Duration::from_secs(120);
-
-/// Which tracker URL a client's torrent names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FrontEnd {
-    Http,
-    Udp,
-}
 
 /// One of the two clients, and how it reaches the tracker.
 #[derive(Clone, Copy, Debug)]
@@ -58,26 +52,30 @@ async fn exchange(work: &Path, logs: &Logs, seeder: Side, leecher: Side) {
     let leech_dir = work.join("leecher");
     std::fs::create_dir_all(&leech_dir).unwrap();
 
-    let (seed_torrent, info_hash) = write_torrent(work, "seeder", &tracker, seeder, &content);
-    let (leech_torrent, leech_hash) = write_torrent(work, "leecher", &tracker, leecher, &content);
+    let private = [seeder, leecher].iter().any(|side| side.client.needs_private(side.front_end));
+    let torrent = |name, side| write_torrent(work, name, &tracker, side, private, &content);
+    let (seed_torrent, info_hash) = torrent("seeder", seeder);
+    let (leech_torrent, leech_hash) = torrent("leecher", leecher);
     assert_eq!(info_hash, leech_hash, "both torrents must name the same swarm");
 
-    let _seeder =
-        start_client(work, logs, "seeder", seeder.client, Role::Seed, &seed_dir, &seed_torrent);
+    let seeder_process =
+        start_client(work, logs, "seeder", seeder, Role::Seed, &seed_dir, &seed_torrent);
     // The leecher learns of the seeder from its first announce when the seeder's came first.
     let seeder_seen =
         wait_for_scrape(&base, info_hash, logs, |(complete, _, _)| complete == 1).await;
     assert_eq!(seeder_seen, (1, 0, 0), "one seeder, nothing else\n{}", logs.report());
-
-    let mut leecher_process = start_client(
-        work,
-        logs,
-        "leecher",
-        leecher.client,
-        Role::Leech,
-        &leech_dir,
-        &leech_torrent,
+    // Nothing but loopback: every UDP socket the seeder holds is bound there (aria2's DHT
+    // socket among them), and a seeder that announced over UDP holds one.
+    let seeder_udp = udp_local_addrs(seeder_process.child.id());
+    assert!(
+        seeder_udp.iter().all(|addr| addr.ip().is_loopback()),
+        "the seeder's UDP sockets: {seeder_udp:?}\n{}",
+        logs.report()
     );
+    assert!(seeder.front_end == FrontEnd::Http || !seeder_udp.is_empty(), "{}", logs.report());
+
+    let mut leecher_process =
+        start_client(work, logs, "leecher", leecher, Role::Leech, &leech_dir, &leech_torrent);
     let status = leecher_process.wait().await;
     assert!(status.success(), "the leecher failed: {status}\n{}", logs.report());
 
@@ -99,6 +97,7 @@ fn write_torrent(
     name: &str,
     tracker: &Tracker,
     side: Side,
+    private: bool,
     content: &[u8],
 ) -> (std::path::PathBuf, [u8; 20]) {
     // libtorrent 2.0 asks an http:// tracker on loopback only if its path is /announce
@@ -107,27 +106,27 @@ fn write_torrent(
         FrontEnd::Http => format!("http://{}/announce", tracker.http),
         FrontEnd::Udp => format!("udp://{}/announce", tracker.udp),
     };
-    let (torrent, info_hash) = torrent_file(&announce_url, FILE_NAME, content);
+    let (torrent, info_hash) = torrent_file(&announce_url, FILE_NAME, content, private);
     let path = work.join(format!("{name}.torrent"));
     std::fs::write(&path, torrent).unwrap();
     (path, info_hash)
 }
 
-/// Starts `client` as `role`; its log and its standard error go into the test's logs.
+/// Starts `side` as `role`; its log and its standard error go into the test's logs.
 fn start_client(
     work: &Path,
     logs: &Logs,
     name: &'static str,
-    client: Client,
+    side: Side,
     role: Role,
     dir: &Path,
     torrent: &Path,
 ) -> Process {
     let log = work.join(format!("{name}.log"));
     let stderr = work.join(format!("{name}.stderr"));
-    logs.file(format!("{name} ({client:?}) log"), log.clone());
-    logs.file(format!("{name} ({client:?}) standard error"), stderr.clone());
-    let mut command = client.command(role, work, dir, torrent, &log);
+    logs.file(format!("{name} ({:?}) log", side.client), log.clone());
+    logs.file(format!("{name} ({:?}) standard error", side.client), stderr.clone());
+    let mut command = side.client.command(role, side.front_end, work, dir, torrent, &log);
     Process::spawn(name, &mut command, Stdio::from(File::create(&stderr).unwrap()))
 }
 

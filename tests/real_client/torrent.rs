@@ -19,9 +19,15 @@ pub fn sha1(bytes: &[u8]) -> [u8; 20] {
 }
 
 /// A single-file .torrent announcing only to `announce_url`, and its info hash. The info
-/// dictionary depends on the content alone, so torrents that differ only in their tracker
-/// share an info hash, and a swarm.
-pub fn torrent_file(announce_url: &str, name: &str, content: &[u8]) -> (Vec<u8>, [u8; 20]) {
+/// dictionary depends on the content and `private` alone, so torrents that differ only in
+/// their tracker share an info hash, and a swarm. A private torrent (BEP 27) keeps a client
+/// from looking for peers anywhere but at its trackers.
+pub fn torrent_file(
+    announce_url: &str,
+    name: &str,
+    content: &[u8],
+    private: bool,
+) -> (Vec<u8>, [u8; 20]) {
     let mut pieces = Vec::new();
     for piece in content.chunks(PIECE_LENGTH) {
         pieces.extend_from_slice(&sha1(piece));
@@ -35,6 +41,9 @@ pub fn torrent_file(announce_url: &str, name: &str, content: &[u8]) -> (Vec<u8>,
     encode::key_integer(&mut info, "piece length", PIECE_LENGTH as u64);
     encode::bytes(&mut info, b"pieces");
     encode::bytes(&mut info, &pieces);
+    if private {
+        encode::key_integer(&mut info, "private", 1);
+    }
     encode::end(&mut info);
 
     let mut torrent = Vec::new();
