@@ -98,7 +98,9 @@ def main():
     while True:
         if os.getppid() != parent:
             log.write("parent gone: exiting")
-            return EXIT_PARENT_GONE
+            # At once: a normal exit closes the session gracefully, which waits on trackers
+            # (up to stop_tracker_timeout) that may be gone with the parent.
+            os._exit(EXIT_PARENT_GONE)
         session.wait_for_alert(int(POLL_SECONDS * 1000))
         for alert in session.pop_alerts():
             log.write(f"{alert.what()}: {alert.message()}")
