@@ -1,6 +1,6 @@
 //! Who may speak for a listed peer: peer ids are no secret (every dictionary answer shows
-//! them), so an announce naming a listed peer id must carry the `key` that peer first gave,
-//! or, for a peer that gave none, come from its address. Addresses come from `X-Real-IP`
+//! them), so an announce naming a listed peer id must come from the peer's address, or carry
+//! the `key` the peer is bound to. Addresses come from `X-Real-IP`
 //! here, with `-x` on, so one test can speak from several.
 
 mod common;
@@ -42,7 +42,7 @@ const TAKEN: &str = "peer_id in use: this torrent lists it for a client with ano
                      address";
 
 #[tokio::test]
-async fn another_key_can_neither_move_nor_stop_a_listed_peer() {
+async fn another_address_without_its_key_can_neither_move_nor_stop_a_listed_peer() {
     let tracker = start().await;
     let victim = Announce::new(1, 1).with("key=a1b2c3d4");
     Answer::parse(&announce_from(&tracker, HOME, &victim.clone().with("event=started")).await);
@@ -52,8 +52,8 @@ async fn another_key_can_neither_move_nor_stop_a_listed_peer() {
     for (ip, forged) in [
         (AWAY, elsewhere.clone().with("key=deadbeef")),
         (AWAY, elsewhere.clone()),
-        (HOME, elsewhere.clone().with("key=A1B2C3D4")),
-        (HOME, elsewhere.clone().with("key=deadbeef&event=stopped")),
+        (AWAY, elsewhere.clone().with("key=A1B2C3D4")),
+        (AWAY, elsewhere.clone().with("key=deadbeef&event=stopped")),
         (AWAY, elsewhere.clone().with("event=stopped")),
     ] {
         let refused = failure_reason(&announce_from(&tracker, ip, &forged).await);
@@ -75,6 +75,23 @@ async fn a_client_that_moves_and_keeps_its_key_keeps_its_entry() {
     let moved = announce_from(&tracker, AWAY, &phone).await;
     assert_eq!(Answer::parse(&moved).incomplete, 1, "listed once, not twice");
     assert_eq!(where_listed(&tracker, &phone).await, [at(AWAY, phone.port)]);
+    tracker.running.stop().await;
+}
+
+/// aria2 draws a new key for every UDP announce: its own address is what lets it re-announce.
+#[tokio::test]
+async fn from_its_own_address_a_peer_may_change_its_key_and_the_new_one_binds_it() {
+    let tracker = start().await;
+    let client = Announce::new(4, 1).with("key=0badcafe");
+    Answer::parse(&announce_from(&tracker, HOME, &client).await);
+    let rekeyed = Announce::new(4, 1).with("key=5ca1ab1e");
+    assert_eq!(Answer::parse(&announce_from(&tracker, HOME, &rekeyed).await).incomplete, 1);
+
+    let old_key_away = client.clone().with("event=stopped");
+    assert_eq!(failure_reason(&announce_from(&tracker, AWAY, &old_key_away).await), TAKEN);
+    let new_key_away = rekeyed.clone().with("event=stopped");
+    Answer::parse(&announce_from(&tracker, AWAY, &new_key_away).await);
+    assert_eq!(where_listed(&tracker, &client).await, [], "the new key stops it from anywhere");
     tracker.running.stop().await;
 }
 

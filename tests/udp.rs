@@ -30,8 +30,12 @@ struct Client {
 
 impl Client {
     async fn new(tracker: SocketAddr) -> Self {
-        let local: SocketAddr =
-            if tracker.is_ipv4() { "127.0.0.1:0" } else { "[::1]:0" }.parse().unwrap();
+        Self::from_ip(if tracker.is_ipv4() { "127.0.0.1" } else { "::1" }, tracker).await
+    }
+
+    /// A client at another loopback address (127.0.0.0/8 is all loopback).
+    async fn from_ip(ip: &str, tracker: SocketAddr) -> Self {
+        let local = SocketAddr::new(ip.parse().unwrap(), 0);
         Self { socket: UdpSocket::bind(local).await.unwrap(), tracker }
     }
 
@@ -309,14 +313,15 @@ async fn the_ip_field_counts_only_where_allow_ip_param_allows() {
 #[tokio::test]
 async fn the_key_binds_a_peer_across_front_ends() {
     let (tracker, udp) = start_udp("127.0.0.1:0", Config::default()).await;
-    let client = Client::new(udp).await;
+    // Another address than the HTTP announce's: from its own, any key may speak for a peer.
+    let client = Client::from_ip("127.0.0.2", udp).await;
     // Over HTTP with the key as libtorrent writes it, then stopped over UDP with the same key.
     let http = Announce::new(1, 1).with("key=ABCD0123");
     announce(&tracker.base, &http).await;
     let as_udp = UdpAnnounce { peer_id: http.peer_id, event: 3, ..UdpAnnounce::new(1, 1) };
     let wrong_key = UdpAnnounce { key: 0x1111_2222, ..as_udp };
     let answer = udp_announce(&client, &wrong_key).await;
-    assert_eq!(word(&answer, 0), 3, "another key may not stop it");
+    assert_eq!(word(&answer, 0), 3, "another key from elsewhere may not stop it");
     assert!(String::from_utf8_lossy(&answer[8..]).starts_with("peer_id in use"));
     announce_answer(&udp_announce(&client, &as_udp).await, 6);
     let answer = udp_announce(&client, &UdpAnnounce::new(1, 2)).await;

@@ -1,10 +1,13 @@
 //! Who may speak for a listed peer.
 //!
 //! A peer id is no secret: every dictionary answer shows it. So an announce that names a
-//! listed peer id may change or stop that peer only if it carries the `key` (BEP 3) the peer
-//! first gave, from any address (a phone that moves networks keeps its entry); or, for a peer
-//! that gave none, if it comes from the peer's address. Real clients (aria2, libtorrent,
-//! Transmission) send a key, which no answer ever shows.
+//! listed peer id may change or stop that peer only if it comes from the address the peer is
+//! listed at, or carries the `key` (BEP 3) the peer is bound to, from any address (a phone that
+//! moves networks keeps its entry). Real clients (aria2, libtorrent, Transmission) send a key,
+//! which no answer ever shows. The address counts whatever the key: aria2 draws a new key for
+//! every UDP announce, and a tracker that held it to its first would refuse all the rest. So
+//! a key guards a peer against other addresses, not against its own (a keyless peer has only
+//! that guard, as on trackers that know no keys).
 //!
 //! The key is held as a 32-bit hash, 4 bytes a peer beside its id. The hash is fixed, not
 //! seeded per process: it only decides equality and places nothing in a table, so there is
@@ -41,8 +44,8 @@ impl PeerKey {
 pub struct NotThatPeer;
 
 /// Whether an announce with `key` from address `ip` may speak for a peer listed with
-/// `held_key` at `held_ip`; if so, the key the peer is bound to from now on: a peer listed
-/// without one is bound by the first key it gives from its address.
+/// `held_key` at `held_ip`; if so, the key the peer is bound to from now on: from its own
+/// address, the key it gives now (or the one it had, when it gives none).
 pub fn speaks_for<Ip: PartialEq>(
     held_key: Option<PeerKey>,
     held_ip: Ip,
@@ -50,8 +53,8 @@ pub fn speaks_for<Ip: PartialEq>(
     ip: Ip,
 ) -> Result<Option<PeerKey>, NotThatPeer> {
     match held_key {
+        _ if ip == held_ip => Ok(key.or(held_key)),
         Some(held) if key == Some(held) => Ok(Some(held)),
-        None if ip == held_ip => Ok(key),
         _ => Err(NotThatPeer),
     }
 }
@@ -70,12 +73,19 @@ mod tests {
     }
 
     #[test]
-    fn a_keyed_peer_answers_to_its_key_from_anywhere_and_to_nothing_else() {
+    fn a_keyed_peer_answers_to_its_key_from_anywhere_and_elsewhere_to_nothing_else() {
         let held = key("a1b2c3d4");
         assert_eq!(speaks_for(held, HOME, held, AWAY), Ok(held));
         assert_eq!(speaks_for(held, HOME, held, HOME), Ok(held));
-        assert_eq!(speaks_for(held, HOME, key("A1B2C3D4"), HOME), Err(NotThatPeer));
-        assert_eq!(speaks_for(held, HOME, None, HOME), Err(NotThatPeer));
+        assert_eq!(speaks_for(held, HOME, key("A1B2C3D4"), AWAY), Err(NotThatPeer));
+        assert_eq!(speaks_for(held, HOME, None, AWAY), Err(NotThatPeer));
+    }
+
+    #[test]
+    fn from_its_own_address_a_keyed_peer_takes_the_key_it_gives_now() {
+        let held = key("a1b2c3d4");
+        assert_eq!(speaks_for(held, HOME, key("A1B2C3D4"), HOME), Ok(key("A1B2C3D4")));
+        assert_eq!(speaks_for(held, HOME, None, HOME), Ok(held), "no key keeps the one held");
     }
 
     #[test]

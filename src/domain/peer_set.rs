@@ -464,7 +464,7 @@ mod tests {
         let forged = Report { key: PeerKey::of(b"guess"), endpoint: away, ..report(1, true) };
         let later = Timestamp::from_secs(T0.secs() + 30);
         assert_eq!(set.record(forged, later, true), Err(NotThatPeer));
-        assert_eq!(set.remove(&id(1), None, Ipv4Addr::new(10, 0, 0, 1)), Err(NotThatPeer));
+        assert_eq!(set.remove(&id(1), None, away.ip), Err(NotThatPeer));
         assert_eq!((set.seeders(), set.leechers()), (0, 1));
         assert_eq!(set.entries[0].endpoint, report(1, false).endpoint);
 

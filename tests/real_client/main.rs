@@ -49,11 +49,16 @@ async fn libtorrent_over_udp_downloads_from_an_aria2_seeder_over_http() {
 }
 
 /// aria2 announces over `udp://` too, from its DHT socket, kept silent and on loopback.
-/// Only as the seeder: aria2 1.36 draws a new `key` for every UDP announce, so the tracker
-/// takes its first and refuses the rest (`peer_id in use`); a leecher's `completed` and
-/// `stopped` would never count.
 #[tokio::test(flavor = "multi_thread")]
 async fn libtorrent_over_udp_downloads_from_an_aria2_seeder_over_udp() {
     let over_udp = |client| Side { client, front_end: FrontEnd::Udp };
     swap(over_udp(Aria2), over_udp(Libtorrent)).await;
+}
+
+/// aria2 1.36 draws a new `key` for every UDP announce: its `completed` and `stopped` count
+/// because they come from the address it is listed at (`domain::identity`).
+#[tokio::test(flavor = "multi_thread")]
+async fn aria2_over_udp_downloads_from_a_libtorrent_seeder_over_udp() {
+    let over_udp = |client| Side { client, front_end: FrontEnd::Udp };
+    swap(over_udp(Libtorrent), over_udp(Aria2)).await;
 }
