@@ -7,12 +7,13 @@
 //! is dropped unanswered and counted.
 //!
 //! Connects and scrapes are answered in the loop: they never wait. An announce may wait on
-//! upstream trackers, so each runs in its own task, at most `max_in_flight` at once; past
-//! that, announces are dropped and the client retries, as BEP 15 clients do.
+//! upstream trackers, so one that does goes on in its own task, at most `max_in_flight` at
+//! once; past that, announces are dropped and the client retries, as BEP 15 clients do.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
@@ -95,12 +96,19 @@ pub async fn serve(socket: UdpSocket, front_end: UdpFrontEnd, shutdown: impl Fut
             continue;
         };
         let (socket, front_end) = (socket.clone(), front_end.clone());
-        tokio::spawn(async move {
+        let mut answering = Box::pin(async move {
             let mut out = Vec::new();
             front_end.announce(announce, from, &mut out).await;
             send(&socket, &out, from).await;
             drop(permit);
         });
+        // Most announces wait on nothing: answered here, they skip a task's scheduling. One
+        // that waits (on forwarders, or a full send buffer) goes on in a task of its own,
+        // whose first poll hands each resource the task's waker in place of this no-op one.
+        let mut no_waker = Context::from_waker(Waker::noop());
+        if answering.as_mut().poll(&mut no_waker).is_pending() {
+            tokio::spawn(answering);
+        }
     }
     let all = u32::try_from(front_end.settings.max_in_flight).unwrap_or(u32::MAX);
     let grace = front_end.settings.shutdown_grace;
