@@ -1,5 +1,5 @@
-//! The UDP receive loop: one socket, each datagram read by `request`, answered through the
-//! `TrackerService` and written by `response`.
+//! The UDP receive loop: one socket, read a batch of datagrams at a time (`batch`), each read
+//! by `request`, answered through the `TrackerService` and written by `response`.
 //!
 //! Never an amplifier: a sender's address is spoofable until it shows a connection id we
 //! issued to it, so only a connect (whose answer is as long as it) is answered without one;
@@ -16,9 +16,13 @@ use std::sync::Arc;
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
+use std::os::fd::AsRawFd;
+
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 
+use super::batch::Batch;
 use super::connection_id::ConnectionIds;
 use super::request::{self, Announce, Malformed, Request, Scrape};
 use super::response::{self, Family};
@@ -27,9 +31,6 @@ use crate::domain::identity::PeerKey;
 use crate::domain::swarm::SwarmStats;
 use crate::ports::metrics::{BadPacket, FailureKind, FrontEnd, RequestOutcome, Route};
 use crate::ports::{Clock, Metrics, TrackerService};
-
-/// The largest UDP payload: a datagram is never cut short by our buffer.
-const MAX_DATAGRAM: usize = 65_507;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UdpSettings {
@@ -69,45 +70,55 @@ pub async fn serve(socket: UdpSocket, front_end: UdpFrontEnd, shutdown: impl Fut
     let socket = Arc::new(socket);
     let front_end = Arc::new(front_end);
     let in_flight = Arc::new(Semaphore::new(front_end.settings.max_in_flight));
-    let mut packet = vec![0; MAX_DATAGRAM];
+    let mut batch = Batch::new();
     let mut out = Vec::with_capacity(1024);
     tokio::pin!(shutdown);
     loop {
-        let (len, from) = tokio::select! {
+        tokio::select! {
             () = &mut shutdown => break,
-            received = socket.recv_from(&mut packet) => match received {
-                Ok(received) => received,
-                Err(error) => {
-                    // ICMP errors from an earlier send surface here on some systems: the
-                    // socket itself is fine.
-                    tracing::debug!(%error, "udp receive failed");
-                    continue;
-                }
-            },
-        };
-        let Some(announce) = front_end.answer(&packet[..len], from, &mut out) else {
-            if !out.is_empty() {
-                send(&socket, &out, from).await;
+            ready = socket.readable() => if ready.is_err() { continue },
+        }
+        let fd = socket.as_raw_fd();
+        let count = match socket.try_io(Interest::READABLE, || batch.receive(fd)) {
+            Ok(count) => count,
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(error) => {
+                // ICMP errors from an earlier send surface here on some systems: the
+                // socket itself is fine.
+                tracing::debug!(%error, "udp receive failed");
+                continue;
             }
-            continue;
         };
-        let Ok(permit) = in_flight.clone().try_acquire_owned() else {
-            front_end.metrics.bad_packet(BadPacket::Overloaded);
-            continue;
-        };
-        let (socket, front_end) = (socket.clone(), front_end.clone());
-        let mut answering = Box::pin(async move {
-            let mut out = Vec::new();
-            front_end.announce(announce, from, &mut out).await;
-            send(&socket, &out, from).await;
-            drop(permit);
-        });
-        // Most announces wait on nothing: answered here, they skip a task's scheduling. One
-        // that waits (on forwarders, or a full send buffer) goes on in a task of its own,
-        // whose first poll hands each resource the task's waker in place of this no-op one.
-        let mut no_waker = Context::from_waker(Waker::noop());
-        if answering.as_mut().poll(&mut no_waker).is_pending() {
-            tokio::spawn(answering);
+        for i in 0..count {
+            let Some((packet, from)) = batch.datagram(i) else {
+                front_end.metrics.bad_packet(BadPacket::TooLong);
+                continue;
+            };
+            let Some(announce) = front_end.answer(packet, from, &mut out) else {
+                if !out.is_empty() {
+                    send(&socket, &out, from).await;
+                }
+                continue;
+            };
+            let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+                front_end.metrics.bad_packet(BadPacket::Overloaded);
+                continue;
+            };
+            let (socket, front_end) = (socket.clone(), front_end.clone());
+            let mut answering = Box::pin(async move {
+                let mut out = Vec::new();
+                front_end.announce(announce, from, &mut out).await;
+                send(&socket, &out, from).await;
+                drop(permit);
+            });
+            // Most announces wait on nothing: answered here, they skip a task's scheduling.
+            // One that waits (on forwarders, or a full send buffer) goes on in a task of its
+            // own, whose first poll hands each resource the task's waker in place of this
+            // no-op one.
+            let mut no_waker = Context::from_waker(Waker::noop());
+            if answering.as_mut().poll(&mut no_waker).is_pending() {
+                tokio::spawn(answering);
+            }
         }
     }
     let all = u32::try_from(front_end.settings.max_in_flight).unwrap_or(u32::MAX);
