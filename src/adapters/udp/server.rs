@@ -13,7 +13,7 @@
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::task::{Context, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use std::os::fd::AsRawFd;
@@ -22,7 +22,7 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 
-use super::batch::Batch;
+use super::batch::{Batch, Outbox};
 use super::connection_id::ConnectionIds;
 use super::request::{self, Announce, Malformed, Request, Scrape};
 use super::response::{self, Family};
@@ -71,6 +71,7 @@ pub async fn serve(socket: UdpSocket, front_end: UdpFrontEnd, shutdown: impl Fut
     let front_end = Arc::new(front_end);
     let in_flight = Arc::new(Semaphore::new(front_end.settings.max_in_flight));
     let mut batch = Batch::new();
+    let mut outbox = Outbox::new();
     let mut out = Vec::with_capacity(1024);
     tokio::pin!(shutdown);
     loop {
@@ -96,7 +97,7 @@ pub async fn serve(socket: UdpSocket, front_end: UdpFrontEnd, shutdown: impl Fut
             };
             let Some(announce) = front_end.answer(packet, from, &mut out) else {
                 if !out.is_empty() {
-                    send(&socket, &out, from).await;
+                    outbox.push(from, &out);
                 }
                 continue;
             };
@@ -104,26 +105,52 @@ pub async fn serve(socket: UdpSocket, front_end: UdpFrontEnd, shutdown: impl Fut
                 front_end.metrics.bad_packet(BadPacket::Overloaded);
                 continue;
             };
-            let (socket, front_end) = (socket.clone(), front_end.clone());
+            let front_end = front_end.clone();
             let mut answering = Box::pin(async move {
                 let mut out = Vec::new();
                 front_end.announce(announce, from, &mut out).await;
-                send(&socket, &out, from).await;
-                drop(permit);
+                (out, permit)
             });
-            // Most announces wait on nothing: answered here, they skip a task's scheduling.
-            // One that waits (on forwarders, or a full send buffer) goes on in a task of its
-            // own, whose first poll hands each resource the task's waker in place of this
+            // Most announces wait on nothing: answered here, they skip a task's scheduling
+            // and go out with the batch. One that waits (on forwarders) goes on in a task of
+            // its own, whose first poll hands each resource the task's waker in place of this
             // no-op one.
             let mut no_waker = Context::from_waker(Waker::noop());
-            if answering.as_mut().poll(&mut no_waker).is_pending() {
-                tokio::spawn(answering);
+            if let Poll::Ready((answer, _permit)) = answering.as_mut().poll(&mut no_waker) {
+                outbox.push(from, &answer);
+                continue;
             }
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                let (answer, _permit) = answering.await;
+                send(&socket, &answer, from).await;
+            });
         }
+        flush(&socket, &mut outbox).await;
     }
     let all = u32::try_from(front_end.settings.max_in_flight).unwrap_or(u32::MAX);
     let grace = front_end.settings.shutdown_grace;
     let _ = tokio::time::timeout(grace, in_flight.acquire_many(all)).await;
+}
+
+/// Sends every answer in `outbox`, waiting while the socket's send buffer is full.
+async fn flush(socket: &UdpSocket, outbox: &mut Outbox) {
+    let fd = socket.as_raw_fd();
+    while !outbox.is_done() {
+        match socket.try_io(Interest::WRITABLE, || outbox.send(fd)) {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                if socket.writable().await.is_err() {
+                    outbox.skip();
+                }
+            }
+            Err(error) => {
+                // The first answer left was refused (its address, say): the others may go.
+                tracing::debug!(%error, "udp send failed");
+                outbox.skip();
+            }
+        }
+    }
 }
 
 async fn send(socket: &UdpSocket, out: &[u8], to: SocketAddr) {
