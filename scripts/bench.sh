@@ -5,7 +5,8 @@
 # rate for latency (the baseline paced alike as a control), and with forwarding on against
 # the same tracker without: in turns at full speed with the workload's events, side by side
 # with fresh upstream lists at hand and nothing to forward but the odd turn, and one after the
-# other at a real tracker's pace. Comparisons take turns over ROUNDS rounds and compare
+# other at a real tracker's pace. Over UDP (BEP 15), retracker against the bare UDP ceiling and
+# Debian's opentracker, side by side. Comparisons take turns over ROUNDS rounds and compare
 # medians: this VM drifts by a fifth from minute to minute.
 # Not part of CI; run it on an otherwise idle machine.
 #
@@ -122,6 +123,26 @@ for flags in "-f $forwarders" ""; do
   kill "$server"
   port=$((port + 1))
 done
+
+echo "== UDP: retracker, Debian's opentracker (when installed) and the UDP ceiling, side by side"
+echo "   on CPU 0 (requests per CPU second), each preloaded with the same 1,000,000 peers"
+start_tracker 6992 --udp 127.0.0.1:6993
+udp_references=()
+opentracker=
+if command -v opentracker >/dev/null; then
+  # Debian builds opentracker with a whitelist; it chroots into -d, so the file is named from
+  # there. Its TCP port is set only to keep it off the default one.
+  "$load" hashes --torrents 100000 >"$out/whitelist.txt"
+  taskset -c 0 opentracker -i 127.0.0.1 -p 6994 -P 6995 -d "$out" -w /whitelist.txt \
+    >>"$out/opentracker.log" 2>&1 &
+  opentracker=$!
+  pids+=("$opentracker")
+  udp_references=(--versus 127.0.0.1:6995 --versus-pid "$opentracker")
+  sleep 1
+fi
+run_load --protocol udp --target 127.0.0.1:6993 --pid "$server" "${udp_references[@]}" \
+  --baseline-threads 1 --baseline-cpus 0 --rounds "$rounds" --side-by-side | tee "$out/udp.txt"
+kill "$server" $opentracker
 
 echo "== this host's memory again"
 probe_memory

@@ -357,6 +357,7 @@ async fn udp_requests_and_bad_packets_are_counted() {
     let client = Client::new(udp).await;
     udp_announce(&client, &UdpAnnounce::new(1, 1)).await;
     client.exchange(&[0; 10]).await;
+    client.exchange(&[0; 8193]).await;
     client.exchange(&UdpAnnounce::new(1, 1).packet(1)).await;
     let (status, body) = get(&format!("{}/metrics", tracker.base)).await;
     assert_eq!(status, 200);
@@ -365,6 +366,7 @@ async fn udp_requests_and_bad_packets_are_counted() {
         r#"retracker_announces_total{event="started",front_end="udp",result="ok"} 1"#,
         r#"retracker_announces_total{event="started",front_end="http",result="ok"} 0"#,
         r#"retracker_udp_bad_packets_total{reason="too_short"} 1"#,
+        r#"retracker_udp_bad_packets_total{reason="too_long"} 1"#,
         r#"retracker_udp_bad_packets_total{reason="connection_id"} 1"#,
         "requests 1",
     ] {

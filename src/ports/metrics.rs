@@ -51,6 +51,8 @@ impl From<&Refusal> for FailureKind {
 pub enum BadPacket {
     /// Shorter than a BEP 15 header.
     TooShort,
+    /// Longer than the receive loop reads: no BEP 15 request is.
+    TooLong,
     /// Sent from port 0, where no answer can go.
     PortZero,
     /// A connect without the protocol id.

@@ -60,8 +60,9 @@ const FAILURES: [(FailureKind, &str); 8] = [
 const REFUSALS: [(ConnectionRefusal, &str); 1] =
     [(ConnectionRefusal::AddressCap, "max_connections_per_ip")];
 const FRONT_ENDS: [(FrontEnd, &str); 2] = [(FrontEnd::Http, "http"), (FrontEnd::Udp, "udp")];
-const BAD_PACKETS: [(BadPacket, &str); 6] = [
+const BAD_PACKETS: [(BadPacket, &str); 7] = [
     (BadPacket::TooShort, "too_short"),
+    (BadPacket::TooLong, "too_long"),
     (BadPacket::PortZero, "port_zero"),
     (BadPacket::NoMagic, "no_magic"),
     (BadPacket::ConnectionId, "connection_id"),

@@ -4,6 +4,7 @@
 //! `request` and `response` are the wire format, pure; `connection_id` the proof that a
 //! sender receives; `server` the socket loop that joins them.
 
+mod batch;
 pub mod connection_id;
 pub mod request;
 pub mod response;

@@ -1,5 +1,5 @@
-//! The UDP receive loop: one socket, each datagram read by `request`, answered through the
-//! `TrackerService` and written by `response`.
+//! The UDP receive loop: one socket, read a batch of datagrams at a time (`batch`), each read
+//! by `request`, answered through the `TrackerService` and written by `response`.
 //!
 //! Never an amplifier: a sender's address is spoofable until it shows a connection id we
 //! issued to it, so only a connect (whose answer is as long as it) is answered without one;
@@ -7,17 +7,22 @@
 //! is dropped unanswered and counted.
 //!
 //! Connects and scrapes are answered in the loop: they never wait. An announce may wait on
-//! upstream trackers, so each runs in its own task, at most `max_in_flight` at once; past
-//! that, announces are dropped and the client retries, as BEP 15 clients do.
+//! upstream trackers, so one that does goes on in its own task, at most `max_in_flight` at
+//! once; past that, announces are dropped and the client retries, as BEP 15 clients do.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use std::os::fd::AsRawFd;
+
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 
+use super::batch::{Batch, Outbox};
 use super::connection_id::ConnectionIds;
 use super::request::{self, Announce, Malformed, Request, Scrape};
 use super::response::{self, Family};
@@ -26,9 +31,6 @@ use crate::domain::identity::PeerKey;
 use crate::domain::swarm::SwarmStats;
 use crate::ports::metrics::{BadPacket, FailureKind, FrontEnd, RequestOutcome, Route};
 use crate::ports::{Clock, Metrics, TrackerService};
-
-/// The largest UDP payload: a datagram is never cut short by our buffer.
-const MAX_DATAGRAM: usize = 65_507;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UdpSettings {
@@ -68,43 +70,87 @@ pub async fn serve(socket: UdpSocket, front_end: UdpFrontEnd, shutdown: impl Fut
     let socket = Arc::new(socket);
     let front_end = Arc::new(front_end);
     let in_flight = Arc::new(Semaphore::new(front_end.settings.max_in_flight));
-    let mut packet = vec![0; MAX_DATAGRAM];
+    let mut batch = Batch::new();
+    let mut outbox = Outbox::new();
     let mut out = Vec::with_capacity(1024);
     tokio::pin!(shutdown);
     loop {
-        let (len, from) = tokio::select! {
+        tokio::select! {
             () = &mut shutdown => break,
-            received = socket.recv_from(&mut packet) => match received {
-                Ok(received) => received,
-                Err(error) => {
-                    // ICMP errors from an earlier send surface here on some systems: the
-                    // socket itself is fine.
-                    tracing::debug!(%error, "udp receive failed");
-                    continue;
-                }
-            },
-        };
-        let Some(announce) = front_end.answer(&packet[..len], from, &mut out) else {
-            if !out.is_empty() {
-                send(&socket, &out, from).await;
+            ready = socket.readable() => if ready.is_err() { continue },
+        }
+        let fd = socket.as_raw_fd();
+        let count = match socket.try_io(Interest::READABLE, || batch.receive(fd)) {
+            Ok(count) => count,
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(error) => {
+                // ICMP errors from an earlier send surface here on some systems: the
+                // socket itself is fine.
+                tracing::debug!(%error, "udp receive failed");
+                continue;
             }
-            continue;
         };
-        let Ok(permit) = in_flight.clone().try_acquire_owned() else {
-            front_end.metrics.bad_packet(BadPacket::Overloaded);
-            continue;
-        };
-        let (socket, front_end) = (socket.clone(), front_end.clone());
-        tokio::spawn(async move {
-            let mut out = Vec::new();
-            front_end.announce(announce, from, &mut out).await;
-            send(&socket, &out, from).await;
-            drop(permit);
-        });
+        for i in 0..count {
+            let Some((packet, from)) = batch.datagram(i) else {
+                front_end.metrics.bad_packet(BadPacket::TooLong);
+                continue;
+            };
+            let Some(announce) = front_end.answer(packet, from, &mut out) else {
+                if !out.is_empty() {
+                    outbox.push(from, &out);
+                }
+                continue;
+            };
+            let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+                front_end.metrics.bad_packet(BadPacket::Overloaded);
+                continue;
+            };
+            let front_end = front_end.clone();
+            let mut answering = Box::pin(async move {
+                let mut out = Vec::new();
+                front_end.announce(announce, from, &mut out).await;
+                (out, permit)
+            });
+            // Most announces wait on nothing: answered here, they skip a task's scheduling
+            // and go out with the batch. One that waits (on forwarders) goes on in a task of
+            // its own, whose first poll hands each resource the task's waker in place of this
+            // no-op one.
+            let mut no_waker = Context::from_waker(Waker::noop());
+            if let Poll::Ready((answer, _permit)) = answering.as_mut().poll(&mut no_waker) {
+                outbox.push(from, &answer);
+                continue;
+            }
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                let (answer, _permit) = answering.await;
+                send(&socket, &answer, from).await;
+            });
+        }
+        flush(&socket, &mut outbox).await;
     }
     let all = u32::try_from(front_end.settings.max_in_flight).unwrap_or(u32::MAX);
     let grace = front_end.settings.shutdown_grace;
     let _ = tokio::time::timeout(grace, in_flight.acquire_many(all)).await;
+}
+
+/// Sends every answer in `outbox`, waiting while the socket's send buffer is full.
+async fn flush(socket: &UdpSocket, outbox: &mut Outbox) {
+    let fd = socket.as_raw_fd();
+    while !outbox.is_done() {
+        match socket.try_io(Interest::WRITABLE, || outbox.send(fd)) {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                if socket.writable().await.is_err() {
+                    outbox.skip();
+                }
+            }
+            Err(error) => {
+                // The first answer left was refused (its address, say): the others may go.
+                tracing::debug!(%error, "udp send failed");
+                outbox.skip();
+            }
+        }
+    }
 }
 
 async fn send(socket: &UdpSocket, out: &[u8], to: SocketAddr) {

@@ -1,5 +1,5 @@
-//! The simulated clients: each owns a connection and a disjoint set of peers, and sends their
-//! requests one after another, timing and checking every answer.
+//! The simulated clients: each owns a connection (HTTP) or a socket (UDP) and a disjoint set
+//! of peers, and sends their requests one after another, timing and checking every answer.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use fastrand::Rng;
 use hdrhistogram::Histogram;
 
-use crate::check;
 use crate::connection::Connection;
+use crate::udp_session::{Patience, UdpSession};
 use crate::workload::{PeerState, RequestKind, Workload};
+use crate::{check, udp_answer};
 
 /// How long a connection may sit unused before it is replaced rather than reused.
 const IDLE_REOPEN: Duration = Duration::from_secs(5);
@@ -27,6 +28,8 @@ pub struct Stats {
     pub announce_body_bytes: u64,
     pub peers_received: u64,
     pub scrapes: u64,
+    /// UDP requests sent again after a silence.
+    pub resends: u64,
 }
 
 impl Stats {
@@ -39,6 +42,7 @@ impl Stats {
             announce_body_bytes: 0,
             peers_received: 0,
             scrapes: 0,
+            resends: 0,
         }
     }
 
@@ -52,6 +56,7 @@ impl Stats {
         self.announce_body_bytes += other.announce_body_bytes;
         self.peers_received += other.peers_received;
         self.scrapes += other.scrapes;
+        self.resends += other.resends;
     }
 
     pub fn error_count(&self) -> u64 {
@@ -87,12 +92,27 @@ impl Phase {
     }
 }
 
+/// The protocol the clients speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    /// BEP 3 over HTTP/1.1, on keep-alive connections.
+    Http,
+    /// BEP 15 over UDP: a connect, then announces and scrapes under its connection id.
+    Udp,
+}
+
+/// How a client reaches its server, opened at its first request.
+enum Transport {
+    Http(Option<Connection>),
+    Udp(Option<UdpSession>, Patience),
+}
+
 pub struct Client {
     target: SocketAddr,
     /// Where this client's paced slots fall within each pace period, as a share of it, so
     /// that clients take turns instead of all sending on the same timer tick.
     slot_offset: f64,
-    connection: Option<Connection>,
+    transport: Transport,
     peers: Vec<u32>,
     states: Vec<PeerState>,
     rng: Rng,
@@ -100,16 +120,28 @@ pub struct Client {
 }
 
 impl Client {
-    /// Client `index` of `count` owns every peer whose number is `index` modulo `count`.
-    pub fn new(workload: &Workload, target: SocketAddr, index: u32, count: u32) -> Self {
+    /// Client `index` of `count` owns every peer whose number is `index` modulo `count`; over
+    /// UDP it waits for answers with `patience`.
+    pub fn new(
+        workload: &Workload,
+        target: SocketAddr,
+        index: u32,
+        count: u32,
+        protocol: Protocol,
+        patience: Patience,
+    ) -> Self {
         let mut rng = Rng::with_seed(workload.shape.seed ^ u64::from(index).rotate_left(32));
         let peers: Vec<u32> = (index..workload.shape.peers).step_by(count as usize).collect();
         let states = peers.iter().map(|_| workload.initial_state(&mut rng)).collect();
         let slot_offset = f64::from(index) / f64::from(count);
+        let transport = match protocol {
+            Protocol::Http => Transport::Http(None),
+            Protocol::Udp => Transport::Udp(None, patience),
+        };
         Self {
             target,
             slot_offset,
-            connection: None,
+            transport,
             peers,
             states,
             rng,
@@ -157,44 +189,34 @@ impl Client {
         scheduled: Option<Instant>,
         stats: &mut Stats,
     ) {
-        let kind = workload.next_request(
-            self.peers[slot],
-            &mut self.states[slot],
-            &mut self.rng,
-            &mut self.request,
-        );
-        // Between phases (and rounds) connections sit idle, and servers close idle ones:
-        // retracker 10 to 20 s after a connection's last request (`HEADER_READ_TIMEOUT`). A
-        // request written into a connection the server is closing would fail, so a connection
-        // idle this long is replaced first, as HTTP clients do.
-        if self.connection.as_ref().is_some_and(|connection| connection.idle() > IDLE_REOPEN) {
-            self.connection = None;
-        }
-        let connection = match &mut self.connection {
-            Some(connection) => connection,
-            None => match Connection::open(self.target).await {
-                Ok(connection) => self.connection.insert(connection),
-                Err(error) => {
-                    stats.error(format!("connect: {error}"));
-                    // Don't spin on a server that is not there.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    return;
-                }
-            },
-        };
-        let sent_at = scheduled.unwrap_or_else(Instant::now);
-        let outcome = match connection.exchange(&self.request).await {
-            Ok(response) if response.status != 200 => {
-                Err(check::Problem::Status(response.status).to_string())
+        let peer = self.peers[slot];
+        let step = workload.next_step(&mut self.states[slot], &mut self.rng);
+        let (target, request) = (self.target, &mut self.request);
+        let exchanged = match &mut self.transport {
+            Transport::Http(connection) => {
+                let kind = workload.write_http(peer, step, request);
+                send_http(connection, target, request, kind, scheduled, stats).await
             }
-            Ok(response) => {
-                judge(kind, response.body, stats).map_err(|problem| problem.to_string())
-            }
-            Err(error) => {
-                self.connection = None;
-                Err(error.to_string())
+            Transport::Udp(session, patience) => {
+                let first_transaction = self.rng.u32(..);
+                let open = match session {
+                    Some(open) => open,
+                    None => match UdpSession::open(target, first_transaction).await {
+                        Ok(open) => session.insert(open),
+                        Err(error) => {
+                            stats.error(format!("socket: {error}"));
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            return;
+                        }
+                    },
+                };
+                let write = |id, transaction, out: &mut Vec<u8>| {
+                    workload.write_udp(peer, step, id, transaction, out)
+                };
+                Some(send_udp(open, *patience, write, request, scheduled, stats).await)
             }
         };
+        let Some((sent_at, outcome)) = exchanged else { return };
         let micros = u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
         stats.latency.saturating_record(micros);
         match outcome {
@@ -202,6 +224,74 @@ impl Client {
             Err(what) => stats.error(what),
         }
     }
+}
+
+/// Sends `request` (of `kind`) over HTTP; gives when it counts as sent and how it went, or
+/// `None` when no connection could be opened.
+async fn send_http(
+    connection: &mut Option<Connection>,
+    target: SocketAddr,
+    request: &[u8],
+    kind: RequestKind,
+    scheduled: Option<Instant>,
+    stats: &mut Stats,
+) -> Option<(Instant, Result<(), String>)> {
+    // Between phases (and rounds) connections sit idle, and servers close idle ones:
+    // retracker 10 to 20 s after a connection's last request (`HEADER_READ_TIMEOUT`). A
+    // request written into a connection the server is closing would fail, so a connection
+    // idle this long is replaced first, as HTTP clients do.
+    if connection.as_ref().is_some_and(|connection| connection.idle() > IDLE_REOPEN) {
+        *connection = None;
+    }
+    let open = match connection {
+        Some(open) => open,
+        None => match Connection::open(target).await {
+            Ok(open) => connection.insert(open),
+            Err(error) => {
+                stats.error(format!("connect: {error}"));
+                // Don't spin on a server that is not there.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                return None;
+            }
+        },
+    };
+    let sent_at = scheduled.unwrap_or_else(Instant::now);
+    let outcome = match open.exchange(request).await {
+        Ok(response) if response.status != 200 => {
+            Err(check::Problem::Status(response.status).to_string())
+        }
+        Ok(response) => judge(kind, response.body, stats).map_err(|problem| problem.to_string()),
+        Err(error) => {
+            *connection = None;
+            Err(error.to_string())
+        }
+    };
+    Some((sent_at, outcome))
+}
+
+/// Sends a request over UDP, written by `write` under a connection id and a transaction id,
+/// connecting first when the id is missing or old; the connect's wait counts in the
+/// request's latency, as a real client waits for both.
+async fn send_udp(
+    session: &mut UdpSession,
+    patience: Patience,
+    write: impl FnOnce(u64, u32, &mut Vec<u8>) -> RequestKind,
+    request: &mut Vec<u8>,
+    scheduled: Option<Instant>,
+    stats: &mut Stats,
+) -> (Instant, Result<(), String>) {
+    let sent_at = scheduled.unwrap_or_else(Instant::now);
+    let connection_id = match session.connection_id(patience, &mut stats.resends).await {
+        Ok(id) => id,
+        Err(error) => return (sent_at, Err(error.to_string())),
+    };
+    let transaction = session.transaction();
+    let kind = write(connection_id, transaction, request);
+    let outcome = match session.exchange(request, transaction, patience, &mut stats.resends).await {
+        Ok(answer) => judge_udp(kind, answer, stats).map_err(|problem| problem.to_string()),
+        Err(error) => Err(error.to_string()),
+    };
+    (sent_at, outcome)
 }
 
 fn judge(kind: RequestKind, body: &[u8], stats: &mut Stats) -> Result<(), check::Problem> {
@@ -214,6 +304,26 @@ fn judge(kind: RequestKind, body: &[u8], stats: &mut Stats) -> Result<(), check:
         }
         RequestKind::Scrape => {
             check::scrape(body)?;
+            stats.scrapes += 1;
+        }
+    }
+    Ok(())
+}
+
+fn judge_udp(
+    kind: RequestKind,
+    answer: &[u8],
+    stats: &mut Stats,
+) -> Result<(), udp_answer::Problem> {
+    match kind {
+        RequestKind::Announce { numwant } => {
+            let peers = udp_answer::announce(answer, numwant)?;
+            stats.announces += 1;
+            stats.announce_body_bytes += answer.len() as u64;
+            stats.peers_received += peers as u64;
+        }
+        RequestKind::Scrape => {
+            udp_answer::scrape(answer, 1)?;
             stats.scrapes += 1;
         }
     }

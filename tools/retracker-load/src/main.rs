@@ -1,5 +1,6 @@
-//! retracker-load: a load generator for HTTP trackers, and a bare baseline server to compare
-//! against. See docs/benchmarks.md for how the figures there were taken with it.
+//! retracker-load: a load generator for HTTP and UDP (BEP 15) trackers, and a bare baseline
+//! server to compare against. See docs/benchmarks.md for how the figures there were taken
+//! with it.
 
 mod baseline;
 mod check;
@@ -9,6 +10,9 @@ mod drive;
 mod idle;
 mod probe;
 mod report;
+mod udp_answer;
+mod udp_baseline;
+mod udp_session;
 mod workload;
 
 use std::io::{BufRead, BufReader, Write as _};
@@ -22,12 +26,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum as _};
 
 use compare::Reference;
 
-use drive::{Client, Phase, Stats};
+use drive::{Client, Phase, Protocol, Stats};
 use idle::Idle;
+use udp_session::Patience;
 use workload::{Shape, Workload};
 
 #[derive(Parser)]
-#[command(version, about = "Load generator for HTTP BitTorrent trackers, with a baseline server")]
+#[command(version, about = "Load generator for BitTorrent trackers, with a baseline server")]
 struct Cli {
     #[command(subcommand)]
     command: Mode,
@@ -41,6 +46,9 @@ enum Mode {
     Baseline(BaselineArgs),
     /// Time dependent loads from memory, to tell a slower host from slower code between runs.
     Probe(ProbeArgs),
+    /// Print the workload's info hashes in hex, one a line: a whitelist for trackers that
+    /// need one (Debian's opentracker).
+    Hashes(HashesArgs),
 }
 
 #[derive(Args)]
@@ -48,6 +56,15 @@ struct RunArgs {
     /// The tracker's address (loopback).
     #[arg(long, default_value = "127.0.0.1:8080")]
     target: SocketAddr,
+    /// `http`, or `udp` for BEP 15 (each connection is then a client with its own socket).
+    #[arg(long, value_enum, default_value_t = Protocol::Http)]
+    protocol: Protocol,
+    /// Over UDP: seconds of silence after which a request is sent again.
+    #[arg(long, default_value_t = 0.5)]
+    udp_timeout: f64,
+    /// Over UDP: sends of one request in all before it counts as an error.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    udp_tries: u32,
     /// Keep-alive connections, each with its own share of the peers.
     #[arg(long, default_value_t = 64)]
     connections: u32,
@@ -102,20 +119,20 @@ struct RunArgs {
     /// CPUs to run the baseline server on (`taskset -c` list), to match a pinned tracker.
     #[arg(long)]
     baseline_cpus: Option<String>,
-    /// Compare with another running server instead of the baseline, e.g. the same tracker
-    /// without forwarding. It gets the same preload.
-    #[arg(long, conflicts_with = "baseline_threads")]
+    /// Compare with another running server, e.g. the same tracker without forwarding, or
+    /// another tracker; with a baseline too, all three are measured. It gets the same preload.
+    #[arg(long)]
     versus: Option<SocketAddr>,
     /// The --versus server's process id, to report its CPU.
     #[arg(long, requires = "versus")]
     versus_pid: Option<u32>,
-    /// With a baseline or --versus: measure both this many times, taking turns, and compare
+    /// With a baseline or --versus: measure each this many times, taking turns, and compare
     /// their medians, since a shared or virtual machine drifts from minute to minute.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: u32,
-    /// With a baseline or --versus: measure both at once, each on its own connections, and
+    /// With a baseline or --versus: measure all at once, each on its own connections, and
     /// compare the requests each serves per CPU second (needs --pid, and --versus-pid for a
-    /// --versus). Pin both servers to one CPU: the machine's drift then moves both alike.
+    /// --versus). Pin every server to one CPU: the machine's drift then moves all alike.
     #[arg(long)]
     side_by_side: bool,
     #[arg(long, default_value_t = 1)]
@@ -139,6 +156,10 @@ impl RunArgs {
     fn tracker_name(&self) -> String {
         format!("tracker at {}", self.target)
     }
+
+    fn patience(&self) -> Patience {
+        Patience { timeout: Duration::from_secs_f64(self.udp_timeout), tries: self.udp_tries }
+    }
 }
 
 #[derive(Args)]
@@ -151,6 +172,17 @@ struct BaselineArgs {
     /// Size of the fixed announce answer.
     #[arg(long, default_value_t = baseline::TYPICAL_ANSWER_BYTES)]
     announce_bytes: usize,
+    /// Serve BEP 15 over UDP instead of HTTP.
+    #[arg(long)]
+    udp: bool,
+}
+
+#[derive(Args)]
+struct HashesArgs {
+    #[arg(long, default_value_t = 100_000)]
+    torrents: u32,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 #[derive(Args)]
@@ -171,7 +203,20 @@ fn main() -> ExitCode {
             println!("{}", probe::memory_latency(args.mib.into(), args.steps, 1).line());
             ExitCode::SUCCESS
         }
+        Mode::Hashes(args) => print_hashes(&args),
     }
+}
+
+fn print_hashes(args: &HashesArgs) -> ExitCode {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for torrent in 0..args.torrents {
+        let hex: String =
+            workload::info_hash(torrent, args.seed).iter().map(|b| format!("{b:02x}")).collect();
+        if writeln!(out, "{hex}").is_err() {
+            return ExitCode::FAILURE;
+        }
+    }
+    if out.flush().is_err() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
 fn runtime(threads: usize) -> tokio::runtime::Runtime {
@@ -184,6 +229,9 @@ fn runtime(threads: usize) -> tokio::runtime::Runtime {
 }
 
 fn serve_baseline(args: BaselineArgs) -> ExitCode {
+    if args.udp {
+        return serve_udp_baseline(args);
+    }
     runtime(args.threads).block_on(async {
         let listener = match tokio::net::TcpListener::bind(args.listen).await {
             Ok(listener) => listener,
@@ -202,9 +250,30 @@ fn serve_baseline(args: BaselineArgs) -> ExitCode {
     })
 }
 
+fn serve_udp_baseline(args: BaselineArgs) -> ExitCode {
+    runtime(args.threads).block_on(async {
+        let socket = match tokio::net::UdpSocket::bind(args.listen).await {
+            Ok(socket) => socket,
+            Err(error) => {
+                eprintln!("retracker-load: cannot listen on udp {}: {error}", args.listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        let addr = socket.local_addr().expect("a bound socket has an address");
+        println!("listening on {addr}");
+        let _ = std::io::stdout().flush();
+        udp_baseline::serve(socket, udp_baseline::Answers::new(args.announce_bytes)).await;
+        ExitCode::SUCCESS
+    })
+}
+
 fn run(args: RunArgs) -> ExitCode {
     if args.torrents == 0 || args.peers < args.torrents || args.connections == 0 {
         eprintln!("retracker-load: need torrents ≥ 1, peers ≥ torrents and connections ≥ 1");
+        return ExitCode::from(2);
+    }
+    if !(args.udp_timeout > 0.0 && args.udp_timeout <= 60.0) {
+        eprintln!("retracker-load: --udp-timeout is in seconds, above 0 and at most 60");
         return ExitCode::from(2);
     }
     let reference_given = args.versus.is_some() || args.baseline_threads.is_some();
@@ -228,9 +297,10 @@ fn run(args: RunArgs) -> ExitCode {
     };
     let workload = Arc::new(Workload::new(shape, args.target.to_string()));
     println!(
-        "retracker-load: {} connections on {} thread(s) that {} for answers; {} torrents, {} peers \
-         (skew {}), numwant {}, {:.0}% scrapes, churn {}",
+        "retracker-load: {} {} connections on {} thread(s) that {} for answers; {} torrents, {} \
+         peers (skew {}), numwant {}, {:.0}% scrapes, churn {}",
         args.connections,
+        args.protocol.to_possible_value().expect("no protocol is hidden").get_name(),
         args.threads,
         args.idle.to_possible_value().expect("no mode is hidden").get_name(),
         args.torrents,
@@ -261,37 +331,42 @@ fn run(args: RunArgs) -> ExitCode {
     }
     let (target, clients) = runtime.block_on(measure_target(&args, &workload));
     let mut failed = target.errors > 0;
-    let reference = match (args.baseline_threads, args.versus) {
-        (Some(threads), _) => {
-            let answer_bytes = target.announce_answer_bytes.max(60);
-            match start_baseline(threads, answer_bytes, args.baseline_cpus.as_deref()) {
-                Ok((child, addr)) => Some(Reference {
-                    role: "baseline",
-                    name: format!(
-                        "baseline at {addr} ({threads} thread(s), {answer_bytes}-byte answers)"
-                    ),
-                    addr,
-                    pid: Some(child.id()),
-                    child: Some(child),
-                }),
-                Err(error) => {
-                    eprintln!("retracker-load: baseline server: {error}");
-                    return ExitCode::FAILURE;
-                }
-            }
-        }
-        (None, Some(addr)) => Some(Reference {
+    let mut references = Vec::new();
+    if let Some(addr) = args.versus {
+        references.push(Reference {
             role: "versus",
             name: format!("versus at {addr}"),
             addr,
             pid: args.versus_pid,
             child: None,
-        }),
-        (None, None) => None,
-    };
-    if let Some(reference) = reference {
+        });
+    }
+    if let Some(threads) = args.baseline_threads {
+        // With no announce answered, a size of an answer without peers.
+        let answer_bytes = match args.protocol {
+            Protocol::Http => target.announce_answer_bytes.max(60),
+            Protocol::Udp => target.announce_answer_bytes.max(udp_answer::ANNOUNCE_HEAD_LEN),
+        };
+        let cpus = args.baseline_cpus.as_deref();
+        match start_baseline(threads, answer_bytes, cpus, args.protocol) {
+            Ok((child, addr)) => references.push(Reference {
+                role: "baseline",
+                name: format!(
+                    "baseline at {addr} ({threads} thread(s), {answer_bytes}-byte answers)"
+                ),
+                addr,
+                pid: Some(child.id()),
+                child: Some(child),
+            }),
+            Err(error) => {
+                eprintln!("retracker-load: baseline server: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if !references.is_empty() {
         failed |=
-            runtime.block_on(compare::compare(&args, &workload, clients, target, reference)) > 0;
+            runtime.block_on(compare::compare(&args, &workload, clients, target, references)) > 0;
     }
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
@@ -333,7 +408,12 @@ async fn measure_target(args: &RunArgs, workload: &Arc<Workload>) -> (Measured, 
 
 /// The simulated clients, one per connection, talking to `server`.
 fn clients_of(args: &RunArgs, workload: &Arc<Workload>, server: SocketAddr) -> Vec<Client> {
-    (0..args.connections).map(|i| Client::new(workload, server, i, args.connections)).collect()
+    (0..args.connections)
+        .map(|i| {
+            let patience = args.patience();
+            Client::new(workload, server, i, args.connections, args.protocol, patience)
+        })
+        .collect()
 }
 
 /// Announces every peer once, so that the measured phases run against full swarms.
@@ -477,6 +557,7 @@ fn start_baseline(
     threads: usize,
     answer_bytes: usize,
     cpus: Option<&str>,
+    protocol: Protocol,
 ) -> std::io::Result<(Child, SocketAddr)> {
     let exe = std::env::current_exe()?;
     // taskset execs the server in place, so the child's pid stays the server's.
@@ -496,6 +577,7 @@ fn start_baseline(
             "--announce-bytes",
             &answer_bytes.to_string(),
         ])
+        .args((protocol == Protocol::Udp).then_some("--udp"))
         .stdout(Stdio::piped())
         .spawn()?;
     let mut line = String::new();

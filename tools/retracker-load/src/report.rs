@@ -28,6 +28,9 @@ pub fn phase_line(name: &str, stats: &Stats, elapsed: Duration) -> String {
             stats.scrapes,
         );
     }
+    if stats.resends > 0 {
+        line += &format!("; {} UDP requests sent again after a silence", stats.resends);
+    }
     line
 }
 

@@ -1,11 +1,13 @@
 //! What the simulated clients ask: which torrents exist, which peer is in which swarm, and
-//! the next announce or scrape each peer sends.
+//! the next announce or scrape each peer sends, written as HTTP or as BEP 15 datagrams.
 //!
 //! Popularity is Zipf-like (torrent of rank r gets weight 1/r^skew), as on real trackers
 //! where a few torrents hold most peers. Every torrent gets one peer first so all of them
 //! are live; the rest are spread by popularity.
 
 use fastrand::Rng;
+
+use crate::udp_answer;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Shape {
@@ -26,6 +28,8 @@ pub struct Shape {
 pub struct Workload {
     pub shape: Shape,
     torrent_of_peer: Vec<u32>,
+    /// Each torrent's info hash, as a datagram carries it.
+    hashes: Vec<[u8; 20]>,
     /// `%xx%xx…` for each torrent's info hash, ready to paste into a query.
     encoded_hashes: Vec<[u8; 60]>,
     /// The rest of every request after the query: version and headers.
@@ -58,13 +62,13 @@ impl Workload {
         let torrent_of_peer = (0..shape.peers)
             .map(|peer| if peer < shape.torrents { peer } else { pick(&popularity, &mut rng) })
             .collect();
-        let encoded_hashes = (0..shape.torrents)
-            .map(|torrent| percent_encode(&info_hash(torrent, shape.seed)))
-            .collect();
+        let hashes: Vec<_> =
+            (0..shape.torrents).map(|torrent| info_hash(torrent, shape.seed)).collect();
+        let encoded_hashes = hashes.iter().map(percent_encode).collect();
         let head_tail =
             format!(" HTTP/1.1\r\nHost: {host}\r\nUser-Agent: retracker-load/1\r\n\r\n")
                 .into_bytes();
-        Self { shape, torrent_of_peer, encoded_hashes, head_tail }
+        Self { shape, torrent_of_peer, hashes, encoded_hashes, head_tail }
     }
 
     pub fn torrent_of(&self, peer: u32) -> u32 {
@@ -76,22 +80,69 @@ impl Workload {
         PeerState::Offline { seeder: rng.f64() < self.shape.seeder_share }
     }
 
-    /// Writes the request `peer` sends next into `out` and moves the peer on.
-    pub fn next_request(
+    /// What `peer` asks next; moves the peer on.
+    pub fn next_step(&self, state: &mut PeerState, rng: &mut Rng) -> Step {
+        let online = !matches!(state, PeerState::Offline { .. });
+        if online && rng.f64() < self.shape.scrape_share {
+            return Step::Scrape;
+        }
+        let (event, left) = advance(state, self.shape.churn, rng);
+        Step::Announce { event, left }
+    }
+
+    /// Writes the HTTP request for `peer`'s `step` into `out`.
+    pub fn write_http(&self, peer: u32, step: Step, out: &mut Vec<u8>) -> RequestKind {
+        out.clear();
+        match step {
+            Step::Scrape => {
+                self.write_scrape(peer, out);
+                RequestKind::Scrape
+            }
+            Step::Announce { event, left } => {
+                self.write_announce(peer, event, left, out);
+                RequestKind::Announce { numwant: self.shape.numwant }
+            }
+        }
+    }
+
+    /// Writes the BEP 15 datagram for `peer`'s `step` into `out`, under `connection_id` and
+    /// with `transaction_id`.
+    pub fn write_udp(
         &self,
         peer: u32,
-        state: &mut PeerState,
-        rng: &mut Rng,
+        step: Step,
+        connection_id: u64,
+        transaction_id: u32,
         out: &mut Vec<u8>,
     ) -> RequestKind {
         out.clear();
-        let online = !matches!(state, PeerState::Offline { .. });
-        if online && rng.f64() < self.shape.scrape_share {
-            self.write_scrape(peer, out);
+        out.extend_from_slice(&connection_id.to_be_bytes());
+        let hash = &self.hashes[self.torrent_of(peer) as usize];
+        let Step::Announce { event, left } = step else {
+            out.extend_from_slice(&udp_answer::SCRAPE.to_be_bytes());
+            out.extend_from_slice(&transaction_id.to_be_bytes());
+            out.extend_from_slice(hash);
             return RequestKind::Scrape;
-        }
-        let (event, left) = advance(state, self.shape.churn, rng);
-        self.write_announce(peer, event, left, out);
+        };
+        // BEP 15 numbers events its own way.
+        let event: u32 = match event {
+            None => 0,
+            Some("completed") => 1,
+            Some("started") => 2,
+            _ => 3,
+        };
+        out.extend_from_slice(&udp_answer::ANNOUNCE.to_be_bytes());
+        out.extend_from_slice(&transaction_id.to_be_bytes());
+        out.extend_from_slice(hash);
+        out.extend_from_slice(&peer_id(peer));
+        out.extend_from_slice(&(TORRENT_SIZE - left).to_be_bytes()); // downloaded
+        out.extend_from_slice(&left.to_be_bytes());
+        out.extend_from_slice(&0u64.to_be_bytes()); // uploaded
+        out.extend_from_slice(&event.to_be_bytes());
+        out.extend_from_slice(&[0; 4]); // IP: the sender's
+        out.extend_from_slice(&peer.to_be_bytes()); // key
+        out.extend_from_slice(&self.shape.numwant.to_be_bytes());
+        out.extend_from_slice(&peer_port(peer).to_be_bytes());
         RequestKind::Announce { numwant: self.shape.numwant }
     }
 
@@ -101,13 +152,10 @@ impl Workload {
         let mut number = itoa::Buffer::new();
         out.extend_from_slice(b"GET /announce?info_hash=");
         out.extend_from_slice(&self.encoded_hashes[self.torrent_of(peer) as usize]);
-        // 20 bytes: "-RL0001-" and the peer's number in 12 digits.
-        out.extend_from_slice(b"&peer_id=-RL0001-");
-        let digits = number.format(peer);
-        out.extend(std::iter::repeat_n(b'0', 12 - digits.len()));
-        out.extend_from_slice(digits.as_bytes());
+        out.extend_from_slice(b"&peer_id=");
+        out.extend_from_slice(&peer_id(peer));
         out.extend_from_slice(b"&port=");
-        out.extend_from_slice(number.format(1024 + peer % 64000).as_bytes());
+        out.extend_from_slice(number.format(peer_port(peer)).as_bytes());
         out.extend_from_slice(b"&uploaded=0&downloaded=");
         out.extend_from_slice(number.format(TORRENT_SIZE - left).as_bytes());
         out.extend_from_slice(b"&left=");
@@ -133,6 +181,28 @@ impl Workload {
     fn finish_head(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.head_tail);
     }
+}
+
+/// A peer's next request, before it is written for one protocol or the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Announce { event: Option<&'static str>, left: u64 },
+    Scrape,
+}
+
+/// 20 bytes: "-RL0001-" and the peer's number in 12 digits.
+fn peer_id(peer: u32) -> [u8; 20] {
+    let mut id = *b"-RL0001-000000000000";
+    let mut number = peer;
+    for digit in id[8..].iter_mut().rev() {
+        *digit = b'0' + (number % 10) as u8;
+        number /= 10;
+    }
+    id
+}
+
+fn peer_port(peer: u32) -> u16 {
+    (1024 + peer % 64000) as u16
 }
 
 /// The event a peer sends and the `left` it reports, and its state afterwards.
@@ -259,7 +329,8 @@ mod tests {
         let mut rng = Rng::with_seed(1);
         let mut state = PeerState::Offline { seeder: true };
         let mut out = Vec::new();
-        let kind = workload.next_request(5, &mut state, &mut rng, &mut out);
+        let step = workload.next_step(&mut state, &mut rng);
+        let kind = workload.write_http(5, step, &mut out);
         assert_eq!(kind, RequestKind::Announce { numwant: 50 });
         let text = String::from_utf8(out).unwrap();
         let hash = percent_encode(&info_hash(5, 7));
@@ -272,5 +343,35 @@ mod tests {
                 " HTTP/1.1\r\nHost: 127.0.0.1:1\r\nUser-Agent: retracker-load/1\r\n\r\n"
             )
         );
+    }
+
+    #[test]
+    fn a_udp_announce_carries_its_fields_at_bep_15_offsets() {
+        let workload = Workload::new(shape(), "127.0.0.1:1".into());
+        let step = Step::Announce { event: Some("started"), left: 0 };
+        let mut out = Vec::new();
+        let kind = workload.write_udp(5, step, 0x0102_0304_0506_0708, 9, &mut out);
+        assert_eq!(kind, RequestKind::Announce { numwant: 50 });
+        assert_eq!(out.len(), 98);
+        assert_eq!(out[0..8], 0x0102_0304_0506_0708u64.to_be_bytes()); // connection id
+        assert_eq!(out[8..16], [0, 0, 0, 1, 0, 0, 0, 9]); // action 1, transaction 9
+        assert_eq!(out[16..36], info_hash(5, 7)); // info_hash
+        assert_eq!(&out[36..56], b"-RL0001-000000000005"); // peer_id
+        assert_eq!(out[56..64], TORRENT_SIZE.to_be_bytes()); // downloaded
+        assert_eq!(out[64..72], [0; 8]); // left
+        assert_eq!(out[80..84], 2u32.to_be_bytes()); // event: started is 2
+        assert_eq!(out[84..88], [0; 4]); // IP
+        assert_eq!(out[88..92], 5u32.to_be_bytes()); // key
+        assert_eq!(out[92..96], 50u32.to_be_bytes()); // num_want
+        assert_eq!(out[96..98], 1029u16.to_be_bytes()); // port
+    }
+
+    #[test]
+    fn a_udp_scrape_names_the_peers_torrent() {
+        let workload = Workload::new(shape(), "127.0.0.1:1".into());
+        let mut out = Vec::new();
+        assert_eq!(workload.write_udp(5, Step::Scrape, 1, 2, &mut out), RequestKind::Scrape);
+        assert_eq!(out[..16], [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2]);
+        assert_eq!(out[16..], info_hash(5, 7));
     }
 }
