@@ -1,4 +1,4 @@
-//! The driving port: what a front end (HTTP today, UDP some day) asks of the tracker.
+//! The driving port: what a front end (HTTP, UDP) asks of the tracker.
 
 use std::net::IpAddr;
 
@@ -19,5 +19,6 @@ pub trait TrackerService: Send + Sync {
         remote_ip: IpAddr,
     ) -> Result<AnnounceResponse, Refusal>;
 
-    fn scrape(&self, info_hashes: &[InfoHash]) -> ScrapeResponse;
+    /// Counts for each distinct hash; refused only when the store cannot answer.
+    async fn scrape(&self, info_hashes: &[InfoHash]) -> Result<ScrapeResponse, Refusal>;
 }

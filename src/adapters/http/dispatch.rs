@@ -87,7 +87,7 @@ impl<S> Dispatch<S> {
     {
         let body = match work {
             Work::Announce(call) => self.endpoints.announce(call).await,
-            Work::Scrape { query } => self.endpoints.scrape(&query),
+            Work::Scrape { query } => self.endpoints.scrape(&query).await,
             Work::NotAllowed => return method_not_allowed(),
             Work::Other(request) => {
                 let Ok(answer) = self.others.clone().call(request).await;
@@ -199,7 +199,7 @@ mod tests {
     #[tokio::test]
     async fn scrape_is_served_and_a_bare_announce_is_a_failure_not_a_404() {
         let mut service = MockTrackerService::new();
-        service.expect_scrape().times(1).returning(|_| ScrapeResponse { files: Vec::new() });
+        service.expect_scrape().times(1).returning(|_| Ok(ScrapeResponse { files: Vec::new() }));
         let (status, _, body) =
             send(service, false, get("/scrape?info_hash=aaaaaaaaaaaaaaaaaaaa")).await;
         assert_eq!((status, body), (200, b"d5:filesdee".to_vec()));

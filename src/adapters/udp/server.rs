@@ -6,7 +6,8 @@
 //! anything else without a valid id, anything shorter than a header and anything from port 0
 //! is dropped unanswered and counted.
 //!
-//! Connects and scrapes are answered in the loop: they never wait. An announce may wait on
+//! Connects and scrapes are answered in the loop: a connect never waits, a scrape only on the
+//! store (at once in memory, at most `storage_timeout` on Redis). An announce may wait on
 //! upstream trackers, so each runs in its own task, at most `max_in_flight` at once; past
 //! that, announces are dropped and the client retries, as BEP 15 clients do.
 
@@ -84,7 +85,7 @@ pub async fn serve(socket: UdpSocket, front_end: UdpFrontEnd, shutdown: impl Fut
                 }
             },
         };
-        let Some(announce) = front_end.answer(&packet[..len], from, &mut out) else {
+        let Some(announce) = front_end.answer(&packet[..len], from, &mut out).await else {
             if !out.is_empty() {
                 send(&socket, &out, from).await;
             }
@@ -116,7 +117,7 @@ async fn send(socket: &UdpSocket, out: &[u8], to: SocketAddr) {
 impl UdpFrontEnd {
     /// Answers `packet` from `from` into `out` (left empty for no answer), or hands back an
     /// announce to be answered in its own task.
-    fn answer(&self, packet: &[u8], from: SocketAddr, out: &mut Vec<u8>) -> Option<Announce> {
+    async fn answer(&self, packet: &[u8], from: SocketAddr, out: &mut Vec<u8>) -> Option<Announce> {
         out.clear();
         if from.port() == 0 {
             self.metrics.bad_packet(BadPacket::PortZero);
@@ -138,7 +139,7 @@ impl UdpFrontEnd {
             }
             Ok(Request::Scrape(scrape)) => {
                 if self.ids.is_valid(scrape.connection_id, ip, now) {
-                    self.scrape(&scrape, out);
+                    self.scrape(&scrape, out).await;
                 } else {
                     self.metrics.bad_packet(BadPacket::ConnectionId);
                 }
@@ -192,9 +193,23 @@ impl UdpFrontEnd {
         self.metrics.request(outcome, started.elapsed());
     }
 
-    fn scrape(&self, scrape: &Scrape, out: &mut Vec<u8>) {
+    async fn scrape(&self, scrape: &Scrape, out: &mut Vec<u8>) {
         let started = Instant::now();
-        let answer = self.tracker.scrape(&scrape.info_hashes);
+        let mut outcome = RequestOutcome {
+            front_end: FrontEnd::Udp,
+            route: Route::Scrape,
+            event: None,
+            failure: None,
+        };
+        let answer = match self.tracker.scrape(&scrape.info_hashes).await {
+            Ok(answer) => answer,
+            Err(refusal) => {
+                outcome.failure = Some(FailureKind::from(&refusal));
+                response::error(out, scrape.transaction_id, &refusal.to_string());
+                self.metrics.request(outcome, started.elapsed());
+                return;
+            }
+        };
         tracing::debug!(torrents = scrape.info_hashes.len(), "udp scrape");
         // The answer lists each torrent once; the packet may name one twice, and gets a line
         // for each time it did. A scrape names few, so a scan is quicker than a map.
@@ -203,12 +218,6 @@ impl UdpFrontEnd {
         });
         let zero = SwarmStats::default();
         response::scrape(out, scrape.transaction_id, counts.map(|stats| stats.unwrap_or(&zero)));
-        let outcome = RequestOutcome {
-            front_end: FrontEnd::Udp,
-            route: Route::Scrape,
-            event: None,
-            failure: None,
-        };
         self.metrics.request(outcome, started.elapsed());
     }
 }
@@ -301,13 +310,13 @@ mod tests {
         packet.extend(1u32.to_be_bytes());
         packet.extend(9u32.to_be_bytes());
         packet.extend([0; 82]);
-        let announce = front_end.answer(&packet, from, &mut out).expect("its id is valid");
+        let announce = front_end.answer(&packet, from, &mut out).await.expect("its id is valid");
         front_end.announce(announce, from, &mut out).await;
         assert_eq!(out[20..], [192, 0, 2, 7, 0, 7], "one 6-byte peer");
     }
 
-    #[test]
-    fn nothing_from_port_zero_is_answered_not_even_a_connect() {
+    #[tokio::test]
+    async fn nothing_from_port_zero_is_answered_not_even_a_connect() {
         let mut metrics = MockMetrics::new();
         metrics
             .expect_bad_packet()
@@ -319,10 +328,10 @@ mod tests {
         connect.extend([0; 8]);
         let mut out = vec![1];
         let from: SocketAddr = "192.0.2.1:0".parse().unwrap();
-        assert!(front_end.answer(&connect, from, &mut out).is_none());
+        assert!(front_end.answer(&connect, from, &mut out).await.is_none());
         assert!(out.is_empty());
         let from: SocketAddr = "192.0.2.1:1".parse().unwrap();
-        front_end.answer(&connect, from, &mut out);
+        front_end.answer(&connect, from, &mut out).await;
         assert_eq!(out.len(), 16, "the same connect from a real port");
     }
 
