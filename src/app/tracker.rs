@@ -198,6 +198,10 @@ impl TrackerService for Tracker {
         let stats = self.repository.scrape(&hashes).await?;
         Ok(ScrapeResponse { files: hashes.into_iter().zip(stats).collect() })
     }
+
+    fn is_available(&self) -> bool {
+        self.repository.is_available()
+    }
 }
 
 #[cfg(test)]

@@ -119,4 +119,9 @@ pub trait PeerRepository: Send + Sync {
 
     /// Counts everything held. Walks every torrent: for a metrics scrape, not a request.
     fn totals(&self) -> StoreTotals;
+
+    /// Whether the store answered lately; a store in this process always does.
+    fn is_available(&self) -> bool {
+        true
+    }
 }

@@ -21,4 +21,8 @@ pub trait TrackerService: Send + Sync {
 
     /// Counts for each distinct hash; refused only when the store cannot answer.
     async fn scrape(&self, info_hashes: &[InfoHash]) -> Result<ScrapeResponse, Refusal>;
+
+    /// Whether requests can be served now: false while the store does not answer, so that
+    /// a load balancer takes the instance out.
+    fn is_available(&self) -> bool;
 }
