@@ -141,8 +141,14 @@ struct Instance {
 
 impl Instance {
     async fn start(redis_url: &str, peer_age_minutes: &str) -> Self {
+        Self::start_with(redis_url, peer_age_minutes, &[]).await
+    }
+
+    /// `start`, with more settings in the environment.
+    async fn start_with(redis_url: &str, peer_age_minutes: &str, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let child = Command::new(BINARY)
+            .envs(env.iter().copied())
             .args(["-l", &format!("127.0.0.1:{port}")])
             .env_remove("RUST_LOG")
             .env_remove("CONFIG_FILE")
@@ -240,6 +246,30 @@ async fn a_peer_bound_to_its_key_at_one_instance_is_refused_to_another_key_at_th
     );
     let answer = announce(&b.base, &Announce::new(2, 2)).await;
     assert_eq!(answer.peers, vec!["127.0.0.1:6001".parse().unwrap()], "still listed");
+}
+
+#[tokio::test]
+async fn a_full_swarm_answers_newcomers_without_listing_them_and_stopped_writes_nothing() {
+    if !redis_installed() {
+        return;
+    }
+    let redis = Redis::start();
+    let full = [("MAX_PEERS_PER_SWARM", "2")];
+    let a = Instance::start_with(&redis.url(), "180", &full).await;
+    let b = Instance::start_with(&redis.url(), "180", &full).await;
+
+    // A stopped for a torrent nobody announced creates no key.
+    announce(&a.base, &Announce::new(7, 1).with("event=stopped")).await;
+    assert_eq!(redis.key_count(), 0);
+
+    announce(&a.base, &Announce::new(7, 1)).await;
+    announce(&b.base, &Announce::new(7, 2)).await;
+    let newcomer = announce(&a.base, &Announce::new(7, 3)).await;
+    assert_eq!(newcomer.peers.len(), 2, "answered with the listed peers");
+    assert_eq!((newcomer.complete, newcomer.incomplete), (0, 2), "but not listed");
+    let mut listed = announce(&b.base, &Announce::new(7, 1)).await.peers;
+    listed.sort();
+    assert_eq!(listed, vec!["127.0.0.1:6002".parse().unwrap()]);
 }
 
 #[tokio::test]
