@@ -58,9 +58,13 @@ impl Redis {
     }
 
     fn start_with(extra: &[&str]) -> Self {
+        Self::start_on(free_port(), extra)
+    }
+
+    fn start_on(port: u16, extra: &[&str]) -> Self {
         let mut redis = Self {
             child: None,
-            port: free_port(),
+            port,
             dir: tempfile::tempdir().unwrap(),
             extra: extra.iter().map(|arg| arg.to_string()).collect(),
         };
@@ -146,6 +150,13 @@ impl Instance {
 
     /// `start`, with more settings in the environment.
     async fn start_with(redis_url: &str, peer_age_minutes: &str, env: &[(&str, &str)]) -> Self {
+        let instance = Self::spawn(redis_url, peer_age_minutes, env);
+        instance.wait_for_health(200).await;
+        instance
+    }
+
+    /// Starts the process without waiting for it to serve.
+    fn spawn(redis_url: &str, peer_age_minutes: &str, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let child = Command::new(BINARY)
             .envs(env.iter().copied())
@@ -160,9 +171,7 @@ impl Instance {
             .stderr(Stdio::null())
             .spawn()
             .expect("the tracker starts");
-        let instance = Self { child, base: format!("http://127.0.0.1:{port}") };
-        instance.wait_for_health(200).await;
-        instance
+        Self { child, base: format!("http://127.0.0.1:{port}") }
     }
 
     /// `/healthz`'s status, or none while nothing listens.
@@ -331,11 +340,15 @@ async fn redis_down_means_failure_reasons_and_503_then_service_resumes_by_itself
         })
         .collect();
     redis.kill();
+    // Held while Redis is down, so that no other test's Redis takes the port meanwhile.
+    let held = TcpListener::bind(("127.0.0.1", redis.port)).expect("the port is free again");
     for request in load {
         let (status, body, took) = request.await.unwrap();
         assert_eq!(status, 200);
         assert!(took < Duration::from_secs(5), "an answer took {took:?}");
-        let _ = body;
+        if body.starts_with(b"d14:failure reason") {
+            assert_eq!(failure_reason(&body), "tracker storage unavailable: try again later");
+        }
     }
     let started = Instant::now();
     let body = a.announce_raw(&Announce::new(5, 2)).await;
@@ -347,11 +360,34 @@ async fn redis_down_means_failure_reasons_and_503_then_service_resumes_by_itself
     assert_eq!(failure_reason(&scraped.1), "tracker storage unavailable: try again later");
     a.wait_for_health(503).await;
 
+    drop(held);
     redis.restart();
     a.wait_for_health(200).await;
     let answer = announce(&a.base, &Announce::new(5, 3)).await;
     assert!(answer.peers.is_empty(), "a Redis without persistence came back empty");
     assert_eq!(announce(&a.base, &Announce::new(5, 4)).await.peers.len(), 1);
+}
+
+#[tokio::test]
+async fn a_tracker_started_before_redis_answers_serves_once_it_does() {
+    if !redis_installed() {
+        return;
+    }
+    // The port is held by a listener that takes connections and never answers: a store
+    // slower than the timeout. Held, so no other test's Redis takes it meanwhile.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let a = Instance::spawn(&format!("redis://127.0.0.1:{port}/0"), "180", &[]);
+    a.wait_for_health(503).await;
+    let started = Instant::now();
+    let body = a.announce_raw(&Announce::new(8, 1)).await;
+    assert_eq!(failure_reason(&body), "tracker storage unavailable: try again later");
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    drop(silent);
+    let _redis = Redis::start_on(port, &[]);
+    a.wait_for_health(200).await;
+    announce(&a.base, &Announce::new(8, 1)).await;
+    assert_eq!(announce(&a.base, &Announce::new(8, 2)).await.peers.len(), 1);
 }
 
 #[tokio::test]

@@ -50,7 +50,7 @@ pub enum StartError {
     Forwarding(String),
     #[error("cannot set up metrics: {0}")]
     Metrics(String),
-    #[error("cannot use redis_url: {0}")]
+    #[error("cannot use the Redis at redis_url: {0}")]
     Storage(String),
 }
 
