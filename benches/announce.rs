@@ -7,7 +7,7 @@ mod common;
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 
-use common::{info_hash, ipv4, peer_id};
+use common::{at_once, info_hash, ipv4, peer_id};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use retracker::adapters::memory::MemoryRepository;
 use retracker::domain::identity::PeerKey;
@@ -58,7 +58,7 @@ fn repository_with_swarm(size: usize) -> (MemoryRepository, InfoHash) {
     let repository = MemoryRepository::new(16);
     let hash = info_hash(1);
     for n in 0..size {
-        repository.announce(&hash, &member(n, Event::Started), &context(0, 0)).unwrap();
+        at_once(repository.announce(&hash, &member(n, Event::Started), &context(0, 0))).unwrap();
     }
     (repository, hash)
 }
@@ -74,7 +74,7 @@ fn announce(c: &mut Criterion) {
 
             // The same leecher announcing again and again: its entry stays in cache.
             let again = member(1, Event::Periodic);
-            let answer = repository.announce(&hash, &again, &context(numwant, 0)).unwrap();
+            let answer = at_once(repository.announce(&hash, &again, &context(numwant, 0))).unwrap();
             assert_eq!(answer.peers.v4.len(), expected);
             let mut starts = fastrand::Rng::with_seed(7);
             group.bench_function(
@@ -82,7 +82,7 @@ fn announce(c: &mut Criterion) {
                 |b| {
                     b.iter(|| {
                         let context = context(numwant, starts.usize(..));
-                        repository.announce(black_box(&hash), black_box(&again), &context)
+                        at_once(repository.announce(black_box(&hash), black_box(&again), &context))
                     })
                 },
             );
@@ -96,7 +96,7 @@ fn announce(c: &mut Criterion) {
                     b.iter(|| {
                         let context = context(numwant, starts.usize(..));
                         let peer = turn.next().expect("a cycle never ends");
-                        repository.announce(black_box(&hash), black_box(peer), &context)
+                        at_once(repository.announce(black_box(&hash), black_box(peer), &context))
                     })
                 },
             );

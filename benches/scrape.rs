@@ -5,7 +5,7 @@ mod common;
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 
-use common::{info_hash, peer_id};
+use common::{at_once, info_hash, peer_id};
 use criterion::{Criterion, criterion_group, criterion_main};
 use retracker::adapters::memory::MemoryRepository;
 use retracker::domain::ids::InfoHash;
@@ -36,7 +36,7 @@ fn full_repository() -> MemoryRepository {
         event: Event::Started,
     };
     for n in 0..TORRENTS {
-        repository.announce(&info_hash(n), &leecher, &context).unwrap();
+        at_once(repository.announce(&info_hash(n), &leecher, &context)).unwrap();
     }
     repository
 }
@@ -48,10 +48,10 @@ fn scrape(c: &mut Criterion) {
     let hashes: Vec<InfoHash> = (0..SCRAPED).map(|n| info_hash(n * (TORRENTS / SCRAPED))).collect();
 
     let one_leecher = SwarmStats { complete: 0, incomplete: 1, downloaded: 0, downloaders: 1 };
-    assert!(repository.scrape(&hashes).iter().all(|stats| *stats == one_leecher));
+    assert!(at_once(repository.scrape(&hashes)).unwrap().iter().all(|stats| *stats == one_leecher));
 
     c.bench_function("scrape/repository_50_of_100000_torrents", |b| {
-        b.iter(|| repository.scrape(black_box(&hashes)))
+        b.iter(|| at_once(repository.scrape(black_box(&hashes))))
     });
 }
 

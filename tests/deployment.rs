@@ -166,3 +166,23 @@ fn the_originals_docker_forwarding_steps_work_as_written() {
     let (_, path) = ORIGINAL_FORWARDS_FILE.split_once('=').unwrap();
     assert_eq!(ORIGINAL_VOLUME.split(':').nth(1), Some(path), "mounted where the setting points");
 }
+
+#[test]
+fn the_redis_compose_file_runs_two_trackers_on_one_redis_with_settings_the_binary_reads() {
+    let compose: serde_yaml::Value =
+        serde_yaml::from_str(&file("docker-compose.redis.yml")).unwrap();
+    let services = &compose["services"];
+    assert!(services["redis"]["image"].as_str().unwrap().contains("redis"));
+    let reads = binary_reads();
+    let mut urls = BTreeSet::new();
+    for name in ["retracker-a", "retracker-b"] {
+        let environment = services[name]["environment"].as_mapping().expect("an environment");
+        for key in environment.keys() {
+            let key = key.as_str().unwrap();
+            assert!(reads.contains(key), "{name} sets {key}, which the binary does not read");
+        }
+        assert_eq!(environment["STORAGE"].as_str(), Some("redis"), "{name}");
+        urls.insert(environment["REDIS_URL"].as_str().unwrap().to_string());
+    }
+    assert_eq!(urls, BTreeSet::from(["redis://redis:6379/0".to_string()]), "one Redis for both");
+}

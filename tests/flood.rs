@@ -59,8 +59,8 @@ fn one_off_torrent(n: u32) -> InfoHash {
     InfoHash(info_hash)
 }
 
-#[test]
-fn what_a_flood_takes_the_sweep_gives_back_once_it_ages_out() {
+#[tokio::test]
+async fn what_a_flood_takes_the_sweep_gives_back_once_it_ages_out() {
     let config = Config::default();
     let clock = Arc::new(ManualClock::new());
     let repository = Arc::new(MemoryRepository::new(config.max_torrents));
@@ -70,9 +70,9 @@ fn what_a_flood_takes_the_sweep_gives_back_once_it_ages_out() {
     let before = resident_bytes();
     for n in 0..FLOOD {
         let (request, remote) = flooder(n, one_off_torrent(n));
-        tracker.announce_locally(&request, remote).expect("room for every torrent");
+        tracker.announce_locally(&request, remote).await.expect("room for every torrent");
         let (request, remote) = flooder(FLOOD + n, POPULAR);
-        tracker.announce_locally(&request, remote).expect("room for every peer");
+        tracker.announce_locally(&request, remote).await.expect("room for every peer");
     }
     let flooded = resident_bytes();
     assert_eq!(repository.torrents(), FLOOD as usize + 1);
@@ -80,7 +80,7 @@ fn what_a_flood_takes_the_sweep_gives_back_once_it_ages_out() {
     // The flood ages out; one real peer keeps the popular torrent alive.
     clock.advance_secs(peer_age + 1);
     let (regular, remote) = flooder(u32::MAX, POPULAR);
-    tracker.announce_locally(&regular, remote).unwrap();
+    tracker.announce_locally(&regular, remote).await.unwrap();
     let report = tracker.sweep();
     assert_eq!(
         (report.torrents_removed, report.peers_removed),

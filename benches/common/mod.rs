@@ -36,3 +36,13 @@ pub fn ipv4(n: usize) -> Ipv4Addr {
 pub fn client_escaped(bytes: &[u8]) -> String {
     percent_encode(bytes, CLIENT_ESCAPES).to_string()
 }
+
+/// The output of a future that is ready at once, as the memory repository's are: polled once,
+/// with no runtime, so the benchmark times the call and not a scheduler.
+pub fn at_once<F: std::future::Future>(future: F) -> F::Output {
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(future).poll(&mut context) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => panic!("the memory repository never waits"),
+    }
+}

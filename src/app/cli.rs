@@ -56,6 +56,21 @@ pub struct Cli {
     #[arg(short = 'f', long = "forwards", value_name = "FILE")]
     forwards_file: Option<String>,
 
+    /// Where swarms live: memory, or redis to share them between instances
+    /// [env: STORAGE] [default: memory]
+    #[arg(long = "storage", value_name = "STORE")]
+    storage: Option<String>,
+
+    /// The Redis server (redis:// or rediss://), or a comma-separated list of cluster nodes
+    /// [env: REDIS_URL] [default: redis://127.0.0.1:6379/0]
+    #[arg(long = "redis-url", value_name = "URL")]
+    redis_url: Option<String>,
+
+    /// Seconds a storage call may take before the client is told storage is unavailable
+    /// [env: STORAGE_TIMEOUT] [default: 0.5]
+    #[arg(long = "storage-timeout", value_name = "SECONDS")]
+    storage_timeout: Option<f64>,
+
     /// Read settings from this TOML file [env: CONFIG_FILE]
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     config_file: Option<PathBuf>,
@@ -93,6 +108,9 @@ impl Cli {
             enable_prometheus: self.enable_prometheus,
             announce_interval: self.announce_interval,
             forwards_file: self.forwards_file,
+            storage: self.storage,
+            redis_url: self.redis_url,
+            storage_timeout: self.storage_timeout,
         }
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::tracker::TrackerSettings;
+use crate::adapters::redis::RedisSettings;
 use crate::domain::announce::NumwantLimits;
 use crate::domain::time::PeerAge;
 
@@ -24,6 +25,12 @@ const HTTP_OFF: &str = "off";
 /// Far past any file descriptor limit; it keeps the connection semaphore (and the UDP
 /// announce one) within its bounds.
 const MAX_CONNECTIONS_CEILING: usize = 10_000_000;
+
+/// A URL the Redis client takes: plain, or TLS (`rediss`), with a host after the scheme.
+fn is_redis_url(url: &str) -> bool {
+    let rest = url.strip_prefix("redis://").or_else(|| url.strip_prefix("rediss://"));
+    rest.is_some_and(|rest| !rest.is_empty())
+}
 
 /// The raw settings, in the units users write them in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,6 +95,22 @@ pub struct Config {
     pub forward_retry_after: u64,
     /// Threads answering requests; 0 for one per CPU core.
     pub worker_threads: usize,
+    /// Where swarms live: `memory` (this process) or `redis` (shared by every instance on
+    /// the same Redis).
+    pub storage: String,
+    /// With `storage = "redis"`: a `redis://` or `rediss://` URL; a comma-separated list of
+    /// them for the nodes of a Redis Cluster.
+    pub redis_url: String,
+    /// Seconds a call to the storage may take before the client is told it is unavailable.
+    /// Fractions are allowed.
+    pub storage_timeout: f64,
+}
+
+/// Where swarms live.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Storage {
+    Memory,
+    Redis(RedisSettings),
 }
 
 impl Default for Config {
@@ -120,6 +143,9 @@ impl Default for Config {
             max_upstream_response_bytes: 256 * 1024,
             forward_retry_after: 60,
             worker_threads: 0,
+            storage: "memory".into(),
+            redis_url: "redis://127.0.0.1:6379/0".into(),
+            storage_timeout: 0.5,
         }
     }
 }
@@ -138,6 +164,9 @@ pub struct Overrides {
     pub enable_prometheus: bool,
     pub announce_interval: Option<u64>,
     pub forwards_file: Option<String>,
+    pub storage: Option<String>,
+    pub redis_url: Option<String>,
+    pub storage_timeout: Option<f64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -204,7 +233,7 @@ impl Config {
         builder = builder
             .add_source(config::Environment::default().source(Some(Self::environment(&env))));
 
-        let flags: [(&str, Option<config::Value>); 10] = [
+        let flags: [(&str, Option<config::Value>); 13] = [
             ("log_format", overrides.log_format.clone().map(Into::into)),
             ("listen_addr", overrides.listen_addr.clone().map(Into::into)),
             ("udp_listen_addr", overrides.udp_listen_addr.clone().map(Into::into)),
@@ -215,6 +244,9 @@ impl Config {
             ("enable_prometheus", overrides.enable_prometheus.then_some(true.into())),
             ("announce_interval", overrides.announce_interval.map(Into::into)),
             ("forwards_file", overrides.forwards_file.clone().map(Into::into)),
+            ("storage", overrides.storage.clone().map(Into::into)),
+            ("redis_url", overrides.redis_url.clone().map(Into::into)),
+            ("storage_timeout", overrides.storage_timeout.map(Into::into)),
         ];
         for (key, value) in flags {
             builder = builder.set_override_option(key, value)?;
@@ -265,6 +297,24 @@ impl Config {
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return invalid("log_format", "expected text or json");
+        }
+        if !matches!(self.storage.as_str(), "memory" | "redis") {
+            return invalid("storage", "expected memory or redis");
+        }
+        if let Some(bad) = self.redis_urls().into_iter().find(|url| !is_redis_url(url)) {
+            return invalid(
+                "redis_url",
+                &format!(
+                    "'{bad}' is not a redis:// or rediss:// URL; e.g. redis://127.0.0.1:6379/0, \
+                     or several, comma-separated, for a cluster"
+                ),
+            );
+        }
+        if !(self.storage_timeout.is_finite()
+            && self.storage_timeout >= 0.001
+            && self.storage_timeout <= 60.0)
+        {
+            return invalid("storage_timeout", "must be from 0.001 to 60 seconds");
         }
         if !(self.peer_age.is_finite() && self.peer_age > 0.0 && self.peer_age <= 525_600.0) {
             return invalid("peer_age", "must be more than 0 and at most 525600 minutes (a year)");
@@ -322,6 +372,22 @@ impl Config {
     pub fn udp_listen(&self) -> Option<ListenAddr> {
         (!self.udp_listen_addr.is_empty())
             .then(|| ListenAddr::parse(&self.udp_listen_addr).expect("validated on load"))
+    }
+
+    /// The URLs in `redis_url`, spaces trimmed.
+    fn redis_urls(&self) -> Vec<String> {
+        self.redis_url.split(',').map(|url| url.trim().to_string()).collect()
+    }
+
+    /// Where swarms live, with what the store needs.
+    pub fn storage(&self) -> Storage {
+        match self.storage.as_str() {
+            "redis" => Storage::Redis(RedisSettings {
+                urls: self.redis_urls(),
+                timeout: Duration::from_secs_f64(self.storage_timeout),
+            }),
+            _ => Storage::Memory,
+        }
     }
 
     pub fn peer_age(&self) -> PeerAge {
@@ -485,6 +551,11 @@ mod tests {
             ("MAX_CONNECTIONS", "0", "invalid max_connections: must be at least 1"),
             ("MAX_CONNECTIONS", "99999999", "invalid max_connections: must be at most"),
             ("MAX_HEADER_BYTES", "9000", "invalid max_header_bytes: must be at least"),
+            ("STORAGE", "disk", "invalid storage: expected memory or redis"),
+            ("REDIS_URL", "http://127.0.0.1:6379", "invalid redis_url: 'http://127.0.0.1:6379'"),
+            ("REDIS_URL", "redis://a:1,", "invalid redis_url: '' is not"),
+            ("STORAGE_TIMEOUT", "0", "invalid storage_timeout: must be from 0.001 to 60"),
+            ("STORAGE_TIMEOUT", "NaN", "invalid storage_timeout"),
         ];
         for (var, value, expected) in cases {
             let error = Config::load_from(&Overrides::default(), env_of(&[(var, value)]))
@@ -495,9 +566,25 @@ mod tests {
     }
 
     #[test]
+    fn storage_is_memory_unless_redis_is_asked_for_with_one_url_or_a_cluster() {
+        assert_eq!(Config::default().storage(), Storage::Memory);
+        let env = [
+            ("STORAGE", "redis"),
+            ("REDIS_URL", "redis://10.0.0.1:7000, rediss://:pw@10.0.0.2:7000"),
+            ("STORAGE_TIMEOUT", "0.25"),
+        ];
+        let config = Config::load_from(&Overrides::default(), env_of(&env)).unwrap();
+        let expected = RedisSettings {
+            urls: vec!["redis://10.0.0.1:7000".into(), "rediss://:pw@10.0.0.2:7000".into()],
+            timeout: Duration::from_millis(250),
+        };
+        assert_eq!(config.storage(), Storage::Redis(expected));
+    }
+
+    #[test]
     fn every_setting_has_an_environment_variable() {
         let keys = Config::keys();
-        assert_eq!(keys.len(), 27);
+        assert_eq!(keys.len(), 30);
         assert!(keys.contains(&"listen_addr".to_string()));
         assert!(keys.contains(&"max_torrents".to_string()));
     }

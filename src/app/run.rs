@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::config::{Config, ListenAddr};
+use super::config::{Config, ListenAddr, Storage};
 use super::forwarders::{self, ForwarderSpec, ForwardersError};
 use super::forwarding::Forwarding;
 use super::open_files;
@@ -20,6 +20,7 @@ use crate::adapters::forwarder::{self, HttpUpstream, UdpUpstream};
 use crate::adapters::http::{self, Endpoints, RequestLimits, ServerSettings};
 use crate::adapters::memory::MemoryRepository;
 use crate::adapters::metrics::PrometheusMetrics;
+use crate::adapters::redis::RedisRepository;
 use crate::adapters::udp::{self, ConnectionIds, UdpFrontEnd, UdpSettings};
 use crate::domain::forwarding::ForwardRules;
 use crate::ports::metrics::NoMetrics;
@@ -49,6 +50,8 @@ pub enum StartError {
     Forwarding(String),
     #[error("cannot set up metrics: {0}")]
     Metrics(String),
+    #[error("cannot use the Redis at redis_url: {0}")]
+    Storage(String),
 }
 
 /// A tracker that is serving; [`Running::stop`] shuts it down.
@@ -89,7 +92,12 @@ impl Running {
 
 /// Builds the tracker from `config` and starts serving on its listen address.
 pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
-    let repository = Arc::new(MemoryRepository::new(config.max_torrents));
+    let repository: Arc<dyn PeerRepository> = match config.storage() {
+        Storage::Memory => Arc::new(MemoryRepository::new(config.max_torrents)),
+        Storage::Redis(settings) => RedisRepository::connect(&settings)
+            .await
+            .map_err(|error| StartError::Storage(error.to_string()))?,
+    };
     let forwarders = match config.forwards_file() {
         Some(path) => forwarders::load(&path)?,
         None => Vec::new(),
@@ -221,7 +229,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 fn prometheus(
     config: &Config,
     forwarders: &[ForwarderSpec],
-    repository: Arc<MemoryRepository>,
+    repository: Arc<dyn PeerRepository>,
 ) -> Result<Option<Arc<PrometheusMetrics>>, StartError> {
     if !config.enable_prometheus {
         return Ok(None);

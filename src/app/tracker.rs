@@ -83,17 +83,17 @@ impl Tracker {
     }
 
     /// Records an announce from `remote_ip` and picks the peers to answer with.
-    pub fn announce_locally(
+    pub async fn announce_locally(
         &self,
         request: &AnnounceRequest,
         remote_ip: IpAddr,
     ) -> Result<AnnounceResponse, Refusal> {
-        self.record(request, remote_ip, self.clock.now(), None)
+        self.record(request, remote_ip, self.clock.now(), None).await
     }
 
     /// `announce_locally` at `now`, letting `upstream` plan the forwarding on the torrent's
     /// records with the client's standing, if given.
-    fn record(
+    async fn record(
         &self,
         request: &AnnounceRequest,
         remote_ip: IpAddr,
@@ -119,8 +119,10 @@ impl Tracker {
         };
         let hash = &request.info_hash;
         let answer = match upstream {
-            Some(upstream) => self.repository.announce_forwarded(hash, &peer, &context, upstream),
-            None => self.repository.announce(hash, &peer, &context),
+            Some(upstream) => {
+                self.repository.announce_forwarded(hash, &peer, &context, upstream).await
+            }
+            None => self.repository.announce(hash, &peer, &context).await,
         }?;
         Ok(AnnounceResponse {
             interval: self.settings.interval,
@@ -164,7 +166,7 @@ impl TrackerService for Tracker {
     ) -> Result<AnnounceResponse, Refusal> {
         let now = self.clock.now();
         let Some(forwarding) = &self.forwarding else {
-            return self.record(&request, remote_ip, now, None);
+            return self.record(&request, remote_ip, now, None).await;
         };
         // Upstreams are asked for as many peers as the client may get, and are never told
         // an address the client merely claims: by default they see retracker's own.
@@ -178,7 +180,8 @@ impl TrackerService for Tracker {
         let mut plan_forwarding = |records: &mut UpstreamRecords, standing: Standing| {
             plan = forwarding.plan(records, &forwarded, standing, now);
         };
-        let mut response = self.record(&request, remote_ip, now, Some(&mut plan_forwarding))?;
+        let mut response =
+            self.record(&request, remote_ip, now, Some(&mut plan_forwarding)).await?;
         let upstream = forwarding.carry_out(plan, &forwarded).await;
         if request.event != Event::Stopped && !upstream.is_empty() {
             let client = self.endpoint(&request, remote_ip);
@@ -190,10 +193,14 @@ impl TrackerService for Tracker {
         Ok(response)
     }
 
-    fn scrape(&self, info_hashes: &[InfoHash]) -> ScrapeResponse {
+    async fn scrape(&self, info_hashes: &[InfoHash]) -> Result<ScrapeResponse, Refusal> {
         let hashes = scrape::distinct(info_hashes);
-        let stats = self.repository.scrape(&hashes);
-        ScrapeResponse { files: hashes.into_iter().zip(stats).collect() }
+        let stats = self.repository.scrape(&hashes).await?;
+        Ok(ScrapeResponse { files: hashes.into_iter().zip(stats).collect() })
+    }
+
+    fn is_available(&self) -> bool {
+        self.repository.is_available()
     }
 }
 
@@ -258,8 +265,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn announce_records_the_peer_at_its_remote_address_with_the_rules_applied() {
+    #[tokio::test]
+    async fn announce_records_the_peer_at_its_remote_address_with_the_rules_applied() {
         let mut repository = MockPeerRepository::new();
         repository
             .expect_announce()
@@ -284,7 +291,7 @@ mod tests {
             });
         let tracker = Tracker::new(Arc::new(repository), clock(), settings());
 
-        let response = tracker.announce_locally(&request(), REMOTE).unwrap();
+        let response = tracker.announce_locally(&request(), REMOTE).await.unwrap();
         assert_eq!(response.interval, Duration::from_secs(30));
         assert_eq!(response.min_interval, Duration::from_secs(15));
         assert_eq!(
@@ -357,8 +364,8 @@ mod tests {
         assert!(later.cached.is_some(), "the answer is kept with the torrent for later clients");
     }
 
-    #[test]
-    fn a_claimed_ip_is_used_only_when_allowed() {
+    #[tokio::test]
+    async fn a_claimed_ip_is_used_only_when_allowed() {
         let mut repository = MockPeerRepository::new();
         repository
             .expect_announce()
@@ -367,20 +374,21 @@ mod tests {
             .returning(|_, _, _| Ok(SwarmAnswer::default()));
         let allowing = TrackerSettings { allow_claimed_ip: true, ..settings() };
         let tracker = Tracker::new(Arc::new(repository), clock(), allowing);
-        tracker.announce_locally(&request(), REMOTE).unwrap();
+        tracker.announce_locally(&request(), REMOTE).await.unwrap();
     }
 
-    #[test]
-    fn port_zero_is_refused_before_the_repository() {
+    #[tokio::test]
+    async fn port_zero_is_refused_before_the_repository() {
         let mut repository = MockPeerRepository::new();
         repository.expect_announce().never();
         let tracker = Tracker::new(Arc::new(repository), clock(), settings());
-        let refused = tracker.announce_locally(&AnnounceRequest { port: 0, ..request() }, REMOTE);
+        let refused =
+            tracker.announce_locally(&AnnounceRequest { port: 0, ..request() }, REMOTE).await;
         assert_eq!(refused, Err(Refusal::PortZero));
     }
 
-    #[test]
-    fn the_address_the_peer_would_be_listed_at_is_checked_after_ip_is_resolved() {
+    #[tokio::test]
+    async fn the_address_the_peer_would_be_listed_at_is_checked_after_ip_is_resolved() {
         let multicast =
             AnnounceRequest { claimed_ip: Some("224.0.0.1".parse().unwrap()), ..request() };
 
@@ -388,26 +396,29 @@ mod tests {
         repository.expect_announce().never();
         let allowing = TrackerSettings { allow_claimed_ip: true, ..settings() };
         let tracker = Tracker::new(Arc::new(repository), clock(), allowing);
-        let refused = tracker.announce_locally(&multicast, REMOTE);
+        let refused = tracker.announce_locally(&multicast, REMOTE).await;
         assert_eq!(refused, Err(Refusal::UnusableAddress("224.0.0.1".parse().unwrap())));
 
         // Ignored, the claim cannot get the announce refused: the remote address is fine.
         let mut repository = MockPeerRepository::new();
         repository.expect_announce().times(1).returning(|_, _, _| Ok(SwarmAnswer::default()));
         let tracker = Tracker::new(Arc::new(repository), clock(), settings());
-        assert!(tracker.announce_locally(&multicast, REMOTE).is_ok());
+        assert!(tracker.announce_locally(&multicast, REMOTE).await.is_ok());
     }
 
-    #[test]
-    fn a_repository_refusal_reaches_the_client() {
+    #[tokio::test]
+    async fn a_repository_refusal_reaches_the_client() {
         let mut repository = MockPeerRepository::new();
         repository.expect_announce().returning(|_, _, _| Err(Refusal::TorrentLimit(5)));
         let tracker = Tracker::new(Arc::new(repository), clock(), settings());
-        assert_eq!(tracker.announce_locally(&request(), REMOTE), Err(Refusal::TorrentLimit(5)));
+        assert_eq!(
+            tracker.announce_locally(&request(), REMOTE).await,
+            Err(Refusal::TorrentLimit(5))
+        );
     }
 
-    #[test]
-    fn scrape_asks_once_per_distinct_hash() {
+    #[tokio::test]
+    async fn scrape_asks_once_per_distinct_hash() {
         let (a, b) = (InfoHash([1; 20]), InfoHash([2; 20]));
         let counted = SwarmStats { complete: 4, incomplete: 5, downloaded: 6, downloaders: 5 };
         let mut repository = MockPeerRepository::new();
@@ -415,9 +426,9 @@ mod tests {
             .expect_scrape()
             .with(eq(vec![a, b]))
             .times(1)
-            .returning(move |_| vec![counted, SwarmStats::default()]);
+            .returning(move |_| Ok(vec![counted, SwarmStats::default()]));
         let tracker = Tracker::new(Arc::new(repository), Arc::new(MockClock::new()), settings());
-        let response = tracker.scrape(&[a, b, a]);
+        let response = TrackerService::scrape(&tracker, &[a, b, a]).await.unwrap();
         assert_eq!(response.files, vec![(a, counted), (b, SwarmStats::default())]);
     }
 

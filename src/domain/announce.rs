@@ -53,6 +53,9 @@ pub enum Refusal {
     UnusableAddress(IpAddr),
     #[error("peer_id in use: this torrent lists it for a client with another key or address")]
     PeerIdTaken,
+    /// The store that holds the swarms did not answer in time (a shared store is down).
+    #[error("tracker storage unavailable: try again later")]
+    StorageUnavailable,
 }
 
 /// How many peers an answer may carry.

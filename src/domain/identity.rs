@@ -37,6 +37,11 @@ impl PeerKey {
         let folded = (hash ^ (hash >> 32)) as u32;
         Some(Self(NonZeroU32::new(folded).unwrap_or(NonZeroU32::MIN)))
     }
+
+    /// The hash as a number, for a store that keeps it outside this process.
+    pub fn get(self) -> u32 {
+        self.0.get()
+    }
 }
 
 /// An announce named a listed peer without what proves it is that peer.

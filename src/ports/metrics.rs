@@ -31,6 +31,8 @@ pub enum FailureKind {
     TorrentLimit,
     /// The announce named a listed peer without its key or address.
     PeerIdTaken,
+    /// The store that holds the swarms did not answer in time.
+    StorageUnavailable,
 }
 
 impl From<&Refusal> for FailureKind {
@@ -42,6 +44,7 @@ impl From<&Refusal> for FailureKind {
             // as counting goes.
             Refusal::UnusableAddress(_) => Self::InvalidField,
             Refusal::PeerIdTaken => Self::PeerIdTaken,
+            Refusal::StorageUnavailable => Self::StorageUnavailable,
         }
     }
 }

@@ -1,7 +1,12 @@
 //! The peer repository port: where swarms live between announces.
 //!
-//! Operations are synchronous on purpose: an implementation holds its locks only for the
-//! length of one call, never across an `.await`.
+//! What a request waits on (announce, scrape) is async, so that a store across the network
+//! (Redis) can answer it; the memory store answers at once, and holds its locks only for the
+//! length of one call, never across an `.await`. What never waits on the network is plain:
+//! forwarding records stay in this process whatever the store (a shared store keeps them per
+//! instance), and the sweep and the totals walk only what this process holds.
+
+use async_trait::async_trait;
 
 use crate::domain::announce::Refusal;
 use crate::domain::forwarding::UpstreamRecords;
@@ -50,12 +55,13 @@ impl SweepPart {
 
 /// What forwarding does with a torrent's records during an announce, where the repository
 /// keeps them, knowing where the client now stands. A trait rather than `dyn FnMut` because
-/// mockall cannot mock the latter; any such closure is one.
-pub trait PlanUpstream {
+/// mockall cannot mock the latter; any such closure is one. `Send`, as an announce may wait
+/// on a store with it.
+pub trait PlanUpstream: Send {
     fn plan(&mut self, records: &mut UpstreamRecords, standing: Standing);
 }
 
-impl<F: FnMut(&mut UpstreamRecords, Standing)> PlanUpstream for F {
+impl<F: FnMut(&mut UpstreamRecords, Standing) + Send> PlanUpstream for F {
     fn plan(&mut self, records: &mut UpstreamRecords, standing: Standing) {
         self(records, standing);
     }
@@ -74,10 +80,12 @@ impl<F: FnMut(&mut UpstreamRecords)> UpdateUpstream for F {
 }
 
 #[cfg_attr(test, mockall::automock)]
+#[async_trait]
 pub trait PeerRepository: Send + Sync {
     /// Applies one announce to the torrent's swarm, creating the swarm if it is new and there
-    /// is room for another torrent. A `stopped` for an unknown torrent creates nothing.
-    fn announce(
+    /// is room for another torrent. A `stopped` for an unknown torrent creates nothing. A
+    /// store that cannot answer refuses with `Refusal::StorageUnavailable`.
+    async fn announce(
         &self,
         info_hash: &InfoHash,
         announce: &PeerAnnounce,
@@ -87,12 +95,15 @@ pub trait PeerRepository: Send + Sync {
     /// `announce`, then `upstream` on the torrent's forwarding records with where the client
     /// now stands, under the same lookup. Not called when no torrent is kept: a refusal, or a
     /// `stopped` for an unknown torrent.
-    fn announce_forwarded(
+    // The planner's lifetime is spelled out: mockall's mock of an async method cannot match
+    // the one elided in a `&mut dyn` (and then flags the parentheses it needs).
+    #[allow(unused_parens)]
+    async fn announce_forwarded<'u>(
         &self,
         info_hash: &InfoHash,
         announce: &PeerAnnounce,
         context: &AnnounceContext,
-        upstream: &mut dyn PlanUpstream,
+        upstream: &'u mut (dyn PlanUpstream + 'u),
     ) -> Result<SwarmAnswer, Refusal>;
 
     /// Runs `update` on the torrent's forwarding records; returns false, without running it,
@@ -100,7 +111,7 @@ pub trait PeerRepository: Send + Sync {
     fn update_upstream(&self, info_hash: &InfoHash, update: &mut dyn UpdateUpstream) -> bool;
 
     /// Counts for each hash, in the same order; an unknown torrent counts zero.
-    fn scrape(&self, info_hashes: &[InfoHash]) -> Vec<SwarmStats>;
+    async fn scrape(&self, info_hashes: &[InfoHash]) -> Result<Vec<SwarmStats>, Refusal>;
 
     /// Drops peers last seen at or before `cutoff` and ages forwarding records by it, then
     /// frees torrents left with neither, in `part` of the repository.
@@ -108,4 +119,9 @@ pub trait PeerRepository: Send + Sync {
 
     /// Counts everything held. Walks every torrent: for a metrics scrape, not a request.
     fn totals(&self) -> StoreTotals;
+
+    /// Whether the store answered lately; a store in this process always does.
+    fn is_available(&self) -> bool {
+        true
+    }
 }

@@ -1,4 +1,4 @@
-//! The driving port: what a front end (HTTP today, UDP some day) asks of the tracker.
+//! The driving port: what a front end (HTTP, UDP) asks of the tracker.
 
 use std::net::IpAddr;
 
@@ -19,5 +19,10 @@ pub trait TrackerService: Send + Sync {
         remote_ip: IpAddr,
     ) -> Result<AnnounceResponse, Refusal>;
 
-    fn scrape(&self, info_hashes: &[InfoHash]) -> ScrapeResponse;
+    /// Counts for each distinct hash; refused only when the store cannot answer.
+    async fn scrape(&self, info_hashes: &[InfoHash]) -> Result<ScrapeResponse, Refusal>;
+
+    /// Whether requests can be served now: false while the store does not answer, so that
+    /// a load balancer takes the instance out.
+    fn is_available(&self) -> bool;
 }

@@ -48,7 +48,8 @@ pub fn front_end(
     + Sync
     + 'static,
 > {
-    Dispatch::new(endpoints, warp::service(routes(report)), trust_x_real_ip)
+    let others = warp::service(routes(endpoints.tracker.clone(), report));
+    Dispatch::new(endpoints, others, trust_x_real_ip)
 }
 
 impl<S> Dispatch<S> {
@@ -87,7 +88,7 @@ impl<S> Dispatch<S> {
     {
         let body = match work {
             Work::Announce(call) => self.endpoints.announce(call).await,
-            Work::Scrape { query } => self.endpoints.scrape(&query),
+            Work::Scrape { query } => self.endpoints.scrape(&query).await,
             Work::NotAllowed => return method_not_allowed(),
             Work::Other(request) => {
                 let Ok(answer) = self.others.clone().call(request).await;
@@ -132,6 +133,7 @@ mod tests {
     use crate::adapters::http::RequestLimits;
     use crate::domain::announce::Refusal;
     use crate::domain::scrape::ScrapeResponse;
+    use crate::ports::TrackerService;
     use crate::ports::metrics::NoMetrics;
     use crate::ports::tracker_service::MockTrackerService;
 
@@ -148,12 +150,14 @@ mod tests {
         trust_x_real_ip: bool,
         request: Request<Empty<Bytes>>,
     ) -> (u16, Option<String>, Vec<u8>) {
+        let tracker: Arc<dyn TrackerService> = Arc::new(service);
         let endpoints = Endpoints {
-            tracker: Arc::new(service),
+            tracker: tracker.clone(),
             metrics: Arc::new(NoMetrics),
             limits: RequestLimits { max_query_length: 512, max_scrape_hashes: 3 },
         };
-        let dispatch = Dispatch::new(endpoints, warp::service(routes(None)), trust_x_real_ip);
+        let routes = warp::service(routes(tracker, None));
+        let dispatch = Dispatch::new(endpoints, routes, trust_x_real_ip);
         let answer = dispatch.answer(dispatch.work(request, remote())).await;
         let content_type =
             answer.headers().get(CONTENT_TYPE).map(|value| value.to_str().unwrap().to_owned());
@@ -199,7 +203,7 @@ mod tests {
     #[tokio::test]
     async fn scrape_is_served_and_a_bare_announce_is_a_failure_not_a_404() {
         let mut service = MockTrackerService::new();
-        service.expect_scrape().times(1).returning(|_| ScrapeResponse { files: Vec::new() });
+        service.expect_scrape().times(1).returning(|_| Ok(ScrapeResponse { files: Vec::new() }));
         let (status, _, body) =
             send(service, false, get("/scrape?info_hash=aaaaaaaaaaaaaaaaaaaa")).await;
         assert_eq!((status, body), (200, b"d5:filesdee".to_vec()));
@@ -220,7 +224,9 @@ mod tests {
 
     #[tokio::test]
     async fn everything_else_goes_to_the_warp_routes() {
-        let (status, _, body) = send(MockTrackerService::new(), false, get("/healthz")).await;
+        let mut service = MockTrackerService::new();
+        service.expect_is_available().return_const(true);
+        let (status, _, body) = send(service, false, get("/healthz")).await;
         assert_eq!((status, body), (200, b"ok\n".to_vec()));
         for path in ["/favicon.ico", "/announcex", "/scrapes", "/", "/announce//"] {
             let (status, _, _) = send(MockTrackerService::new(), false, get(path)).await;

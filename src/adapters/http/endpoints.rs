@@ -51,9 +51,9 @@ impl Endpoints {
         body
     }
 
-    pub fn scrape(&self, query: &str) -> Vec<u8> {
+    pub async fn scrape(&self, query: &str) -> Vec<u8> {
         let started = Instant::now();
-        let (body, outcome) = self.scrape_outcome(query);
+        let (body, outcome) = self.scrape_outcome(query).await;
         self.metrics.request(outcome, started.elapsed());
         body
     }
@@ -90,7 +90,7 @@ impl Endpoints {
         }
     }
 
-    fn scrape_outcome(&self, query: &str) -> (Vec<u8>, RequestOutcome) {
+    async fn scrape_outcome(&self, query: &str) -> (Vec<u8>, RequestOutcome) {
         let outcome = RequestOutcome {
             front_end: FrontEnd::Http,
             route: Route::Scrape,
@@ -99,12 +99,14 @@ impl Endpoints {
         };
         let hashes = query::check_length(query, self.limits.max_query_length)
             .and_then(|()| query::parse_scrape(query, self.limits.max_scrape_hashes));
-        match hashes {
-            Ok(hashes) => {
-                tracing::debug!(torrents = hashes.len(), "scrape");
-                (render::scrape(&self.tracker.scrape(&hashes)), outcome)
-            }
-            Err(error) => failure(&error.to_string(), request_failure(&error), outcome),
+        let hashes = match hashes {
+            Ok(hashes) => hashes,
+            Err(error) => return failure(&error.to_string(), request_failure(&error), outcome),
+        };
+        tracing::debug!(torrents = hashes.len(), "scrape");
+        match self.tracker.scrape(&hashes).await {
+            Ok(counts) => (render::scrape(&counts), outcome),
+            Err(refusal) => failure(&refusal.to_string(), FailureKind::from(&refusal), outcome),
         }
     }
 }
@@ -227,20 +229,20 @@ mod tests {
         assert_eq!(body, b"d14:failure reason48:invalid X-Real-IP header: expected an IP addresse");
     }
 
-    #[test]
-    fn scrape_answers_per_hash() {
+    #[tokio::test]
+    async fn scrape_answers_per_hash() {
         let mut service = MockTrackerService::new();
         let hash = InfoHash([b'a'; 20]);
         service.expect_scrape().with(eq(vec![hash, hash])).times(1).returning(move |_| {
-            ScrapeResponse {
+            Ok(ScrapeResponse {
                 files: vec![(
                     hash,
                     SwarmStats { complete: 3, incomplete: 4, downloaded: 5, downloaders: 4 },
                 )],
-            }
+            })
         });
         let query = "info_hash=aaaaaaaaaaaaaaaaaaaa&info_hash=aaaaaaaaaaaaaaaaaaaa";
-        let body = endpoints(service).scrape(query);
+        let body = endpoints(service).scrape(query).await;
         let want = format!(
             "d5:filesd20:{}d8:completei3e10:downloadedi5e11:downloadersi4e10:incompletei4eeee",
             "a".repeat(20)
@@ -248,10 +250,10 @@ mod tests {
         assert_eq!(body, want.as_bytes());
     }
 
-    #[test]
-    fn scrape_limits_hashes() {
+    #[tokio::test]
+    async fn scrape_limits_hashes() {
         let query = ["info_hash=aaaaaaaaaaaaaaaaaaaa"; 4].join("&");
-        let body = endpoints(MockTrackerService::new()).scrape(&query);
+        let body = endpoints(MockTrackerService::new()).scrape(&query).await;
         assert_eq!(body, render::failure("too many info_hash values: 4, the limit is 3"));
     }
 
@@ -285,6 +287,6 @@ mod tests {
         let endpoints =
             Endpoints { tracker: Arc::new(service), metrics: Arc::new(metrics), limits: LIMITS };
         announce(&endpoints, ANNOUNCE, client()).await;
-        endpoints.scrape("");
+        endpoints.scrape("").await;
     }
 }

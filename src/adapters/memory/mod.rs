@@ -10,6 +10,8 @@ mod sharded;
 use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use async_trait::async_trait;
+
 use crate::domain::announce::Refusal;
 use crate::domain::ids::InfoHash;
 use crate::domain::peer::Event;
@@ -83,8 +85,10 @@ impl MemoryRepository {
     }
 }
 
+// The async calls answer at once: nothing here waits, and no lock outlives a call.
+#[async_trait]
 impl PeerRepository for MemoryRepository {
-    fn announce(
+    async fn announce(
         &self,
         info_hash: &InfoHash,
         announce: &PeerAnnounce,
@@ -93,12 +97,12 @@ impl PeerRepository for MemoryRepository {
         self.announce_with(info_hash, announce, context, None)
     }
 
-    fn announce_forwarded(
+    async fn announce_forwarded<'u>(
         &self,
         info_hash: &InfoHash,
         announce: &PeerAnnounce,
         context: &AnnounceContext,
-        upstream: &mut dyn PlanUpstream,
+        upstream: &'u mut (dyn PlanUpstream + 'u),
     ) -> Result<SwarmAnswer, Refusal> {
         self.announce_with(info_hash, announce, context, Some(upstream))
     }
@@ -108,14 +112,12 @@ impl PeerRepository for MemoryRepository {
         torrents.get_mut(info_hash).map(|torrent| update.update(&mut torrent.upstream)).is_some()
     }
 
-    fn scrape(&self, info_hashes: &[InfoHash]) -> Vec<SwarmStats> {
-        info_hashes
-            .iter()
-            .map(|hash| {
-                let torrents = self.torrents.shard(hash).lock();
-                torrents.get(hash).map(|torrent| torrent.swarm.stats()).unwrap_or_default()
-            })
-            .collect()
+    async fn scrape(&self, info_hashes: &[InfoHash]) -> Result<Vec<SwarmStats>, Refusal> {
+        let stats = info_hashes.iter().map(|hash| {
+            let torrents = self.torrents.shard(hash).lock();
+            torrents.get(hash).map(|torrent| torrent.swarm.stats()).unwrap_or_default()
+        });
+        Ok(stats.collect())
     }
 
     fn sweep(&self, cutoff: Timestamp, part: SweepPart) -> SweepReport {
@@ -185,41 +187,48 @@ mod tests {
         InfoHash([n; 20])
     }
 
-    #[test]
-    fn peers_of_one_torrent_meet_and_others_do_not() {
+    #[tokio::test]
+    async fn peers_of_one_torrent_meet_and_others_do_not() {
         let repository = MemoryRepository::new(10);
-        repository.announce(&hash(1), &announce(1, Event::Started), &context(10)).unwrap();
-        repository.announce(&hash(2), &announce(2, Event::Started), &context(10)).unwrap();
-        let answer =
-            repository.announce(&hash(1), &announce(3, Event::Started), &context(10)).unwrap();
+        repository.announce(&hash(1), &announce(1, Event::Started), &context(10)).await.unwrap();
+        repository.announce(&hash(2), &announce(2, Event::Started), &context(10)).await.unwrap();
+        let answer = repository
+            .announce(&hash(1), &announce(3, Event::Started), &context(10))
+            .await
+            .unwrap();
         assert_eq!(answer.peers.v4.len(), 1);
         assert_eq!(answer.peers.v4[0].id, Some(PeerId([1; 20])));
         assert_eq!(repository.torrents(), 2);
     }
 
-    #[test]
-    fn refuses_new_torrents_past_the_limit_but_serves_known_ones() {
+    #[tokio::test]
+    async fn refuses_new_torrents_past_the_limit_but_serves_known_ones() {
         let repository = MemoryRepository::new(1);
-        repository.announce(&hash(1), &announce(1, Event::Started), &context(10)).unwrap();
-        let refused = repository.announce(&hash(2), &announce(2, Event::Started), &context(10));
+        repository.announce(&hash(1), &announce(1, Event::Started), &context(10)).await.unwrap();
+        let refused =
+            repository.announce(&hash(2), &announce(2, Event::Started), &context(10)).await;
         assert_eq!(refused, Err(Refusal::TorrentLimit(1)));
-        assert!(repository.announce(&hash(1), &announce(2, Event::Started), &context(10)).is_ok());
+        assert!(
+            repository.announce(&hash(1), &announce(2, Event::Started), &context(10)).await.is_ok()
+        );
     }
 
-    #[test]
-    fn a_stopped_for_an_unknown_torrent_creates_nothing() {
+    #[tokio::test]
+    async fn a_stopped_for_an_unknown_torrent_creates_nothing() {
         let repository = MemoryRepository::new(10);
-        let answer =
-            repository.announce(&hash(1), &announce(1, Event::Stopped), &context(10)).unwrap();
+        let answer = repository
+            .announce(&hash(1), &announce(1, Event::Stopped), &context(10))
+            .await
+            .unwrap();
         assert_eq!(answer, SwarmAnswer::default());
         assert_eq!(repository.torrents(), 0);
     }
 
-    #[test]
-    fn scrape_counts_known_torrents_and_zeroes_unknown_ones() {
+    #[tokio::test]
+    async fn scrape_counts_known_torrents_and_zeroes_unknown_ones() {
         let repository = MemoryRepository::new(10);
-        repository.announce(&hash(1), &announce(1, Event::Started), &context(10)).unwrap();
-        let stats = repository.scrape(&[hash(9), hash(1)]);
+        repository.announce(&hash(1), &announce(1, Event::Started), &context(10)).await.unwrap();
+        let stats = repository.scrape(&[hash(9), hash(1)]).await.unwrap();
         assert_eq!(stats[0], SwarmStats::default());
         assert_eq!(
             stats[1],
@@ -227,23 +236,23 @@ mod tests {
         );
     }
 
-    #[test]
-    fn totals_count_torrents_and_peers() {
+    #[tokio::test]
+    async fn totals_count_torrents_and_peers() {
         let repository = MemoryRepository::new(10);
-        repository.announce(&hash(1), &announce(1, Event::Started), &context(10)).unwrap();
-        repository.announce(&hash(2), &announce(2, Event::Started), &context(10)).unwrap();
+        repository.announce(&hash(1), &announce(1, Event::Started), &context(10)).await.unwrap();
+        repository.announce(&hash(2), &announce(2, Event::Started), &context(10)).await.unwrap();
         let seeder = PeerAnnounce { seeder: true, ..announce(3, Event::Started) };
-        repository.announce(&hash(2), &seeder, &context(10)).unwrap();
+        repository.announce(&hash(2), &seeder, &context(10)).await.unwrap();
         let totals = repository.totals();
         assert_eq!(totals.torrents, 2);
         assert_eq!((totals.peers.seeders_v4, totals.peers.leechers_v4), (1, 2));
     }
 
-    #[test]
-    fn sweep_frees_aged_peers_and_empty_torrents() {
+    #[tokio::test]
+    async fn sweep_frees_aged_peers_and_empty_torrents() {
         let repository = MemoryRepository::new(1);
-        repository.announce(&hash(1), &announce(1, Event::Started), &context(100)).unwrap();
-        repository.announce(&hash(1), &announce(2, Event::Started), &context(200)).unwrap();
+        repository.announce(&hash(1), &announce(1, Event::Started), &context(100)).await.unwrap();
+        repository.announce(&hash(1), &announce(2, Event::Started), &context(200)).await.unwrap();
         let report = repository.sweep(Timestamp::from_secs(100), SweepPart::WHOLE);
         assert_eq!(report, SweepReport { peers_removed: 1, torrents_removed: 0 });
 
@@ -251,7 +260,12 @@ mod tests {
         assert_eq!(report, SweepReport { peers_removed: 1, torrents_removed: 1 });
         assert_eq!(repository.torrents(), 0);
         // The freed place can be taken by a new torrent.
-        assert!(repository.announce(&hash(2), &announce(3, Event::Started), &context(300)).is_ok());
+        assert!(
+            repository
+                .announce(&hash(2), &announce(3, Event::Started), &context(300))
+                .await
+                .is_ok()
+        );
     }
 
     const RULES: ForwardRules = ForwardRules::for_tests(10);
@@ -266,8 +280,8 @@ mod tests {
         })
     }
 
-    #[test]
-    fn a_forwarded_announce_shows_the_records_kept_with_the_swarm_and_the_standing() {
+    #[tokio::test]
+    async fn a_forwarded_announce_shows_the_records_kept_with_the_swarm_and_the_standing() {
         let repository = MemoryRepository::new(10);
         let mut seen = Vec::new();
         let mut note = |records: &mut UpstreamRecords, standing: Standing| {
@@ -276,33 +290,38 @@ mod tests {
         };
         repository
             .announce_forwarded(&hash(1), &announce(1, Event::Started), &context(10), &mut note)
+            .await
             .unwrap();
         repository
             .announce_forwarded(&hash(1), &announce(1, Event::Periodic), &context(40), &mut note)
+            .await
             .unwrap();
         assert_eq!(seen, vec![(true, None), (false, Some(10))]);
     }
 
-    #[test]
-    fn no_records_are_made_for_a_torrent_that_is_not_kept() {
+    #[tokio::test]
+    async fn no_records_are_made_for_a_torrent_that_is_not_kept() {
         let repository = MemoryRepository::new(1);
         let mut called = false;
         let mut call = |_: &mut UpstreamRecords, _: Standing| called = true;
         let stopped = announce(1, Event::Stopped);
-        repository.announce_forwarded(&hash(1), &stopped, &context(10), &mut call).unwrap();
-        repository.announce(&hash(2), &announce(2, Event::Started), &context(10)).unwrap();
+        repository.announce_forwarded(&hash(1), &stopped, &context(10), &mut call).await.unwrap();
+        repository.announce(&hash(2), &announce(2, Event::Started), &context(10)).await.unwrap();
         let refused = announce(3, Event::Started);
         assert!(
-            repository.announce_forwarded(&hash(3), &refused, &context(10), &mut call).is_err()
+            repository
+                .announce_forwarded(&hash(3), &refused, &context(10), &mut call)
+                .await
+                .is_err()
         );
         assert!(!called);
         assert!(!answered_upstream(&repository, 1, 10), "no torrent, so no record to update");
     }
 
-    #[test]
-    fn a_torrent_with_a_fresh_upstream_answer_outlives_its_peers() {
+    #[tokio::test]
+    async fn a_torrent_with_a_fresh_upstream_answer_outlives_its_peers() {
         let repository = MemoryRepository::new(10);
-        repository.announce(&hash(1), &announce(1, Event::Started), &context(100)).unwrap();
+        repository.announce(&hash(1), &announce(1, Event::Started), &context(100)).await.unwrap();
         assert!(answered_upstream(&repository, 1, 200));
 
         let report = repository.sweep(Timestamp::from_secs(100), SweepPart::WHOLE);
@@ -312,12 +331,13 @@ mod tests {
         assert_eq!(repository.torrents(), 0);
     }
 
-    #[test]
-    fn a_sweep_in_parts_frees_each_torrent_once() {
+    #[tokio::test]
+    async fn a_sweep_in_parts_frees_each_torrent_once() {
         let repository = MemoryRepository::new(1_000);
         for torrent in 0..200 {
             repository
                 .announce(&hash(torrent), &announce(1, Event::Started), &context(100))
+                .await
                 .unwrap();
         }
         let count = 7;

@@ -6,9 +6,11 @@
 //! anything else without a valid id, anything shorter than a header and anything from port 0
 //! is dropped unanswered and counted.
 //!
-//! Connects and scrapes are answered in the loop: they never wait. An announce may wait on
-//! upstream trackers, so one that does goes on in its own task, at most `max_in_flight` at
-//! once; past that, announces are dropped and the client retries, as BEP 15 clients do.
+//! Connects are answered in the loop: they never wait. Announces and scrapes go through the
+//! tracker, which may wait (an announce on upstream trackers, either on a Redis store); each
+//! is tried once in the loop, and one that waits goes on in its own task, at most
+//! `max_in_flight` at once; past that, they are dropped and the client retries, as BEP 15
+//! clients do.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -36,7 +38,7 @@ use crate::ports::{Clock, Metrics, TrackerService};
 pub struct UdpSettings {
     /// Info hashes accepted in one scrape.
     pub max_scrape_hashes: usize,
-    /// Announces being answered at once; past it, new ones are dropped.
+    /// Announces and scrapes being answered at once; past it, new ones are dropped.
     pub max_in_flight: usize,
     /// How long shutdown waits for announces in flight.
     pub shutdown_grace: Duration,
@@ -95,7 +97,7 @@ pub async fn serve(socket: UdpSocket, front_end: UdpFrontEnd, shutdown: impl Fut
                 front_end.metrics.bad_packet(BadPacket::TooLong);
                 continue;
             };
-            let Some(announce) = front_end.answer(packet, from, &mut out) else {
+            let Some(request) = front_end.answer(packet, from, &mut out) else {
                 if !out.is_empty() {
                     outbox.push(from, &out);
                 }
@@ -108,10 +110,10 @@ pub async fn serve(socket: UdpSocket, front_end: UdpFrontEnd, shutdown: impl Fut
             let front_end = front_end.clone();
             let mut answering = Box::pin(async move {
                 let mut out = Vec::new();
-                front_end.announce(announce, from, &mut out).await;
+                front_end.serve(request, from, &mut out).await;
                 (out, permit)
             });
-            // Most announces wait on nothing: answered here, they skip a task's scheduling
+            // Most requests wait on nothing: answered here, they skip a task's scheduling
             // and go out with the batch. One that waits (on forwarders) goes on in a task of
             // its own, whose first poll hands each resource the task's waker in place of this
             // no-op one.
@@ -159,10 +161,16 @@ async fn send(socket: &UdpSocket, out: &[u8], to: SocketAddr) {
     }
 }
 
+/// A request with a valid connection id, for the tracker to answer.
+enum Tracked {
+    Announce(Announce),
+    Scrape(Scrape),
+}
+
 impl UdpFrontEnd {
-    /// Answers `packet` from `from` into `out` (left empty for no answer), or hands back an
-    /// announce to be answered in its own task.
-    fn answer(&self, packet: &[u8], from: SocketAddr, out: &mut Vec<u8>) -> Option<Announce> {
+    /// Answers `packet` from `from` into `out` (left empty for no answer), or hands back a
+    /// request for the tracker, to be answered by `serve`.
+    fn answer(&self, packet: &[u8], from: SocketAddr, out: &mut Vec<u8>) -> Option<Tracked> {
         out.clear();
         if from.port() == 0 {
             self.metrics.bad_packet(BadPacket::PortZero);
@@ -177,17 +185,16 @@ impl UdpFrontEnd {
             }
             Ok(Request::Announce(announce)) => {
                 if self.ids.is_valid(announce.connection_id, ip, now) {
-                    return Some(announce);
+                    return Some(Tracked::Announce(announce));
                 }
                 self.metrics.bad_packet(BadPacket::ConnectionId);
                 None
             }
             Ok(Request::Scrape(scrape)) => {
                 if self.ids.is_valid(scrape.connection_id, ip, now) {
-                    self.scrape(&scrape, out);
-                } else {
-                    self.metrics.bad_packet(BadPacket::ConnectionId);
+                    return Some(Tracked::Scrape(scrape));
                 }
+                self.metrics.bad_packet(BadPacket::ConnectionId);
                 None
             }
             Err(Malformed::TooShort(_)) => {
@@ -208,6 +215,13 @@ impl UdpFrontEnd {
                 }
                 None
             }
+        }
+    }
+
+    async fn serve(&self, request: Tracked, from: SocketAddr, out: &mut Vec<u8>) {
+        match request {
+            Tracked::Announce(announce) => self.announce(announce, from, out).await,
+            Tracked::Scrape(scrape) => self.scrape(&scrape, out).await,
         }
     }
 
@@ -238,9 +252,23 @@ impl UdpFrontEnd {
         self.metrics.request(outcome, started.elapsed());
     }
 
-    fn scrape(&self, scrape: &Scrape, out: &mut Vec<u8>) {
+    async fn scrape(&self, scrape: &Scrape, out: &mut Vec<u8>) {
         let started = Instant::now();
-        let answer = self.tracker.scrape(&scrape.info_hashes);
+        let mut outcome = RequestOutcome {
+            front_end: FrontEnd::Udp,
+            route: Route::Scrape,
+            event: None,
+            failure: None,
+        };
+        let answer = match self.tracker.scrape(&scrape.info_hashes).await {
+            Ok(answer) => answer,
+            Err(refusal) => {
+                outcome.failure = Some(FailureKind::from(&refusal));
+                response::error(out, scrape.transaction_id, &refusal.to_string());
+                self.metrics.request(outcome, started.elapsed());
+                return;
+            }
+        };
         tracing::debug!(torrents = scrape.info_hashes.len(), "udp scrape");
         // The answer lists each torrent once; the packet may name one twice, and gets a line
         // for each time it did. A scrape names few, so a scan is quicker than a map.
@@ -249,12 +277,6 @@ impl UdpFrontEnd {
         });
         let zero = SwarmStats::default();
         response::scrape(out, scrape.transaction_id, counts.map(|stats| stats.unwrap_or(&zero)));
-        let outcome = RequestOutcome {
-            front_end: FrontEnd::Udp,
-            route: Route::Scrape,
-            event: None,
-            failure: None,
-        };
         self.metrics.request(outcome, started.elapsed());
     }
 }
@@ -347,8 +369,8 @@ mod tests {
         packet.extend(1u32.to_be_bytes());
         packet.extend(9u32.to_be_bytes());
         packet.extend([0; 82]);
-        let announce = front_end.answer(&packet, from, &mut out).expect("its id is valid");
-        front_end.announce(announce, from, &mut out).await;
+        let request = front_end.answer(&packet, from, &mut out).expect("its id is valid");
+        front_end.serve(request, from, &mut out).await;
         assert_eq!(out[20..], [192, 0, 2, 7, 0, 7], "one 6-byte peer");
     }
 

@@ -1,0 +1,271 @@
+//! The announce script's arguments and reply, as bytes: what `announce.lua` reads and
+//! writes, with no connection in sight, so both ends are tested here.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use redis::Value;
+
+use crate::domain::announce::Refusal;
+use crate::domain::identity::PeerKey;
+use crate::domain::ids::PeerId;
+use crate::domain::peer::{AnyEndpoint, Endpoint, Event, Peer, PeerList, Role};
+use crate::domain::swarm::{AnnounceContext, PeerAnnounce, Standing, SwarmAnswer, SwarmStats};
+use crate::domain::time::Timestamp;
+
+/// The server-side script, loaded once and called by its SHA.
+pub const ANNOUNCE: &str = include_str!("announce.lua");
+
+/// Expired peers one announce removes at most: `unpack` in Redis's Lua takes a few thousand
+/// values, and a bounded batch keeps each call short. A torrent that had more expire at once
+/// sheds them over the next announces.
+pub const EXPIRE_BATCH: usize = 1_000;
+
+/// The script's ARGV for one announce, in its order.
+pub fn arguments(announce: &PeerAnnounce, context: &AnnounceContext) -> Vec<Vec<u8>> {
+    // The keys live as long as a peer does, so a torrent nobody announces to goes by itself.
+    let ttl = context.now.secs().saturating_sub(context.cutoff.secs()).max(1);
+    vec![
+        context.now.secs().to_string().into_bytes(),
+        context.cutoff.secs().to_string().into_bytes(),
+        context.numwant.to_string().into_bytes(),
+        context.max_peers.to_string().into_bytes(),
+        ttl.to_string().into_bytes(),
+        EXPIRE_BATCH.to_string().into_bytes(),
+        member(&announce.peer_id, &announce.endpoint),
+        vec![role_letter(announce.role())],
+        key_text(announce.key).into_bytes(),
+        endpoint_bytes(&announce.endpoint),
+        event_text(announce.event).as_bytes().to_vec(),
+    ]
+}
+
+/// A peer's member name: its family, then its id.
+fn member(id: &PeerId, endpoint: &AnyEndpoint) -> Vec<u8> {
+    let family = match endpoint {
+        AnyEndpoint::V4(_) => b'4',
+        AnyEndpoint::V6(_) => b'6',
+    };
+    let mut member = Vec::with_capacity(21);
+    member.push(family);
+    member.extend_from_slice(id.as_bytes());
+    member
+}
+
+fn role_letter(role: Role) -> u8 {
+    match role {
+        Role::Seeder => b's',
+        Role::PartialSeed => b'p',
+        Role::Leecher => b'l',
+    }
+}
+
+/// The key's hash as eight hex digits; a hash is never zero, so all dashes means none.
+fn key_text(key: Option<PeerKey>) -> String {
+    key.map_or_else(|| "--------".to_string(), |key| format!("{:08x}", key.get()))
+}
+
+fn endpoint_bytes(endpoint: &AnyEndpoint) -> Vec<u8> {
+    let mut bytes = match endpoint {
+        AnyEndpoint::V4(endpoint) => endpoint.ip.octets().to_vec(),
+        AnyEndpoint::V6(endpoint) => endpoint.ip.octets().to_vec(),
+    };
+    bytes.extend_from_slice(&endpoint.port().to_be_bytes());
+    bytes
+}
+
+fn event_text(event: Event) -> &'static str {
+    match event {
+        Event::Stopped => "stopped",
+        Event::Completed => "completed",
+        Event::Started | Event::Periodic | Event::Paused => "",
+    }
+}
+
+/// The store answered with something the script never sends: another program wrote the
+/// keys, or the script is not the one this build carries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unexpected reply from the announce script: {0}")]
+pub struct BadReply(&'static str);
+
+/// Reads the script's reply; a refusal is the domain's own.
+pub fn answer(reply: &[Value], with_ids: bool) -> Result<Result<SwarmAnswer, Refusal>, BadReply> {
+    let int = |at: usize| match reply.get(at) {
+        Some(Value::Int(n)) => Ok(*n),
+        _ => Err(BadReply("a count is missing")),
+    };
+    if int(0)? == 0 {
+        return Ok(Err(Refusal::PeerIdTaken));
+    }
+    let count = |at: usize| int(at).map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX));
+    let previous = int(1)?;
+    let standing = Standing {
+        previous: u32::try_from(previous).ok().map(Timestamp::from_secs),
+        listed: int(2)? == 1,
+    };
+    let stats = SwarmStats {
+        complete: count(3)?,
+        incomplete: count(4)?,
+        downloaded: count(5)?,
+        downloaders: count(6)?,
+    };
+    let mut peers = PeerList::default();
+    for pair in reply.get(7..).unwrap_or_default().chunks(2) {
+        let [Value::BulkString(member), Value::BulkString(endpoint)] = pair else {
+            return Err(BadReply("a peer is not a member and an endpoint"));
+        };
+        peers_push(&mut peers, member, endpoint, with_ids)?;
+    }
+    Ok(Ok(SwarmAnswer { stats, peers, standing }))
+}
+
+fn peers_push(
+    peers: &mut PeerList,
+    member: &[u8],
+    endpoint: &[u8],
+    with_ids: bool,
+) -> Result<(), BadReply> {
+    let id = PeerId::from_bytes(member.get(1..).unwrap_or_default())
+        .map_err(|_| BadReply("a member's peer id is not 20 bytes"))?;
+    let id = with_ids.then_some(id);
+    let port = |at: usize| u16::from_be_bytes([endpoint[at], endpoint[at + 1]]);
+    match (member.first(), endpoint.len()) {
+        (Some(b'4'), 6) => {
+            let ip = Ipv4Addr::from(<[u8; 4]>::try_from(&endpoint[..4]).expect("length checked"));
+            peers.v4.push(Peer { id, endpoint: Endpoint { ip, port: port(4) } });
+        }
+        (Some(b'6'), 18) => {
+            let ip = Ipv6Addr::from(<[u8; 16]>::try_from(&endpoint[..16]).expect("length checked"));
+            peers.v6.push(Peer { id, endpoint: Endpoint { ip, port: port(16) } });
+        }
+        _ => return Err(BadReply("a peer's family and endpoint do not match")),
+    }
+    Ok(())
+}
+
+/// The counts of one torrent from the scrape pipeline's four replies: members listed,
+/// leechers, partial seeds, completed downloads.
+pub fn stats(total: u64, leechers: u64, partial: u64, downloaded: u64) -> SwarmStats {
+    let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    SwarmStats {
+        complete: count(total.saturating_sub(leechers + partial)),
+        incomplete: count(leechers + partial),
+        downloaded: count(downloaded),
+        downloaders: count(leechers),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use super::*;
+
+    fn announce(ip: &str, key: Option<PeerKey>, seeder: bool, event: Event) -> PeerAnnounce {
+        PeerAnnounce {
+            peer_id: PeerId([7; 20]),
+            key,
+            endpoint: AnyEndpoint::new(ip.parse::<IpAddr>().unwrap(), 6881),
+            seeder,
+            event,
+        }
+    }
+
+    fn context() -> AnnounceContext {
+        AnnounceContext {
+            now: Timestamp::from_secs(1_000),
+            cutoff: Timestamp::from_secs(400),
+            numwant: 50,
+            max_peers: 9,
+            start: 0,
+            with_ids: false,
+        }
+    }
+
+    #[test]
+    fn arguments_carry_the_rules_and_the_peer_in_the_scripts_order() {
+        let key = PeerKey::of(b"secret");
+        let args = arguments(&announce("10.0.0.1", key, false, Event::Completed), &context());
+        let text = |n: usize| String::from_utf8_lossy(&args[n]).into_owned();
+        assert_eq!(
+            (text(0), text(1), text(2), text(3), text(4), text(5)),
+            ("1000".into(), "400".into(), "50".into(), "9".into(), "600".into(), "1000".into())
+        );
+        assert_eq!(args[6][0], b'4');
+        assert_eq!(args[6][1..], [7; 20]);
+        assert_eq!(text(7), "l");
+        assert_eq!(text(8), format!("{:08x}", key.unwrap().get()));
+        assert_eq!(args[9], [10, 0, 0, 1, 0x1a, 0xe1]);
+        assert_eq!(text(10), "completed");
+    }
+
+    #[test]
+    fn a_peer_without_key_and_a_paused_ipv6_one_are_told_apart() {
+        let args = arguments(&announce("2001:db8::1", None, false, Event::Paused), &context());
+        assert_eq!(args[6][0], b'6');
+        assert_eq!(args[7], b"p");
+        assert_eq!(args[8], b"--------");
+        assert_eq!(args[9].len(), 18);
+        assert_eq!(args[10], b"");
+    }
+
+    fn bulk(bytes: &[u8]) -> Value {
+        Value::BulkString(bytes.to_vec())
+    }
+
+    #[test]
+    fn a_reply_becomes_counts_standing_and_peers_of_both_families() {
+        let mut v4 = vec![b'4'];
+        v4.extend([1; 20]);
+        let mut v6 = vec![b'6'];
+        v6.extend([2; 20]);
+        let mut v6_endpoint = vec![0x20, 0x01, 0x0d, 0xb8];
+        v6_endpoint.extend([0; 11]);
+        v6_endpoint.extend([1, 0, 80]);
+        let reply = [
+            Value::Int(1),
+            Value::Int(900),
+            Value::Int(1),
+            Value::Int(2),
+            Value::Int(3),
+            Value::Int(4),
+            Value::Int(1),
+            bulk(&v4),
+            bulk(&[192, 0, 2, 1, 0, 7]),
+            bulk(&v6),
+            bulk(&v6_endpoint),
+        ];
+        let answer = answer(&reply, true).unwrap().unwrap();
+        assert_eq!(
+            answer.stats,
+            SwarmStats { complete: 2, incomplete: 3, downloaded: 4, downloaders: 1 }
+        );
+        assert_eq!(
+            answer.standing,
+            Standing { previous: Some(Timestamp::from_secs(900)), listed: true }
+        );
+        assert_eq!(answer.peers.v4[0].id, Some(PeerId([1; 20])));
+        assert_eq!(answer.peers.v4[0].endpoint.port, 7);
+        assert_eq!(answer.peers.v6[0].endpoint.ip, "2001:db8::1".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(answer.peers.v6[0].endpoint.port, 80);
+    }
+
+    #[test]
+    fn a_refusal_a_newcomer_and_garbage_read_as_such() {
+        assert_eq!(answer(&[Value::Int(0)], false), Ok(Err(Refusal::PeerIdTaken)));
+        let newcomer: Vec<Value> = [1, -1, 0, 0, 0, 0, 0].map(Value::Int).to_vec();
+        let read = answer(&newcomer, false).unwrap().unwrap();
+        assert_eq!(read.standing, Standing { previous: None, listed: false });
+        assert!(answer(&[], false).is_err());
+        let mut odd = newcomer.clone();
+        odd.extend([bulk(b"4short"), bulk(&[1, 2, 3])]);
+        assert!(answer(&odd, false).is_err());
+    }
+
+    #[test]
+    fn scrape_counts_split_seeders_from_partial_seeds_and_leechers() {
+        assert_eq!(
+            stats(10, 3, 2, 7),
+            SwarmStats { complete: 5, incomplete: 5, downloaded: 7, downloaders: 3 }
+        );
+    }
+}
