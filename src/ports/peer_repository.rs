@@ -108,4 +108,8 @@ pub trait PeerRepository: Send + Sync {
 
     /// Counts everything held. Walks every torrent: for a metrics scrape, not a request.
     fn totals(&self) -> StoreTotals;
+
+    /// The `limit` torrents with the most peers, most first, with their counts. Walks every
+    /// torrent, a shard at a time: for a status page, not a request.
+    fn busiest(&self, limit: usize) -> Vec<(InfoHash, SwarmStats)>;
 }
