@@ -9,4 +9,5 @@ pub mod forwarder;
 pub mod http;
 pub mod memory;
 pub mod metrics;
+pub mod stats;
 pub mod udp;
