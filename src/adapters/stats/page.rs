@@ -10,8 +10,8 @@ const REFRESH_SECS: u32 = 5;
 /// The charts' drawing area, in SVG units; they scale to the width of the screen.
 const CHART_WIDTH: f64 = 300.0;
 const CHART_HEIGHT: f64 = 80.0;
-/// The span the charts cover.
-const CHART_SPAN_SECS: f64 = 3600.0;
+/// The shortest span a chart covers: samples of the first minute are not stretched edge to edge.
+const CHART_MIN_SPAN_SECS: u32 = 60;
 
 const STYLE: &str = "\
 body{font:15px/1.4 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:.75rem;\
@@ -78,7 +78,7 @@ fn cards(html: &mut String, s: &Snapshot) {
 }
 
 fn charts(html: &mut String, history: &HistorySeries) {
-    html.push_str("<h2>Last hour</h2><div class=\"charts\">");
+    html.push_str("<h2>Recent history</h2><div class=\"charts\">");
     let now = history.at_secs.last().copied().unwrap_or(0);
     let top = history.torrents.iter().copied().max().unwrap_or(0);
     let _ = write!(html, "<div class=\"chart\"><div class=\"key\">torrents (up to {top})</div>");
@@ -96,9 +96,11 @@ fn charts(html: &mut String, history: &HistorySeries) {
     html.push_str("</div></div>");
 }
 
-/// One SVG line chart of `lines` against `at_secs`, the last hour up to `now`, all lines on
-/// the scale of the highest.
+/// One SVG line chart of `lines` against `at_secs`, from the oldest sample (at most an hour
+/// ago) to `now`, all lines on the scale of the highest.
 fn chart(html: &mut String, id: &str, at_secs: &[u32], now: u32, lines: &[(&[u32], &str)]) {
+    let oldest = at_secs.first().copied().unwrap_or(now);
+    let span = now.saturating_sub(oldest).max(CHART_MIN_SPAN_SECS);
     let top = lines.iter().flat_map(|(values, _)| values.iter()).copied().max().unwrap_or(0);
     let scale = f64::from(top.max(1));
     let _ = write!(
@@ -110,7 +112,7 @@ preserveAspectRatio=\"none\"><rect width=\"{CHART_WIDTH}\" height=\"{CHART_HEIGH
         let mut points = String::new();
         for (at, value) in at_secs.iter().zip(values.iter()) {
             let ago = f64::from(now.saturating_sub(*at));
-            let x = CHART_WIDTH * (1.0 - ago / CHART_SPAN_SECS).max(0.0);
+            let x = CHART_WIDTH * (1.0 - ago / f64::from(span)).max(0.0);
             // A line's width above the floor and below the top, so neither edge hides it.
             let y = CHART_HEIGHT - 2.0 - (CHART_HEIGHT - 4.0) * f64::from(*value) / scale;
             if at_secs.len() == 1 {
@@ -126,7 +128,7 @@ vector-effect=\"non-scaling-stroke\"/>",
             points.trim_end()
         );
     }
-    html.push_str("</svg><div class=\"key\">60 min ago … now</div>");
+    let _ = write!(html, "</svg><div class=\"key\">{} ago … now</div>", duration(u64::from(span)));
 }
 
 fn requests(html: &mut String, s: &Snapshot) {
