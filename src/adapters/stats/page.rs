@@ -27,7 +27,7 @@ h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.05rem;margin:1.2rem 0 .4rem}\
 .key{font-size:.8rem;color:#5b6475}.seed{color:#1a7f37}.leech{color:#c2410c}\
 .scroll{overflow-x:auto;background:#fff;border-radius:.5rem;box-shadow:0 1px 2px #0002}\
 table{border-collapse:collapse;width:100%;font-size:.9rem}\
-th,td{padding:.3rem .5rem;text-align:right;border-bottom:1px solid #e3e7ee;white-space:nowrap}\
+th,td{padding:.3rem .5rem;text-align:right;border-bottom:1px solid #e3e7ee}td{white-space:nowrap}\
 th:first-child,td:first-child{text-align:left}\
 code{font:.8rem ui-monospace,monospace;word-break:break-all;white-space:normal}\
 .none{color:#5b6475;padding:.5rem}";
