@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::fake_upstream::{Behaviour, FakeUpstream};
 use common::*;
 use retracker::app::Config;
 
@@ -70,6 +71,37 @@ async fn stats_json_counts_the_scripted_traffic() {
     assert_eq!(busiest[0]["completed"], 1);
     assert!(json["memory_rss_bytes"].as_u64().unwrap() > 0);
     assert_eq!(json["history"]["interval_secs"], 10);
+    tracker.running.stop().await;
+}
+
+#[tokio::test]
+async fn stats_json_shows_each_forwarder_with_its_secrets_hidden() {
+    let peers = ["198.51.100.1:1001", "198.51.100.2:1002"].map(|p| p.parse().unwrap()).to_vec();
+    let good = FakeUpstream::start(Behaviour::Compact { peers, interval: 600 }).await;
+    let broken = FakeUpstream::start(Behaviour::Status500).await;
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(file, "- uri: {}?passkey=secret123\n  name: good", good.announce_url()).unwrap();
+    writeln!(file, "- uri: {}\n  name: broken", broken.announce_url()).unwrap();
+    let forwards_file = file.path().to_string_lossy().into_owned();
+    let config = Config { enable_stats: true, forwards_file, ..Config::default() };
+    let tracker = start_on("127.0.0.1:0", config).await;
+
+    announce(&tracker.base, &Announce::new(1, 1)).await;
+    let (_, body) = get(&format!("{}/stats.json", tracker.base)).await;
+    let text = String::from_utf8(body).unwrap();
+    assert!(!text.contains("secret123"), "the passkey shows in\n{text}");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let good = &json["forwarders"][0];
+    assert_eq!(good["name"], "good");
+    assert!(good["uri"].as_str().unwrap().ends_with("/announce?passkey=***"), "{good}");
+    assert_eq!((&good["last_status"], &good["peers"]), (&"ok 200".into(), &2.into()));
+    assert_eq!(good["backing_off"], false);
+    assert!(good["last_answer_secs_ago"].is_u64());
+    let broken = &json["forwarders"][1];
+    assert_eq!((&broken["name"], &broken["last_status"]), (&"broken".into(), &"error 500".into()));
+    assert_eq!((&broken["peers"], &broken["backing_off"]), (&0.into(), &true.into()));
+    let (_, page) = get(&format!("{}/stats", tracker.base)).await;
+    assert!(!String::from_utf8(page).unwrap().contains("secret123"));
     tracker.running.stop().await;
 }
 
