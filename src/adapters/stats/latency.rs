@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Bucket `i` holds durations under `2^i` microseconds (and at least half that); the last
-/// one, everything from about 8.4 s up.
+/// one, everything from about 4.2 s up.
 const BUCKETS: usize = 24;
 
 #[derive(Default)]
