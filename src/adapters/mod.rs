@@ -10,4 +10,5 @@ pub mod http;
 pub mod memory;
 pub mod metrics;
 pub mod redis;
+pub mod stats;
 pub mod udp;

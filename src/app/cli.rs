@@ -48,6 +48,10 @@ pub struct Cli {
     #[arg(short = 'p', long = "prometheus", action = ArgAction::SetTrue)]
     enable_prometheus: bool,
 
+    /// Serve a status page at /stats and /stats.json [env: ENABLE_STATS]
+    #[arg(short = 's', long = "stats", action = ArgAction::SetTrue)]
+    enable_stats: bool,
+
     /// Seconds clients should wait between announces [env: ANNOUNCE_INTERVAL] [default: 30]
     #[arg(short = 'i', long = "interval", value_name = "SECONDS")]
     announce_interval: Option<u64>,
@@ -106,6 +110,7 @@ impl Cli {
             x_real_ip: self.x_real_ip,
             forward_timeout: self.forward_timeout,
             enable_prometheus: self.enable_prometheus,
+            enable_stats: self.enable_stats,
             announce_interval: self.announce_interval,
             forwards_file: self.forwards_file,
             storage: self.storage,
@@ -134,6 +139,7 @@ mod tests {
             "-t",
             "5",
             "-p",
+            "-s",
             "-i",
             "60",
             "-f",
@@ -147,6 +153,7 @@ mod tests {
         assert_eq!(overrides.udp_listen_addr.as_deref(), Some(":6969"));
         assert_eq!(overrides.peer_age, Some(90.0));
         assert!(overrides.debug_mode && overrides.x_real_ip && overrides.enable_prometheus);
+        assert!(overrides.enable_stats);
         assert_eq!(overrides.forward_timeout, Some(5));
         assert_eq!(overrides.announce_interval, Some(60));
         assert_eq!(overrides.forwards_file.as_deref(), Some("f.yml"));

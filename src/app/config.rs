@@ -56,6 +56,8 @@ pub struct Config {
     pub forward_timeout: u64,
     /// Serve `/metrics`.
     pub enable_prometheus: bool,
+    /// Serve the status page at `/stats` and `/stats.json`.
+    pub enable_stats: bool,
     /// Seconds clients are told to wait between announces (`interval`).
     pub announce_interval: u64,
     /// Seconds clients must wait at least (`min interval`); never more than the interval.
@@ -125,6 +127,7 @@ impl Default for Config {
             x_real_ip: false,
             forward_timeout: 2,
             enable_prometheus: false,
+            enable_stats: false,
             announce_interval: 30,
             min_announce_interval: 15,
             forwards_file: String::new(),
@@ -162,6 +165,7 @@ pub struct Overrides {
     pub x_real_ip: bool,
     pub forward_timeout: Option<u64>,
     pub enable_prometheus: bool,
+    pub enable_stats: bool,
     pub announce_interval: Option<u64>,
     pub forwards_file: Option<String>,
     pub storage: Option<String>,
@@ -233,7 +237,7 @@ impl Config {
         builder = builder
             .add_source(config::Environment::default().source(Some(Self::environment(&env))));
 
-        let flags: [(&str, Option<config::Value>); 13] = [
+        let flags: [(&str, Option<config::Value>); 14] = [
             ("log_format", overrides.log_format.clone().map(Into::into)),
             ("listen_addr", overrides.listen_addr.clone().map(Into::into)),
             ("udp_listen_addr", overrides.udp_listen_addr.clone().map(Into::into)),
@@ -242,6 +246,7 @@ impl Config {
             ("x_real_ip", overrides.x_real_ip.then_some(true.into())),
             ("forward_timeout", overrides.forward_timeout.map(Into::into)),
             ("enable_prometheus", overrides.enable_prometheus.then_some(true.into())),
+            ("enable_stats", overrides.enable_stats.then_some(true.into())),
             ("announce_interval", overrides.announce_interval.map(Into::into)),
             ("forwards_file", overrides.forwards_file.clone().map(Into::into)),
             ("storage", overrides.storage.clone().map(Into::into)),
@@ -455,6 +460,7 @@ mod tests {
         assert_eq!(config.forward_timeout, 2);
         assert_eq!(config.interval(), Duration::from_secs(30));
         assert!(!config.debug_mode && !config.x_real_ip && !config.enable_prometheus);
+        assert!(!config.enable_stats, "the status page is off unless asked for");
         assert_eq!(config.forwards_file(), None);
     }
 
@@ -468,12 +474,13 @@ mod tests {
             ("ANNOUNCE_INTERVAL", "60"),
             ("MAX_NUMWANT", "20"),
             ("FORWARDS_FILE", "123"),
+            ("ENABLE_STATS", "yes"),
             ("PATH", "/usr/bin"),
         ]);
         let config = Config::load_from(&Overrides::default(), &env).unwrap();
         assert_eq!(config.listen(), Some(ListenAddr::AllInterfaces(9000)));
         assert_eq!(config.peer_age().duration(), Duration::from_secs(30));
-        assert!(config.debug_mode && config.x_real_ip);
+        assert!(config.debug_mode && config.x_real_ip && config.enable_stats);
         assert_eq!((config.announce_interval, config.max_numwant), (60, 20));
         assert_eq!(config.forwards_file(), Some(PathBuf::from("123")));
 
@@ -584,7 +591,7 @@ mod tests {
     #[test]
     fn every_setting_has_an_environment_variable() {
         let keys = Config::keys();
-        assert_eq!(keys.len(), 30);
+        assert_eq!(keys.len(), 31);
         assert!(keys.contains(&"listen_addr".to_string()));
         assert!(keys.contains(&"max_torrents".to_string()));
     }

@@ -133,6 +133,7 @@ impl Forwarding {
                     ForwardStatus::Http(200)
                 };
                 self.metrics.forward(name, ForwardOutcome::Ok, status, took);
+                self.metrics.forwarder_peers(name, answer.peers.len());
                 Some(answer)
             }
             Ok(Err(error @ UpstreamError::UdpError(_))) => {

@@ -8,9 +8,11 @@ pub mod config;
 pub mod forwarders;
 pub mod forwarding;
 pub mod logging;
+pub mod metrics_fan_out;
 pub mod open_files;
 pub mod redacted_uri;
 pub mod run;
+pub mod stats_sampler;
 pub mod sweeper;
 pub mod tracker;
 

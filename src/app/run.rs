@@ -11,21 +11,25 @@ use tokio::task::JoinHandle;
 use super::config::{Config, ListenAddr, Storage};
 use super::forwarders::{self, ForwarderSpec, ForwardersError};
 use super::forwarding::Forwarding;
+use super::metrics_fan_out::MetricsFanOut;
 use super::open_files;
 use super::redacted_uri::RedactedUri;
+use super::stats_sampler::sample_periodically;
 use super::sweeper::sweep_periodically;
 use super::tracker::Tracker;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::forwarder::{self, HttpUpstream, UdpUpstream};
-use crate::adapters::http::{self, Endpoints, RequestLimits, ServerSettings};
+use crate::adapters::http::{self, Endpoints, Pages, RequestLimits, ServerSettings};
 use crate::adapters::memory::MemoryRepository;
 use crate::adapters::metrics::PrometheusMetrics;
 use crate::adapters::redis::RedisRepository;
+use crate::adapters::stats::{ForwarderLabel, StatusPage};
 use crate::adapters::udp::{self, ConnectionIds, UdpFrontEnd, UdpSettings};
 use crate::domain::forwarding::ForwardRules;
 use crate::ports::metrics::NoMetrics;
 use crate::ports::{
-    Clock, Metrics, MetricsReport, PeerRepository, SweepReport, TrackerService, UpstreamTracker,
+    Clock, Metrics, MetricsReport, PeerRepository, StatusReport, SweepReport, TrackerService,
+    UpstreamTracker,
 };
 
 /// How long shutdown waits for requests in flight.
@@ -103,11 +107,20 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         None => Vec::new(),
     };
     let prometheus = prometheus(config, &forwarders, repository.clone())?;
-    let metrics: Arc<dyn Metrics> = match &prometheus {
-        Some(prometheus) => prometheus.clone(),
-        None => Arc::new(NoMetrics),
+    let status = status_page(config, &forwarders, repository.clone());
+    let mut all_metrics: Vec<Arc<dyn Metrics>> = Vec::new();
+    all_metrics.extend(prometheus.clone().map(|prometheus| prometheus as Arc<dyn Metrics>));
+    all_metrics.extend(status.clone().map(|status| status as Arc<dyn Metrics>));
+    let metrics: Arc<dyn Metrics> = match all_metrics.len() {
+        0 => Arc::new(NoMetrics),
+        // One needs no fan-out, and announces no extra indirection.
+        1 => all_metrics.remove(0),
+        _ => Arc::new(MetricsFanOut(all_metrics)),
     };
-    let report = prometheus.map(|prometheus| prometheus as Arc<dyn MetricsReport>);
+    let pages = Pages {
+        metrics: prometheus.map(|prometheus| prometheus as Arc<dyn MetricsReport>),
+        status: status.clone().map(|status| status as Arc<dyn StatusReport>),
+    };
 
     let forwarder_count = forwarders.len();
     let mut tracker = Tracker::new(repository.clone(), clock.clone(), config.tracker_settings())
@@ -151,7 +164,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
             max_scrape_hashes: config.max_scrape_hashes,
         };
         let endpoints = Endpoints { tracker: service.clone(), metrics: metrics.clone(), limits };
-        let front_end = http::front_end(endpoints, report, config.x_real_ip);
+        let front_end = http::front_end(endpoints, pages, config.x_real_ip);
         let settings = ServerSettings {
             header_read_timeout: Duration::from_secs(config.header_read_timeout),
             max_connections: config.max_connections,
@@ -177,6 +190,9 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         let front_end = UdpFrontEnd { tracker: service, metrics, clock, ids, settings };
         let shutdown = stopped_signal(stopped.clone());
         tasks.push(tokio::spawn(udp::serve(socket, front_end, shutdown)));
+    }
+    if let Some(status) = status {
+        tasks.push(tokio::spawn(sample_periodically(status, stopped.clone())));
     }
     let sweep_every = Duration::from_secs(config.sweep_interval);
     tasks.push(tokio::spawn(sweep_periodically(tracker.clone(), sweep_every, stopped)));
@@ -207,6 +223,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         interval_secs = config.announce_interval,
         x_real_ip = config.x_real_ip,
         prometheus = config.enable_prometheus,
+        stats = config.enable_stats,
         forwards_file = %config.forwards_file,
         max_torrents = config.max_torrents,
         max_peers_per_swarm = config.max_peers_per_swarm,
@@ -238,6 +255,26 @@ fn prometheus(
     let metrics =
         PrometheusMetrics::new(&names, move || repository.totals()).map_err(StartError::Metrics)?;
     Ok(Some(Arc::new(metrics)))
+}
+
+/// The status page, when it is on.
+fn status_page(
+    config: &Config,
+    forwarders: &[ForwarderSpec],
+    repository: Arc<dyn PeerRepository>,
+) -> Option<Arc<StatusPage>> {
+    if !config.enable_stats {
+        return None;
+    }
+    let labels = forwarders
+        .iter()
+        .map(|spec| ForwarderLabel {
+            name: spec.name.clone(),
+            uri: RedactedUri(&spec.uri).to_string(),
+        })
+        .collect();
+    let retry_after = Duration::from_secs(config.forward_retry_after);
+    Some(Arc::new(StatusPage::new(repository, labels, retry_after)))
 }
 
 /// A `udp://` forwarder; `forwarders::load` has checked its port and that its `ip` is IPv4.

@@ -126,6 +126,10 @@ pub trait Metrics: Send + Sync {
 
     fn upstream_peers_merged(&self, peers: usize);
 
+    /// `forwarder` answered with `peers` peers. Only the status page keeps this apart by
+    /// forwarder, so it is dropped unless an implementation wants it.
+    fn forwarder_peers(&self, _forwarder: &str, _peers: usize) {}
+
     fn peers_expired(&self, peers: usize);
 
     /// A connection was accepted and is being served.

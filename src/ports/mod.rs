@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod metrics;
 pub mod peer_repository;
+pub mod status;
 pub mod tracker_service;
 pub mod upstream;
 
@@ -11,5 +12,6 @@ pub use metrics::{Metrics, MetricsReport};
 pub use peer_repository::{
     PeerRepository, PlanUpstream, StoreTotals, SweepPart, SweepReport, UpdateUpstream,
 };
+pub use status::StatusReport;
 pub use tracker_service::TrackerService;
 pub use upstream::{UpstreamAnswer, UpstreamError, UpstreamTracker};

@@ -124,4 +124,8 @@ pub trait PeerRepository: Send + Sync {
     fn is_available(&self) -> bool {
         true
     }
+
+    /// The `limit` torrents with the most peers, most first, with their counts. Walks every
+    /// torrent, a shard at a time: for a status page, not a request.
+    fn busiest(&self, limit: usize) -> Vec<(InfoHash, SwarmStats)>;
 }

@@ -9,7 +9,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use http_body_util::{Either, Full};
 use hyper::body::{Bytes, Incoming};
@@ -19,8 +18,7 @@ use warp::http::{Method, Request, Response, StatusCode};
 
 use super::client_ip;
 use super::endpoints::{AnnounceCall, Endpoints};
-use super::routes::routes;
-use crate::ports::MetricsReport;
+use super::routes::{Pages, routes};
 
 const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
@@ -35,11 +33,11 @@ pub struct Dispatch<S> {
 /// An answer: a bencoded body of ours, or whatever the warp routes sent.
 pub type Answer<R> = Response<Either<Full<Bytes>, R>>;
 
-/// The front end the server runs: `endpoints`, and the warp routes (with `/metrics` when there
-/// is a `report`) for everything else.
+/// The front end the server runs: `endpoints`, and the warp routes (with the `pages` there
+/// are) for everything else.
 pub fn front_end(
     endpoints: Endpoints,
-    report: Option<Arc<dyn MetricsReport>>,
+    pages: Pages,
     trust_x_real_ip: bool,
 ) -> Dispatch<
     impl Service<Request<Incoming>, Response = warp::reply::Response, Error = Infallible, Future: Send>
@@ -48,7 +46,7 @@ pub fn front_end(
     + Sync
     + 'static,
 > {
-    let others = warp::service(routes(endpoints.tracker.clone(), report));
+    let others = warp::service(routes(endpoints.tracker.clone(), pages));
     Dispatch::new(endpoints, others, trust_x_real_ip)
 }
 
@@ -127,6 +125,8 @@ fn method_not_allowed<R>() -> Answer<R> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use http_body_util::{BodyExt, Empty};
 
     use super::*;
@@ -156,7 +156,7 @@ mod tests {
             metrics: Arc::new(NoMetrics),
             limits: RequestLimits { max_query_length: 512, max_scrape_hashes: 3 },
         };
-        let routes = warp::service(routes(tracker, None));
+        let routes = warp::service(routes(tracker, Pages::default()));
         let dispatch = Dispatch::new(endpoints, routes, trust_x_real_ip);
         let answer = dispatch.answer(dispatch.work(request, remote())).await;
         let content_type =

@@ -13,5 +13,5 @@ mod watchdog;
 
 pub use dispatch::{Dispatch, front_end};
 pub use endpoints::{Endpoints, RequestLimits};
-pub use routes::routes;
+pub use routes::{Pages, routes};
 pub use server::{ServerSettings, bind, serve};

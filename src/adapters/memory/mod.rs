@@ -148,6 +148,27 @@ impl PeerRepository for MemoryRepository {
         }
         totals
     }
+
+    fn busiest(&self, limit: usize) -> Vec<(InfoHash, SwarmStats)> {
+        let peers = |stats: &SwarmStats| u64::from(stats.complete) + u64::from(stats.incomplete);
+        // Kept sorted, most peers first, and never longer than `limit`: the walk costs one
+        // comparison per torrent, and memory for `limit` of them however many are held.
+        let mut top: Vec<(InfoHash, SwarmStats)> = Vec::with_capacity(limit + 1);
+        for shard in self.torrents.shards() {
+            let torrents = shard.lock();
+            for (hash, torrent) in torrents.iter() {
+                let stats = torrent.swarm.stats();
+                let count = peers(&stats);
+                if top.len() == limit && top.last().is_none_or(|(_, last)| peers(last) >= count) {
+                    continue;
+                }
+                let at = top.partition_point(|(_, held)| peers(held) >= count);
+                top.insert(at, (*hash, stats));
+                top.truncate(limit);
+            }
+        }
+        top
+    }
 }
 
 #[cfg(test)]
@@ -185,6 +206,25 @@ mod tests {
 
     fn hash(n: u8) -> InfoHash {
         InfoHash([n; 20])
+    }
+
+    #[tokio::test]
+    async fn busiest_are_the_torrents_with_most_peers_most_first() {
+        let repository = MemoryRepository::new(100);
+        // Torrent n gets n peers; the peer ids differ per torrent and peer.
+        for torrent in 1..=6u8 {
+            for peer in 0..torrent {
+                let mut one = announce(torrent * 10 + peer, Event::Started);
+                one.seeder = peer == 0;
+                repository.announce(&hash(torrent), &one, &context(10)).await.unwrap();
+            }
+        }
+        let top = repository.busiest(3);
+        let hashes: Vec<InfoHash> = top.iter().map(|(hash, _)| *hash).collect();
+        assert_eq!(hashes, [hash(6), hash(5), hash(4)]);
+        assert_eq!((top[0].1.complete, top[0].1.incomplete), (1, 5));
+        assert_eq!(repository.busiest(0), []);
+        assert_eq!(repository.busiest(50).len(), 6);
     }
 
     #[tokio::test]
