@@ -12,7 +12,8 @@ mod probe;
 mod report;
 mod udp_answer;
 mod udp_baseline;
-mod udp_session;
+mod udp_batch;
+mod udp_window;
 mod workload;
 
 use std::io::{BufRead, BufReader, Write as _};
@@ -28,7 +29,7 @@ use compare::Reference;
 
 use drive::{Client, Phase, Protocol, Stats};
 use idle::Idle;
-use udp_session::Patience;
+use udp_window::{Patience, UdpOptions};
 use workload::{Shape, Workload};
 
 #[derive(Parser)]
@@ -56,7 +57,8 @@ struct RunArgs {
     /// The tracker's address (loopback).
     #[arg(long, default_value = "127.0.0.1:8080")]
     target: SocketAddr,
-    /// `http`, or `udp` for BEP 15 (each connection is then a client with its own socket).
+    /// `http`, or `udp` for BEP 15 (each connection is then a socket with a window of
+    /// requests outstanding).
     #[arg(long, value_enum, default_value_t = Protocol::Http)]
     protocol: Protocol,
     /// Over UDP: seconds of silence after which a request is sent again.
@@ -65,6 +67,10 @@ struct RunArgs {
     /// Over UDP: sends of one request in all before it counts as an error.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     udp_tries: u32,
+    /// Over UDP: requests each socket keeps outstanding, each for a different peer, sent and
+    /// read in batches. A few sockets with wide windows cost the load generator least.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=udp_window::MAX_WINDOW as i64))]
+    udp_window: u32,
     /// Keep-alive connections, each with its own share of the peers.
     #[arg(long, default_value_t = 64)]
     connections: u32,
@@ -157,8 +163,10 @@ impl RunArgs {
         format!("tracker at {}", self.target)
     }
 
-    fn patience(&self) -> Patience {
-        Patience { timeout: Duration::from_secs_f64(self.udp_timeout), tries: self.udp_tries }
+    fn udp_options(&self) -> UdpOptions {
+        let patience =
+            Patience { timeout: Duration::from_secs_f64(self.udp_timeout), tries: self.udp_tries };
+        UdpOptions { patience, window: self.udp_window as usize }
     }
 }
 
@@ -410,8 +418,8 @@ async fn measure_target(args: &RunArgs, workload: &Arc<Workload>) -> (Measured, 
 fn clients_of(args: &RunArgs, workload: &Arc<Workload>, server: SocketAddr) -> Vec<Client> {
     (0..args.connections)
         .map(|i| {
-            let patience = args.patience();
-            Client::new(workload, server, i, args.connections, args.protocol, patience)
+            let udp = args.udp_options();
+            Client::new(workload, server, i, args.connections, args.protocol, udp)
         })
         .collect()
 }

@@ -147,3 +147,57 @@ async fn another_tracker_and_the_ceiling_are_measured_in_one_run() {
     measured.stop().await;
     versus.stop().await;
 }
+
+/// With many requests outstanding on each socket, answers come back in batches and in any
+/// order: each must still be matched to its own request and checked.
+const WINDOW: [&str; 2] = ["--udp-window", "16"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_of_requests_is_answered_without_error_by_a_real_tracker() {
+    let (running, udp) = start_udp(Config::default()).await;
+    let output = load(udp, &[&WINDOW[..], &["--churn", "0"]].concat()).await;
+    let stdout = stdout(&output);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let measured = stdout.lines().find(|line| line.starts_with("tracker at ")).expect(&stdout);
+    assert!(measured.contains(": 400 requests in ") && measured.contains(" 0 errors"));
+    assert!(!stdout.contains("sent again"), "loopback loses nothing here: {stdout}");
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_still_catches_a_wrong_transaction_id_and_too_many_peers() {
+    let right = fake(|request| Some(answer_to(request, 3, 0))).await;
+    let output = load(right, &[&WINDOW[..], &["--no-preload"]].concat()).await;
+    assert!(output.status.success(), "{}", stdout(&output));
+
+    // Connects are answered right, so that windows fill. Shifted by one, an announce's
+    // answer names the next place in the window, where another request is outstanding: it
+    // must not pass for that one's answer.
+    let shifted = fake(|request| Some(answer_to(request, 3, u32::from(request[11] != 0)))).await;
+    let output = load(shifted, &[&WINDOW[..], &["--no-preload"]].concat()).await;
+    let stdout_shifted = stdout(&output);
+    assert!(!output.status.success(), "{stdout_shifted}");
+    assert!(stdout_shifted.contains("while waiting for "), "{stdout_shifted}");
+    let measured = stdout_shifted.lines().find(|line| line.starts_with("tracker at ")).unwrap();
+    // Every request fails on its wrong answer; none is taken as answered and none waits.
+    assert!(measured.contains(": 400 requests in ") && measured.contains(" 400 errors"));
+    assert!(!stdout_shifted.contains("sent again"), "{stdout_shifted}");
+
+    let generous = fake(|request| Some(answer_to(request, 51, 0))).await;
+    let output = load(generous, &[&WINDOW[..], &["--no-preload"]].concat()).await;
+    let stdout = stdout(&output);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(stdout.contains("× 51 peers for num_want 50"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_retries_silence_then_counts_it() {
+    let mute = fake(|request| (request[11] == 0).then(|| answer_to(request, 0, 0))).await;
+    let patience = ["--no-preload", "--udp-timeout", "0.01", "--udp-tries", "2"];
+    let output = load_for(mute, "40", &[&WINDOW[..], &patience].concat()).await;
+    let stdout = stdout(&output);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(stdout.contains("× no answer to 2 tries"), "{stdout}");
+    let measured = stdout.lines().find(|line| line.starts_with("tracker at ")).expect(&stdout);
+    assert!(measured.contains(": 40 requests in "), "{measured}");
+}
