@@ -450,9 +450,9 @@ async fn measure(
 /// Prints a measured phase as `name`'s (its CPU line as `role`'s) and keeps what a comparison
 /// needs of it.
 fn report_phase(phase: PhaseOutcome, role: &str, name: &str) -> (Vec<Client>, Measured) {
-    let PhaseOutcome { clients, stats, elapsed, cores, own } = phase;
+    let PhaseOutcome { clients, stats, elapsed, cores, runnable, own } = phase;
     println!("{}", report::phase_line(name, &stats, elapsed));
-    print_cpu(role, cores);
+    print_cpu(role, cores, runnable);
     if let Some(own) = own {
         println!("{}", report::own_usage_line(own.cores, own.sleeps, report::requests(&stats)));
     }
@@ -476,6 +476,8 @@ struct PhaseOutcome {
     elapsed: Duration,
     /// The server's CPU meanwhile, in cores, given its pid.
     cores: Option<f64>,
+    /// The share of the time the server's threads were running or waiting for a CPU.
+    runnable: Option<f64>,
     /// What the phase cost this tool, where /proc tells.
     own: Option<OwnUsage>,
 }
@@ -510,6 +512,7 @@ async fn measured_phases(
     print_errors(&warmup_stats);
     let started = Instant::now();
     let cpu_before = server.and_then(report::cpu_seconds);
+    let runnable_before = server.and_then(report::runnable_seconds);
     let own_before = own_usage_so_far();
     let until = started + Duration::from_secs_f64(args.duration);
     let budget = args.requests.map(|n| Arc::new(AtomicU64::new(n)));
@@ -545,13 +548,16 @@ async fn measured_phases(
     let cpu_after = server.and_then(report::cpu_seconds);
     let cores =
         cpu_before.zip(cpu_after).map(|(before, after)| (after - before) / elapsed.as_secs_f64());
+    let runnable = runnable_before
+        .zip(server.and_then(report::runnable_seconds))
+        .map(|(before, after)| (after - before) / elapsed.as_secs_f64());
     let own = own_before.zip(own_usage_so_far()).map(|((cpu, sleeps), (cpu_now, sleeps_now))| {
         OwnUsage { cores: (cpu_now - cpu) / elapsed.as_secs_f64(), sleeps: sleeps_now - sleeps }
     });
     for (what, count) in warmup_stats.errors {
         *stats.errors.entry(format!("(warm-up) {what}")).or_default() += count;
     }
-    PhaseOutcome { clients, stats, elapsed, cores, own }
+    PhaseOutcome { clients, stats, elapsed, cores, runnable, own }
 }
 
 async fn run_phase(mut client: Client, workload: Arc<Workload>, phase: Phase) -> (Client, Stats) {
@@ -648,11 +654,17 @@ fn print_slice(
     }
 }
 
-/// The server's CPU use: near its thread count when it, not the load generator, is the limit.
-fn print_cpu(server: &str, cores: Option<f64>) {
-    if let Some(cores) = cores {
-        println!("{server} CPU during the measured phase: {:.0}% of one core", cores * 100.0);
+/// The server's CPU use, and how much of the time it had work: near its thread count when
+/// it, not the load generator, is the limit. On a shared core (side by side, or beside other
+/// work) its CPU share is lower, and the runnable share tells whether it ever waited for us.
+fn print_cpu(server: &str, cores: Option<f64>, runnable: Option<f64>) {
+    let Some(cores) = cores else { return };
+    let mut line =
+        format!("{server} CPU during the measured phase: {:.0}% of one core", cores * 100.0);
+    if let Some(runnable) = runnable {
+        line += &format!("; running or ready to run {:.0}% of the time", runnable * 100.0);
     }
+    println!("{line}");
 }
 
 fn print_errors(stats: &Stats) {
