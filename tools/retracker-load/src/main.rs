@@ -270,7 +270,10 @@ fn serve_udp_baseline(args: BaselineArgs) -> ExitCode {
         let addr = socket.local_addr().expect("a bound socket has an address");
         println!("listening on {addr}");
         let _ = std::io::stdout().flush();
-        udp_baseline::serve(socket, udp_baseline::Answers::new(args.announce_bytes)).await;
+        // On a worker thread, as retracker's receive loop: from this one, each wake-up would
+        // pass through the worker that polls the socket, a second thread.
+        let answers = udp_baseline::Answers::new(args.announce_bytes);
+        let _ = tokio::spawn(udp_baseline::serve(socket, answers)).await;
         ExitCode::SUCCESS
     })
 }
