@@ -133,17 +133,27 @@ async fn another_tracker_and_the_ceiling_are_measured_in_one_run() {
     let (versus, other) = start_udp(Config::default()).await;
     let other = other.to_string();
     let three = ["--churn", "0", "--versus", &other, "--baseline-threads", "1", "--rounds", "2"];
-    let output = load(udp, &three).await;
+    // Both trackers live in this process: its CPU stands for each, enough to see the lines.
+    // Phases long enough for /proc's 10 ms ticks to count the baseline's CPU.
+    let pid = std::process::id().to_string();
+    let pids = ["--pid", &pid, "--versus-pid", &pid];
+    let output = load_for(udp, "4000", &[&three[..], &pids].concat()).await;
     let stdout = stdout(&output);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     let lines = |start: &str| stdout.lines().filter(|line| line.starts_with(start)).count();
     assert_eq!(lines("tracker at "), 2, "{stdout}");
     assert_eq!((lines("versus at "), lines("baseline at ")), (2, 2), "{stdout}");
+    assert!(!stdout.contains(" 0% of one core"), "{stdout}");
     assert!(stdout.contains("preload (versus): 200 requests"), "{stdout}");
     assert_eq!(lines("preload ("), 1, "the ceiling keeps no state: {stdout}");
     let ratios: Vec<_> = stdout.lines().filter(|line| line.starts_with("ratio: ")).collect();
     assert_eq!(ratios.len(), 2, "{stdout}");
     assert!(ratios[0].contains("of the versus's") && ratios[1].contains("of the baseline's"));
+    let per_cpu: Vec<_> =
+        stdout.lines().filter(|line| line.starts_with("per CPU second: ")).collect();
+    assert_eq!(per_cpu.len(), 2, "{stdout}");
+    assert!(per_cpu[0].contains("as the versus (") && per_cpu[1].contains("as the baseline ("));
+    assert!(stdout.contains("of one core; running or ready to run "), "{stdout}");
     measured.stop().await;
     versus.stop().await;
 }
