@@ -173,7 +173,7 @@ impl UdpWindow {
         })
     }
 
-    /// Whether another request fits in the window now.
+    /// Whether another request fits in the window, and in this batch, now.
     pub fn has_room(&self) -> bool {
         !self.free.is_empty() && !self.outbox.is_full()
     }
@@ -194,12 +194,14 @@ impl UdpWindow {
 
     /// Gets a new connection id with nothing else outstanding (the caller drains first).
     pub async fn connect(&mut self, stats: &mut Stats) -> Result<(), UdpError> {
-        let place = self.take_place(Asked::Connect, 0, Instant::now());
+        let place = self.take_place(0, Instant::now());
         let entry = &mut self.entries[place];
+        entry.asked = Some(Asked::Connect);
         entry.request.clear();
         entry.request.extend_from_slice(&0x0417_2710_1980u64.to_be_bytes());
         entry.request.extend_from_slice(&udp_answer::CONNECT.to_be_bytes());
         entry.request.extend_from_slice(&entry.transaction.to_be_bytes());
+        // Nothing else is outstanding, so the outbox has room.
         self.queue(place);
         loop {
             if let Some(outcome) = self.exchange(None, stats).await {
@@ -218,20 +220,22 @@ impl UdpWindow {
         write: impl FnOnce(u64, u32, &mut Vec<u8>) -> RequestKind,
     ) {
         let id = self.connection.map_or(0, |(id, _)| id);
-        let place = self.take_place(Asked::Connect, slot, since);
+        let place = self.take_place(slot, since);
         let entry = &mut self.entries[place];
         let kind = write(id, entry.transaction, &mut entry.request);
         entry.asked = Some(Asked::Request(kind));
         self.busy[slot] = true;
+        // The caller checked `has_room`.
         self.queue(place);
     }
 
-    fn take_place(&mut self, asked: Asked, slot: usize, since: Instant) -> usize {
+    /// A free place with a new transaction id, for peer `slot`; the caller says what it asks.
+    fn take_place(&mut self, slot: usize, since: Instant) -> usize {
         let place = self.free.pop().expect("the caller checked for room");
         self.serial = self.serial.wrapping_add(1);
         let entry = &mut self.entries[place];
         *entry = Entry {
-            asked: Some(asked),
+            asked: None,
             transaction: (self.serial << 8) | place as u32,
             slot,
             since,
@@ -243,12 +247,16 @@ impl UdpWindow {
         place
     }
 
-    fn queue(&mut self, place: usize) {
+    /// Puts the request at `place` in the outbox, unless it is full (a window wider than a
+    /// batch, with many requests due again at once): then it waits for the next exchange.
+    fn queue(&mut self, place: usize) -> bool {
         let entry = &mut self.entries[place];
-        entry.tries += 1;
-        entry.sent = Instant::now();
         let queued = self.outbox.push(&entry.request);
-        debug_assert!(queued, "the outbox has a place for every entry");
+        if queued {
+            entry.tries += 1;
+            entry.sent = Instant::now();
+        }
+        queued
     }
 
     /// Sends what waits to go, then reads the answers there are, or waits for one until the
@@ -374,8 +382,9 @@ impl UdpWindow {
                 continue;
             }
             if entry.tries < self.patience.tries.max(1) {
-                stats.resends += 1;
-                self.queue(place);
+                if self.queue(place) {
+                    stats.resends += 1;
+                }
                 continue;
             }
             let tries = entry.tries;

@@ -24,8 +24,14 @@ async fn load(target: SocketAddr, extra: &[&str]) -> Output {
 }
 
 async fn load_for(target: SocketAddr, requests: &str, extra: &[&str]) -> Output {
+    load_on(target, "4", requests, extra).await
+}
+
+/// Runs `requests` requests against `target` from `connections` sockets.
+async fn load_on(target: SocketAddr, connections: &str, requests: &str, extra: &[&str]) -> Output {
     let target = target.to_string();
-    let mut args = vec!["run", "--protocol", "udp", "--target", &target, "--connections", "4"];
+    let mut args = vec!["run", "--protocol", "udp", "--target", &target];
+    args.extend_from_slice(&["--connections", connections]);
     args.extend_from_slice(&["--torrents", "20", "--peers", "200", "--requests", requests]);
     args.extend_from_slice(&["--duration", "60", "--warmup", "0"]);
     args.extend_from_slice(extra);
@@ -210,4 +216,18 @@ async fn a_window_retries_silence_then_counts_it() {
     assert!(stdout.contains("× no answer to 2 tries"), "{stdout}");
     let measured = stdout.lines().find(|line| line.starts_with("tracker at ")).expect(&stdout);
     assert!(measured.contains(": 40 requests in "), "{measured}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_wider_than_a_batch_sends_every_request_again_once() {
+    let mute = fake(|request| (request[11] == 0).then(|| answer_to(request, 0, 0))).await;
+    // One socket for all 200 peers: 200 requests due again at once, in several batches.
+    let wide = ["--no-preload", "--udp-window", "200", "--udp-timeout", "0.01", "--udp-tries", "2"];
+    let output = load_on(mute, "1", "300", &wide).await;
+    let stdout = stdout(&output);
+    assert!(!output.status.success(), "{stdout}");
+    let measured = stdout.lines().find(|line| line.starts_with("tracker at ")).expect(&stdout);
+    assert!(measured.contains(": 300 requests in ") && measured.contains(" 300 errors"));
+    assert!(measured.ends_with("; 300 UDP requests sent again after a silence"), "{measured}");
+    assert!(stdout.contains("300 × no answer to 2 tries"), "{stdout}");
 }
