@@ -6,8 +6,8 @@
 # the same tracker without: in turns at full speed with the workload's events, side by side
 # with fresh upstream lists at hand and nothing to forward but the odd turn, and one after the
 # other at a real tracker's pace. Over UDP (BEP 15), retracker against the bare UDP ceiling and
-# Debian's opentracker, side by side. Comparisons take turns over ROUNDS rounds and compare
-# medians: this VM drifts by a fifth from minute to minute.
+# Debian's opentracker, in turns and side by side. Comparisons take turns over ROUNDS rounds
+# and compare medians: this VM drifts by a fifth from minute to minute.
 # Not part of CI; run it on an otherwise idle machine.
 #
 #   scripts/bench.sh            # everything, about twenty minutes
@@ -124,7 +124,7 @@ for flags in "-f $forwarders" ""; do
   port=$((port + 1))
 done
 
-echo "== UDP: retracker, Debian's opentracker (when installed) and the UDP ceiling, side by side"
+echo "== UDP: retracker, Debian's opentracker (when installed) and the UDP ceiling, in turns and side by side"
 echo "   on CPU 0 (requests per CPU second), each preloaded with the same 1,000,000 peers"
 start_tracker 6992 --udp 127.0.0.1:6993
 udp_references=()
@@ -140,8 +140,20 @@ if command -v opentracker >/dev/null; then
   udp_references=(--versus 127.0.0.1:6995 --versus-pid "$opentracker")
   sleep 1
 fi
-run_load --protocol udp --target 127.0.0.1:6993 --pid "$server" "${udp_references[@]}" \
-  --baseline-threads 1 --baseline-cpus 0 --rounds "$rounds" --side-by-side | tee "$out/udp.txt"
+# A few sockets with wide windows of requests, so that one load thread keeps each server busy
+# (the "running or ready to run" share of each CPU line); each tracker once as the target.
+# Side by side, one load thread cannot keep three servers busy; in turns each has it alone,
+# and the "per CPU second" lines compare them busy.
+udp_load=(--protocol udp --connections 4 --udp-window 32 --baseline-threads 1 --baseline-cpus 0
+  --rounds "$rounds")
+run_load "${udp_load[@]}" --target 127.0.0.1:6993 --pid "$server" "${udp_references[@]}" \
+  | tee "$out/udp-turns.txt"
+run_load "${udp_load[@]}" --side-by-side --target 127.0.0.1:6993 --pid "$server" \
+  "${udp_references[@]}" | tee "$out/udp.txt"
+if [ -n "$opentracker" ]; then
+  run_load "${udp_load[@]}" --side-by-side --target 127.0.0.1:6995 --pid "$opentracker" \
+    --versus 127.0.0.1:6993 --versus-pid "$server" | tee "$out/udp-swapped.txt"
+fi
 kill "$server" $opentracker
 
 echo "== this host's memory again"

@@ -120,6 +120,28 @@ async fn in_turns(
             reference.role,
             by_round(args.rounds, &percentages(&ratios)),
         );
+        // Each server alone gets the whole load: where one load thread cannot keep several
+        // servers busy at once (UDP), this compares them busy, per CPU second.
+        let costs = |phases: &[Measured]| -> Option<Vec<f64>> {
+            let cost = |phase: &Measured| {
+                let cores = phase.cores.filter(|cores| *cores > 0.0)?;
+                Some(report::cpu_micros_a_request(phase.rate, cores))
+            };
+            phases.iter().map(cost).collect()
+        };
+        if let (Some(tracker_costs), Some(reference_costs)) = (costs(&tracker), costs(phases)) {
+            let ratios: Vec<_> =
+                tracker_costs.iter().zip(&reference_costs).map(|(t, r)| r / t).collect();
+            println!(
+                "per CPU second: the tracker serves {:.1}% as many requests as the {} ({:.0} \
+                 against {:.0}){}",
+                100.0 * report::median(&ratios),
+                reference.role,
+                1e6 / report::median(&tracker_costs),
+                1e6 / report::median(&reference_costs),
+                by_round(args.rounds, &percentages(&ratios)),
+            );
+        }
         // Paced, the rates match by design and the tail is the figure; it drifts with the
         // machine as the rates do, so it too is a median of the rounds.
         if args.rate.is_some() {

@@ -1,5 +1,6 @@
 //! The simulated clients: each owns a connection (HTTP) or a socket (UDP) and a disjoint set
-//! of peers, and sends their requests one after another, timing and checking every answer.
+//! of peers, and sends their requests, timing and checking every answer: over HTTP one after
+//! another, over UDP a window of them at once.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,10 +11,10 @@ use std::time::{Duration, Instant};
 use fastrand::Rng;
 use hdrhistogram::Histogram;
 
+use crate::check;
 use crate::connection::Connection;
-use crate::udp_session::{Patience, UdpSession};
+use crate::udp_window::{UdpOptions, UdpWindow};
 use crate::workload::{PeerState, RequestKind, Workload};
-use crate::{check, udp_answer};
 
 /// How long a connection may sit unused before it is replaced rather than reused.
 const IDLE_REOPEN: Duration = Duration::from_secs(5);
@@ -63,7 +64,7 @@ impl Stats {
         self.errors.values().sum()
     }
 
-    fn error(&mut self, what: String) {
+    pub fn error(&mut self, what: String) {
         *self.errors.entry(what).or_default() += 1;
     }
 }
@@ -97,14 +98,15 @@ impl Phase {
 pub enum Protocol {
     /// BEP 3 over HTTP/1.1, on keep-alive connections.
     Http,
-    /// BEP 15 over UDP: a connect, then announces and scrapes under its connection id.
+    /// BEP 15 over UDP: a connect, then announces and scrapes under its connection id, a
+    /// window of them outstanding on each socket.
     Udp,
 }
 
 /// How a client reaches its server, opened at its first request.
 enum Transport {
     Http(Option<Connection>),
-    Udp(Option<UdpSession>, Patience),
+    Udp(Option<Box<UdpWindow>>, UdpOptions),
 }
 
 pub struct Client {
@@ -121,14 +123,14 @@ pub struct Client {
 
 impl Client {
     /// Client `index` of `count` owns every peer whose number is `index` modulo `count`; over
-    /// UDP it waits for answers with `patience`.
+    /// UDP it sends as `udp` says.
     pub fn new(
         workload: &Workload,
         target: SocketAddr,
         index: u32,
         count: u32,
         protocol: Protocol,
-        patience: Patience,
+        udp: UdpOptions,
     ) -> Self {
         let mut rng = Rng::with_seed(workload.shape.seed ^ u64::from(index).rotate_left(32));
         let peers: Vec<u32> = (index..workload.shape.peers).step_by(count as usize).collect();
@@ -136,7 +138,7 @@ impl Client {
         let slot_offset = f64::from(index) / f64::from(count);
         let transport = match protocol {
             Protocol::Http => Transport::Http(None),
-            Protocol::Udp => Transport::Udp(None, patience),
+            Protocol::Udp => Transport::Udp(None, udp),
         };
         Self {
             target,
@@ -151,6 +153,15 @@ impl Client {
 
     /// Announces each of this client's peers once, so they are all live.
     pub async fn preload(&mut self, workload: &Workload, stats: &mut Stats) {
+        if matches!(self.transport, Transport::Udp(..)) {
+            let peers = self.peers.len();
+            let mut slots = 0..peers;
+            let next = move |_: &mut Rng, _: &UdpWindow| match slots.next() {
+                Some(slot) => Next::Now { slot, since: Instant::now() },
+                None => Next::Done,
+            };
+            return self.run_udp(workload, stats, next).await;
+        }
         for slot in 0..self.peers.len() {
             self.send(workload, slot, None, stats).await;
         }
@@ -163,6 +174,34 @@ impl Client {
         }
         let start = Instant::now() + phase.pace.unwrap_or_default().mul_f64(self.slot_offset);
         let mut sent: u32 = 0;
+        if matches!(self.transport, Transport::Udp(..)) {
+            let peers = self.peers.len();
+            let mut waited = false;
+            let next = move |rng: &mut Rng, window: &UdpWindow| {
+                // Paced, as below: from the missed slot when behind, else from when the
+                // wait for it ended.
+                let scheduled = phase.pace.map(|pace| start + pace * sent);
+                let now = Instant::now();
+                if let Some(at) = scheduled.filter(|at| *at > now) {
+                    waited = true;
+                    return Next::At(at);
+                }
+                if !phase.take_one() {
+                    return Next::Done;
+                }
+                sent = sent.wrapping_add(1);
+                let since =
+                    if std::mem::take(&mut waited) { now } else { scheduled.unwrap_or(now) };
+                // One request at a time a peer; the window is never wider than the peers.
+                loop {
+                    let slot = rng.usize(..peers);
+                    if !window.is_busy(slot) {
+                        return Next::Now { slot, since };
+                    }
+                }
+            };
+            return self.run_udp(workload, stats, next).await;
+        }
         while phase.take_one() {
             // Paced: keep to a schedule. A client that has fallen behind (slow answers) times
             // from the missed slot, so a stall counts against every request it delayed (no
@@ -197,24 +236,8 @@ impl Client {
                 let kind = workload.write_http(peer, step, request);
                 send_http(connection, target, request, kind, scheduled, stats).await
             }
-            Transport::Udp(session, patience) => {
-                let first_transaction = self.rng.u32(..);
-                let open = match session {
-                    Some(open) => open,
-                    None => match UdpSession::open(target, first_transaction).await {
-                        Ok(open) => session.insert(open),
-                        Err(error) => {
-                            stats.error(format!("socket: {error}"));
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                            return;
-                        }
-                    },
-                };
-                let write = |id, transaction, out: &mut Vec<u8>| {
-                    workload.write_udp(peer, step, id, transaction, out)
-                };
-                Some(send_udp(open, *patience, write, request, scheduled, stats).await)
-            }
+            // UDP requests go through `run_udp`.
+            Transport::Udp(..) => None,
         };
         let Some((sent_at, outcome)) = exchanged else { return };
         let micros = u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
@@ -222,6 +245,81 @@ impl Client {
         match outcome {
             Ok(()) => stats.answered += 1,
             Err(what) => stats.error(what),
+        }
+    }
+}
+
+/// What a UDP client sends next.
+enum Next {
+    /// A request for peer `slot`, which counts as sent `since`.
+    Now {
+        slot: usize,
+        since: Instant,
+    },
+    /// Nothing before then.
+    At(Instant),
+    Done,
+}
+
+impl Client {
+    /// Keeps the socket's window full with what `next` gives, until it gives `Done` and
+    /// every request has its answer or has been given up.
+    async fn run_udp(
+        &mut self,
+        workload: &Workload,
+        stats: &mut Stats,
+        mut next: impl FnMut(&mut Rng, &UdpWindow) -> Next,
+    ) {
+        let Self { target, transport, peers, states, rng, .. } = self;
+        let Transport::Udp(window, options) = transport else { return };
+        let window = match window {
+            Some(open) => open,
+            None => match UdpWindow::open(*target, *options, peers.len(), rng.u32(..)).await {
+                Ok(open) => window.insert(Box::new(open)),
+                Err(error) => {
+                    stats.error(format!("socket: {error}"));
+                    return;
+                }
+            },
+        };
+        let mut done = false;
+        loop {
+            let mut wake = None;
+            // A stale connection id is renewed with nothing outstanding under it.
+            while !done
+                && window.has_room()
+                && (window.connection_id().is_some() || window.in_flight() == 0)
+            {
+                let (slot, since) = match next(rng, window) {
+                    Next::Now { slot, since } => (slot, since),
+                    Next::At(at) => {
+                        wake = Some(at);
+                        break;
+                    }
+                    Next::Done => {
+                        done = true;
+                        break;
+                    }
+                };
+                if window.connection_id().is_none() {
+                    // The connect's wait counts in the request's latency, as a real client
+                    // waits for both.
+                    if let Err(error) = window.connect(stats).await {
+                        let micros = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
+                        stats.latency.saturating_record(micros.max(1));
+                        stats.error(error.to_string());
+                        continue;
+                    }
+                }
+                let (peer, step) = (peers[slot], workload.next_step(&mut states[slot], rng));
+                window.push(slot, since, |id, transaction, out| {
+                    workload.write_udp(peer, step, id, transaction, out)
+                });
+            }
+            if done && window.in_flight() == 0 {
+                return;
+            }
+            window.exchange(wake, stats).await;
         }
     }
 }
@@ -269,31 +367,6 @@ async fn send_http(
     Some((sent_at, outcome))
 }
 
-/// Sends a request over UDP, written by `write` under a connection id and a transaction id,
-/// connecting first when the id is missing or old; the connect's wait counts in the
-/// request's latency, as a real client waits for both.
-async fn send_udp(
-    session: &mut UdpSession,
-    patience: Patience,
-    write: impl FnOnce(u64, u32, &mut Vec<u8>) -> RequestKind,
-    request: &mut Vec<u8>,
-    scheduled: Option<Instant>,
-    stats: &mut Stats,
-) -> (Instant, Result<(), String>) {
-    let sent_at = scheduled.unwrap_or_else(Instant::now);
-    let connection_id = match session.connection_id(patience, &mut stats.resends).await {
-        Ok(id) => id,
-        Err(error) => return (sent_at, Err(error.to_string())),
-    };
-    let transaction = session.transaction();
-    let kind = write(connection_id, transaction, request);
-    let outcome = match session.exchange(request, transaction, patience, &mut stats.resends).await {
-        Ok(answer) => judge_udp(kind, answer, stats).map_err(|problem| problem.to_string()),
-        Err(error) => Err(error.to_string()),
-    };
-    (sent_at, outcome)
-}
-
 fn judge(kind: RequestKind, body: &[u8], stats: &mut Stats) -> Result<(), check::Problem> {
     match kind {
         RequestKind::Announce { numwant } => {
@@ -304,26 +377,6 @@ fn judge(kind: RequestKind, body: &[u8], stats: &mut Stats) -> Result<(), check:
         }
         RequestKind::Scrape => {
             check::scrape(body)?;
-            stats.scrapes += 1;
-        }
-    }
-    Ok(())
-}
-
-fn judge_udp(
-    kind: RequestKind,
-    answer: &[u8],
-    stats: &mut Stats,
-) -> Result<(), udp_answer::Problem> {
-    match kind {
-        RequestKind::Announce { numwant } => {
-            let peers = udp_answer::announce(answer, numwant)?;
-            stats.announces += 1;
-            stats.announce_body_bytes += answer.len() as u64;
-            stats.peers_received += peers as u64;
-        }
-        RequestKind::Scrape => {
-            udp_answer::scrape(answer, 1)?;
             stats.scrapes += 1;
         }
     }

@@ -12,7 +12,8 @@ mod probe;
 mod report;
 mod udp_answer;
 mod udp_baseline;
-mod udp_session;
+mod udp_batch;
+mod udp_window;
 mod workload;
 
 use std::io::{BufRead, BufReader, Write as _};
@@ -28,7 +29,7 @@ use compare::Reference;
 
 use drive::{Client, Phase, Protocol, Stats};
 use idle::Idle;
-use udp_session::Patience;
+use udp_window::{Patience, UdpOptions};
 use workload::{Shape, Workload};
 
 #[derive(Parser)]
@@ -56,7 +57,8 @@ struct RunArgs {
     /// The tracker's address (loopback).
     #[arg(long, default_value = "127.0.0.1:8080")]
     target: SocketAddr,
-    /// `http`, or `udp` for BEP 15 (each connection is then a client with its own socket).
+    /// `http`, or `udp` for BEP 15 (each connection is then a socket with a window of
+    /// requests outstanding).
     #[arg(long, value_enum, default_value_t = Protocol::Http)]
     protocol: Protocol,
     /// Over UDP: seconds of silence after which a request is sent again.
@@ -65,6 +67,10 @@ struct RunArgs {
     /// Over UDP: sends of one request in all before it counts as an error.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     udp_tries: u32,
+    /// Over UDP: requests each socket keeps outstanding, each for a different peer, sent and
+    /// read in batches. A few sockets with wide windows cost the load generator least.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=udp_window::MAX_WINDOW as i64))]
+    udp_window: u32,
     /// Keep-alive connections, each with its own share of the peers.
     #[arg(long, default_value_t = 64)]
     connections: u32,
@@ -157,8 +163,10 @@ impl RunArgs {
         format!("tracker at {}", self.target)
     }
 
-    fn patience(&self) -> Patience {
-        Patience { timeout: Duration::from_secs_f64(self.udp_timeout), tries: self.udp_tries }
+    fn udp_options(&self) -> UdpOptions {
+        let patience =
+            Patience { timeout: Duration::from_secs_f64(self.udp_timeout), tries: self.udp_tries };
+        UdpOptions { patience, window: self.udp_window as usize }
     }
 }
 
@@ -262,7 +270,10 @@ fn serve_udp_baseline(args: BaselineArgs) -> ExitCode {
         let addr = socket.local_addr().expect("a bound socket has an address");
         println!("listening on {addr}");
         let _ = std::io::stdout().flush();
-        udp_baseline::serve(socket, udp_baseline::Answers::new(args.announce_bytes)).await;
+        // On a worker thread, as retracker's receive loop: from this one, each wake-up would
+        // pass through the worker that polls the socket, a second thread.
+        let answers = udp_baseline::Answers::new(args.announce_bytes);
+        let _ = tokio::spawn(udp_baseline::serve(socket, answers)).await;
         ExitCode::SUCCESS
     })
 }
@@ -410,8 +421,8 @@ async fn measure_target(args: &RunArgs, workload: &Arc<Workload>) -> (Measured, 
 fn clients_of(args: &RunArgs, workload: &Arc<Workload>, server: SocketAddr) -> Vec<Client> {
     (0..args.connections)
         .map(|i| {
-            let patience = args.patience();
-            Client::new(workload, server, i, args.connections, args.protocol, patience)
+            let udp = args.udp_options();
+            Client::new(workload, server, i, args.connections, args.protocol, udp)
         })
         .collect()
 }
@@ -442,9 +453,9 @@ async fn measure(
 /// Prints a measured phase as `name`'s (its CPU line as `role`'s) and keeps what a comparison
 /// needs of it.
 fn report_phase(phase: PhaseOutcome, role: &str, name: &str) -> (Vec<Client>, Measured) {
-    let PhaseOutcome { clients, stats, elapsed, cores, own } = phase;
+    let PhaseOutcome { clients, stats, elapsed, cores, runnable, own } = phase;
     println!("{}", report::phase_line(name, &stats, elapsed));
-    print_cpu(role, cores);
+    print_cpu(role, cores, runnable);
     if let Some(own) = own {
         println!("{}", report::own_usage_line(own.cores, own.sleeps, report::requests(&stats)));
     }
@@ -468,6 +479,8 @@ struct PhaseOutcome {
     elapsed: Duration,
     /// The server's CPU meanwhile, in cores, given its pid.
     cores: Option<f64>,
+    /// The share of the time the server's threads were running or waiting for a CPU.
+    runnable: Option<f64>,
     /// What the phase cost this tool, where /proc tells.
     own: Option<OwnUsage>,
 }
@@ -502,6 +515,7 @@ async fn measured_phases(
     print_errors(&warmup_stats);
     let started = Instant::now();
     let cpu_before = server.and_then(report::cpu_seconds);
+    let runnable_before = server.and_then(report::runnable_seconds);
     let own_before = own_usage_so_far();
     let until = started + Duration::from_secs_f64(args.duration);
     let budget = args.requests.map(|n| Arc::new(AtomicU64::new(n)));
@@ -537,13 +551,16 @@ async fn measured_phases(
     let cpu_after = server.and_then(report::cpu_seconds);
     let cores =
         cpu_before.zip(cpu_after).map(|(before, after)| (after - before) / elapsed.as_secs_f64());
+    let runnable = runnable_before
+        .zip(server.and_then(report::runnable_seconds))
+        .map(|(before, after)| (after - before) / elapsed.as_secs_f64());
     let own = own_before.zip(own_usage_so_far()).map(|((cpu, sleeps), (cpu_now, sleeps_now))| {
         OwnUsage { cores: (cpu_now - cpu) / elapsed.as_secs_f64(), sleeps: sleeps_now - sleeps }
     });
     for (what, count) in warmup_stats.errors {
         *stats.errors.entry(format!("(warm-up) {what}")).or_default() += count;
     }
-    PhaseOutcome { clients, stats, elapsed, cores, own }
+    PhaseOutcome { clients, stats, elapsed, cores, runnable, own }
 }
 
 async fn run_phase(mut client: Client, workload: Arc<Workload>, phase: Phase) -> (Client, Stats) {
@@ -640,11 +657,17 @@ fn print_slice(
     }
 }
 
-/// The server's CPU use: near its thread count when it, not the load generator, is the limit.
-fn print_cpu(server: &str, cores: Option<f64>) {
-    if let Some(cores) = cores {
-        println!("{server} CPU during the measured phase: {:.0}% of one core", cores * 100.0);
+/// The server's CPU use, and how much of the time it had work: near its thread count when
+/// it, not the load generator, is the limit. On a shared core (side by side, or beside other
+/// work) its CPU share is lower, and the runnable share tells whether it ever waited for us.
+fn print_cpu(server: &str, cores: Option<f64>, runnable: Option<f64>) {
+    let Some(cores) = cores else { return };
+    let mut line =
+        format!("{server} CPU during the measured phase: {:.0}% of one core", cores * 100.0);
+    if let Some(runnable) = runnable {
+        line += &format!("; running or ready to run {:.0}% of the time", runnable * 100.0);
     }
+    println!("{line}");
 }
 
 fn print_errors(stats: &Stats) {

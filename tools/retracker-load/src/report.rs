@@ -89,6 +89,22 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
+/// Seconds the threads of process `pid` have spent running or ready to run, waiting for a
+/// CPU, from each one's `/proc/<pid>/task/<tid>/schedstat`; the rest of their time they
+/// slept, waiting for work. A server runnable all the time is kept busy, whatever share of
+/// the core others take from it.
+pub fn runnable_seconds(pid: u32) -> Option<f64> {
+    let mut nanos = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let Ok(line) = std::fs::read_to_string(task.path().join("schedstat")) else { continue };
+        let mut fields = line.split_whitespace().map(str::parse::<u64>);
+        if let (Some(Ok(running)), Some(Ok(waiting))) = (fields.next(), fields.next()) {
+            nanos += running + waiting;
+        }
+    }
+    Some(nanos as f64 / 1e9)
+}
+
 pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
@@ -158,6 +174,22 @@ mod tests {
         }
         let after = cpu_seconds(std::process::id()).unwrap();
         assert!(after > before, "{before} → {after}");
+    }
+
+    #[test]
+    fn a_spinning_thread_is_runnable_and_a_sleeping_one_is_not() {
+        let pid = std::process::id();
+        let before = runnable_seconds(pid).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let slept = runnable_seconds(pid).unwrap() - before;
+        let started = std::time::Instant::now();
+        let mut spin = 0u64;
+        while started.elapsed() < Duration::from_millis(200) {
+            spin = std::hint::black_box(spin.wrapping_add(1));
+        }
+        let spun = runnable_seconds(pid).unwrap() - before - slept;
+        // Other test threads may run meanwhile; this one adds its whole spin.
+        assert!(spun >= 0.19 && spun > slept, "slept {slept}, spun {spun}");
     }
 
     #[test]

@@ -1,10 +1,17 @@
-//! The UDP ceiling: one socket in a receive loop, as retracker's UDP front end has, answering
-//! each datagram at once with a fixed valid answer: 16 bytes to a connect, one entry to a
-//! scrape, and an announce answer of the size the tracker's had. Only the transaction id is
-//! copied in, since the load generator checks it. Whatever retracker does beyond this (read
-//! the request, check its connection id, serve the announce) costs throughput.
+//! The UDP ceiling: one socket in a receive loop, as retracker's UDP front end has, reading a
+//! batch of datagrams with one `recvmmsg` and answering them with one `sendmmsg`, as it
+//! does, each with a fixed valid answer: 16 bytes to a connect, one entry to a scrape, and an
+//! announce answer of the size the tracker's had. Only the transaction id is copied in, since
+//! the load generator checks it. Whatever retracker does beyond this (read the request, check
+//! its connection id, serve the announce) costs throughput.
 
+use std::io;
+use std::os::fd::AsRawFd;
+
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
+
+use crate::udp_batch::Datagrams;
 
 use crate::udp_answer::{ANNOUNCE, ANNOUNCE_HEAD_LEN, CONNECT, HEADER_LEN, PEER_LEN, SCRAPE};
 
@@ -61,14 +68,47 @@ fn head(action: u32) -> Vec<u8> {
     answer
 }
 
+/// Datagrams read and answered at once: as many as retracker's receive loop reads.
+const BATCH: usize = 32;
+
+/// Room for a request: longer ones are no request this server answers.
+const REQUEST_SLOT: usize = 2048;
+
+/// Room for an answer: the largest announce answer a tracker sends fits.
+const ANSWER_SLOT: usize = 8192;
+
 /// Answers every datagram on `socket` until the process is stopped.
 pub async fn serve(socket: UdpSocket, mut answers: Answers) {
-    let mut packet = vec![0; 65_507];
+    let fd = socket.as_raw_fd();
+    let mut requests = Datagrams::new(BATCH, REQUEST_SLOT);
+    let mut replies = Datagrams::new(BATCH, ANSWER_SLOT);
     loop {
-        // An error here is an earlier send's ICMP answer; the socket itself is fine.
-        let Ok((len, from)) = socket.recv_from(&mut packet).await else { continue };
-        if let Some(answer) = answers.to(&packet[..len]) {
-            let _ = socket.send_to(answer, from).await;
+        let count = match socket.try_io(Interest::READABLE, || requests.receive(fd)) {
+            Ok(count) => count,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                let _ = socket.readable().await;
+                continue;
+            }
+            // An earlier send's ICMP answer; the socket itself is fine.
+            Err(_) => continue,
+        };
+        replies.clear();
+        for i in 0..count {
+            let (request, cut) = requests.get(i);
+            if let Some(answer) = answers.to(request).filter(|_| !cut) {
+                replies.push_reply(answer, &requests, i);
+            }
+        }
+        let mut sent = 0;
+        while sent < replies.len() {
+            match socket.try_io(Interest::WRITABLE, || replies.send(fd, sent)) {
+                Ok(count) => sent += count,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    let _ = socket.writable().await;
+                }
+                // An answer the socket refuses is dropped; its client sends again.
+                Err(_) => sent += 1,
+            }
         }
     }
 }
