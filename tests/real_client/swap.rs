@@ -10,6 +10,7 @@ use crate::clients::{self, Client, FrontEnd, Role};
 use crate::common::scrape;
 use crate::logs::Logs;
 use crate::process::Process;
+use crate::redis::Redis;
 use crate::sockets::udp_local_addrs;
 use crate::torrent::{FILE_LENGTH, FILE_NAME, random_content, sha1, torrent_file};
 use crate::tracker::Tracker;
@@ -30,9 +31,23 @@ pub async fn swap(seeder: Side, leecher: Side) {
     if !clients::all_installed(&[seeder.client, leecher.client]) {
         return;
     }
+    within_time_limit(seeder, leecher, None).await;
+}
+
+/// `swap`, with the seeder's torrent naming one tracker and the leecher's another, both
+/// keeping their swarms on one `redis-server` (skipped where there is none).
+pub async fn swap_across_two_trackers_on_redis(seeder: Side, leecher: Side) {
+    if !clients::all_installed(&[seeder.client, leecher.client]) {
+        return;
+    }
+    let Some(redis) = Redis::start() else { return };
+    within_time_limit(seeder, leecher, Some(&redis)).await;
+}
+
+async fn within_time_limit(seeder: Side, leecher: Side, redis: Option<&Redis>) {
     let work = tempfile::tempdir().unwrap();
     let logs = Logs::default();
-    if tokio::time::timeout(TIME_LIMIT, exchange(work.path(), &logs, seeder, leecher))
+    if tokio::time::timeout(TIME_LIMIT, exchange(work.path(), &logs, seeder, leecher, redis))
         .await
         .is_err()
     {
@@ -40,11 +55,19 @@ pub async fn swap(seeder: Side, leecher: Side) {
     }
 }
 
-/// Tracker, seeder, leecher and checks. Each process is a guard, killed when this returns,
-/// panics, or is dropped at the time limit.
-async fn exchange(work: &Path, logs: &Logs, seeder: Side, leecher: Side) {
-    let tracker = Tracker::start(logs);
-    let base = format!("http://{}", tracker.http);
+/// Trackers, seeder, leecher and checks. Each process is a guard, killed when this returns,
+/// panics, or is dropped at the time limit. With `redis`, two trackers share it: the seeder
+/// announces to the first, the leecher to the second.
+async fn exchange(work: &Path, logs: &Logs, seeder: Side, leecher: Side, redis: Option<&Redis>) {
+    let trackers = match redis {
+        None => vec![Tracker::start(logs)],
+        Some(redis) => {
+            let on_redis = ["--storage", "redis", "--redis-url", &redis.url()];
+            vec![Tracker::start_with(logs, &on_redis), Tracker::start_with(logs, &on_redis)]
+        }
+    };
+    let (seed_tracker, leech_tracker) = (&trackers[0], trackers.last().unwrap());
+    let base = format!("http://{}", seed_tracker.http);
     let content = random_content(FILE_LENGTH);
     let seed_dir = work.join("seeder");
     std::fs::create_dir_all(&seed_dir).unwrap();
@@ -53,9 +76,9 @@ async fn exchange(work: &Path, logs: &Logs, seeder: Side, leecher: Side) {
     std::fs::create_dir_all(&leech_dir).unwrap();
 
     let private = [seeder, leecher].iter().any(|side| side.client.needs_private(side.front_end));
-    let torrent = |name, side| write_torrent(work, name, &tracker, side, private, &content);
-    let (seed_torrent, info_hash) = torrent("seeder", seeder);
-    let (leech_torrent, leech_hash) = torrent("leecher", leecher);
+    let torrent = |name, tracker, side| write_torrent(work, name, tracker, side, private, &content);
+    let (seed_torrent, info_hash) = torrent("seeder", seed_tracker, seeder);
+    let (leech_torrent, leech_hash) = torrent("leecher", leech_tracker, leecher);
     assert_eq!(info_hash, leech_hash, "both torrents must name the same swarm");
 
     let seeder_process =
@@ -89,6 +112,9 @@ async fn exchange(work: &Path, logs: &Logs, seeder: Side, leecher: Side) {
     })
     .await;
     assert_eq!(after, (1, 1, 0), "(complete, downloaded, incomplete)\n{}", logs.report());
+    // The leecher's tracker tells the same story as the seeder's.
+    let leech_base = format!("http://{}", leech_tracker.http);
+    assert_eq!(scrape(&leech_base, &[info_hash]).await[0], after, "{}", logs.report());
 }
 
 /// Writes `<name>.torrent`, naming the tracker's `side.front_end` as its only tracker.

@@ -20,9 +20,15 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn start(logs: &Logs) -> Self {
+        Self::start_with(logs, &[])
+    }
+
+    /// `start`, with `extra` flags.
+    pub fn start_with(logs: &Logs, extra: &[&str]) -> Self {
         let mut command = Command::new(TRACKER);
         // A short interval so clients that re-announce do so quickly; no settings from outside.
         command.env_clear().args(["-l", "127.0.0.1:0", "--udp", "127.0.0.1:0", "-d", "-i", "2"]);
+        command.args(extra);
         let mut process = Process::spawn("tracker", &mut command, Stdio::piped());
         let stderr = process.child.stderr.take().unwrap();
         let (send_addrs, addrs) = std::sync::mpsc::channel();
