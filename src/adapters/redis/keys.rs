@@ -6,10 +6,11 @@
 
 use crate::domain::ids::InfoHash;
 
-/// The five keys the announce script takes, in its KEYS order.
-pub fn torrent_keys(info_hash: &InfoHash) -> [String; 5] {
+/// The four keys the announce script takes, in its KEYS order: the seeders, the partial
+/// seeds, the leechers, the records.
+pub fn torrent_keys(info_hash: &InfoHash) -> [String; 4] {
     let tag = hex(info_hash);
-    ["seen", "leech", "part", "peer", "done"].map(|part| format!("rt:{{{tag}}}:{part}"))
+    ["seed", "part", "leech", "peer"].map(|part| format!("rt:{{{tag}}}:{part}"))
 }
 
 fn hex(info_hash: &InfoHash) -> String {
@@ -35,7 +36,7 @@ mod tests {
         for key in &keys {
             assert!(key.starts_with(&format!("rt:{tag}:")), "{key}");
         }
-        assert_eq!(keys[0], format!("rt:{tag}:seen"));
-        assert_eq!(keys[4], format!("rt:{tag}:done"));
+        assert_eq!(keys[0], format!("rt:{tag}:seed"));
+        assert_eq!(keys[3], format!("rt:{tag}:peer"));
     }
 }

@@ -167,16 +167,16 @@ impl PeerRepository for RedisRepository {
 
     async fn scrape(&self, info_hashes: &[InfoHash]) -> Result<Vec<SwarmStats>, Refusal> {
         let calls = info_hashes.iter().map(|hash| {
-            let [seen, leech, part, _, done] = torrent_keys(hash);
+            let [seed, part, leech, records] = torrent_keys(hash);
             let mut pipeline = redis::pipe();
-            pipeline.zcard(seen).zcard(leech).zcard(part).get(done);
+            pipeline.zcard(seed).zcard(part).zcard(leech).hget(records, "#");
             async move { self.link.pipeline(&pipeline, self.timeout).await }
         });
         let replies = self.answered(futures_util::future::try_join_all(calls).await)?;
         let counts = replies.into_iter().map(|reply| match reply.as_slice() {
-            [total, leechers, partial, done] => {
+            [seeders, partial, leechers, done] => {
                 let n = |count: &Option<u64>| count.unwrap_or(0);
-                script::stats(n(total), n(leechers), n(partial), n(done))
+                script::stats(n(seeders), n(partial), n(leechers), n(done))
             }
             _ => SwarmStats::default(),
         });

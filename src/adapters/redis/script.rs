@@ -31,16 +31,18 @@ pub fn arguments(announce: &PeerAnnounce, context: &AnnounceContext) -> Vec<Vec<
         context.max_peers.to_string().into_bytes(),
         ttl.to_string().into_bytes(),
         EXPIRE_BATCH.to_string().into_bytes(),
-        member(&announce.peer_id, &announce.endpoint),
+        peer_name(&announce.peer_id, &announce.endpoint),
         vec![role_letter(announce.role())],
         key_text(announce.key).into_bytes(),
         endpoint_bytes(&announce.endpoint),
         event_text(announce.event).as_bytes().to_vec(),
+        // Lua's numbers are doubles: any start below 2^53 reads exactly.
+        (context.start % (1 << 31)).to_string().into_bytes(),
     ]
 }
 
-/// A peer's member name: its family, then its id.
-fn member(id: &PeerId, endpoint: &AnyEndpoint) -> Vec<u8> {
+/// A peer's name in the records: its family, then its id.
+fn peer_name(id: &PeerId, endpoint: &AnyEndpoint) -> Vec<u8> {
     let family = match endpoint {
         AnyEndpoint::V4(_) => b'4',
         AnyEndpoint::V6(_) => b'6',
@@ -109,31 +111,30 @@ pub fn answer(reply: &[Value], with_ids: bool) -> Result<Result<SwarmAnswer, Ref
         downloaders: count(6)?,
     };
     let mut peers = PeerList::default();
-    for pair in reply.get(7..).unwrap_or_default().chunks(2) {
-        let [Value::BulkString(member), Value::BulkString(endpoint)] = pair else {
-            return Err(BadReply("a peer is not a member and an endpoint"));
+    for member in reply.get(7..).unwrap_or_default() {
+        let Value::BulkString(member) = member else {
+            return Err(BadReply("a peer is not a member"));
         };
-        peers_push(&mut peers, member, endpoint, with_ids)?;
+        peers_push(&mut peers, member, with_ids)?;
     }
     Ok(Ok(SwarmAnswer { stats, peers, standing }))
 }
 
-fn peers_push(
-    peers: &mut PeerList,
-    member: &[u8],
-    endpoint: &[u8],
-    with_ids: bool,
-) -> Result<(), BadReply> {
-    let id = PeerId::from_bytes(member.get(1..).unwrap_or_default())
-        .map_err(|_| BadReply("a member's peer id is not 20 bytes"))?;
+/// Reads one member: the family, the 20-byte id, the compact endpoint.
+fn peers_push(peers: &mut PeerList, member: &[u8], with_ids: bool) -> Result<(), BadReply> {
+    if member.len() < 21 {
+        return Err(BadReply("a member is too short for a peer id"));
+    }
+    let (name, endpoint) = member.split_at(21);
+    let id = PeerId::from_bytes(&name[1..]).map_err(|_| BadReply("a peer id is not 20 bytes"))?;
     let id = with_ids.then_some(id);
     let port = |at: usize| u16::from_be_bytes([endpoint[at], endpoint[at + 1]]);
-    match (member.first(), endpoint.len()) {
-        (Some(b'4'), 6) => {
+    match (name[0], endpoint.len()) {
+        (b'4', 6) => {
             let ip = Ipv4Addr::from(<[u8; 4]>::try_from(&endpoint[..4]).expect("length checked"));
             peers.v4.push(Peer { id, endpoint: Endpoint { ip, port: port(4) } });
         }
-        (Some(b'6'), 18) => {
+        (b'6', 18) => {
             let ip = Ipv6Addr::from(<[u8; 16]>::try_from(&endpoint[..16]).expect("length checked"));
             peers.v6.push(Peer { id, endpoint: Endpoint { ip, port: port(16) } });
         }
@@ -142,12 +143,12 @@ fn peers_push(
     Ok(())
 }
 
-/// The counts of one torrent from the scrape pipeline's four replies: members listed,
-/// leechers, partial seeds, completed downloads.
-pub fn stats(total: u64, leechers: u64, partial: u64, downloaded: u64) -> SwarmStats {
+/// The counts of one torrent from the scrape pipeline's four replies: seeders, partial
+/// seeds, leechers, completed downloads.
+pub fn stats(seeders: u64, partial: u64, leechers: u64, downloaded: u64) -> SwarmStats {
     let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
     SwarmStats {
-        complete: count(total.saturating_sub(leechers + partial)),
+        complete: count(seeders),
         incomplete: count(leechers + partial),
         downloaded: count(downloaded),
         downloaders: count(leechers),
@@ -190,6 +191,7 @@ mod tests {
             (text(0), text(1), text(2), text(3), text(4), text(5)),
             ("1000".into(), "400".into(), "50".into(), "9".into(), "600".into(), "1000".into())
         );
+        assert_eq!(text(11), "0");
         assert_eq!(args[6][0], b'4');
         assert_eq!(args[6][1..], [7; 20]);
         assert_eq!(text(7), "l");
@@ -216,11 +218,12 @@ mod tests {
     fn a_reply_becomes_counts_standing_and_peers_of_both_families() {
         let mut v4 = vec![b'4'];
         v4.extend([1; 20]);
+        v4.extend([192, 0, 2, 1, 0, 7]);
         let mut v6 = vec![b'6'];
         v6.extend([2; 20]);
-        let mut v6_endpoint = vec![0x20, 0x01, 0x0d, 0xb8];
-        v6_endpoint.extend([0; 11]);
-        v6_endpoint.extend([1, 0, 80]);
+        v6.extend([0x20, 0x01, 0x0d, 0xb8]);
+        v6.extend([0; 11]);
+        v6.extend([1, 0, 80]);
         let reply = [
             Value::Int(1),
             Value::Int(900),
@@ -230,9 +233,7 @@ mod tests {
             Value::Int(4),
             Value::Int(1),
             bulk(&v4),
-            bulk(&[192, 0, 2, 1, 0, 7]),
             bulk(&v6),
-            bulk(&v6_endpoint),
         ];
         let answer = answer(&reply, true).unwrap().unwrap();
         assert_eq!(
@@ -257,14 +258,20 @@ mod tests {
         assert_eq!(read.standing, Standing { previous: None, listed: false });
         assert!(answer(&[], false).is_err());
         let mut odd = newcomer.clone();
-        odd.extend([bulk(b"4short"), bulk(&[1, 2, 3])]);
+        odd.push(bulk(b"4short"));
+        assert!(answer(&odd, false).is_err());
+        let mut mismatched = b"6".to_vec();
+        mismatched.extend([1; 20]);
+        mismatched.extend([192, 0, 2, 1, 0, 7]);
+        let mut odd = newcomer.clone();
+        odd.push(bulk(&mismatched));
         assert!(answer(&odd, false).is_err());
     }
 
     #[test]
     fn scrape_counts_split_seeders_from_partial_seeds_and_leechers() {
         assert_eq!(
-            stats(10, 3, 2, 7),
+            stats(5, 2, 3, 7),
             SwarmStats { complete: 5, incomplete: 5, downloaded: 7, downloaders: 3 }
         );
     }
