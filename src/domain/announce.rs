@@ -56,6 +56,9 @@ pub enum Refusal {
     /// The store that holds the swarms did not answer in time (a shared store is down).
     #[error("tracker storage unavailable: try again later")]
     StorageUnavailable,
+    /// The shared store is at the memory it may use, and takes nothing more.
+    #[error("tracker is full: its storage holds the most it may; try again later")]
+    StorageFull,
 }
 
 /// How many peers an answer may carry.

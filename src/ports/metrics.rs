@@ -33,6 +33,8 @@ pub enum FailureKind {
     PeerIdTaken,
     /// The store that holds the swarms did not answer in time.
     StorageUnavailable,
+    /// The store that holds the swarms is at its memory limit.
+    StorageFull,
 }
 
 impl From<&Refusal> for FailureKind {
@@ -45,6 +47,7 @@ impl From<&Refusal> for FailureKind {
             Refusal::UnusableAddress(_) => Self::InvalidField,
             Refusal::PeerIdTaken => Self::PeerIdTaken,
             Refusal::StorageUnavailable => Self::StorageUnavailable,
+            Refusal::StorageFull => Self::StorageFull,
         }
     }
 }

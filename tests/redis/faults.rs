@@ -78,3 +78,32 @@ async fn a_tracker_started_before_redis_answers_serves_once_it_does() {
     announce(&a.base, &Announce::new(8, 1)).await;
     assert_eq!(announce(&a.base, &Announce::new(8, 2)).await.peers.len(), 1);
 }
+
+#[tokio::test]
+async fn redis_at_its_maxmemory_means_tracker_full_while_healthz_stays_ok_and_scrape_works() {
+    if !redis_installed() {
+        return;
+    }
+    let redis = Redis::start();
+    let a = Instance::start(&redis.url(), "180").await;
+    let listed = Announce::new(12, 1).seeding();
+    announce(&a.base, &listed).await;
+
+    // A byte: whatever Redis holds is over it, so it refuses every write.
+    redis.cli(&["config", "set", "maxmemory-policy", "noeviction"]);
+    redis.cli(&["config", "set", "maxmemory", "1"]);
+    for announced in [Announce::new(13, 2), Announce::new(12, 3), listed.clone()] {
+        let body = a.announce_raw(&announced).await;
+        assert_eq!(
+            failure_reason(&body),
+            "tracker is full: its storage holds the most it may; try again later"
+        );
+    }
+    // Full is not down: a load balancer keeps the instance, and reads still work.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(a.health().await, Some(200));
+    assert_eq!(scrape(&a.base, &[listed.info_hash]).await, vec![(1, 0, 0)]);
+
+    redis.cli(&["config", "set", "maxmemory", "0"]);
+    assert_eq!(announce(&a.base, &Announce::new(12, 3)).await.peers.len(), 1);
+}

@@ -47,7 +47,7 @@ const EVENTS: [(Option<Event>, &str); 6] = [
     (Some(Event::Periodic), "none"),
     (None, "unknown"),
 ];
-const FAILURES: [(FailureKind, &str); 9] = [
+const FAILURES: [(FailureKind, &str); 10] = [
     (FailureKind::MissingField, "missing_field"),
     (FailureKind::InvalidField, "invalid_field"),
     (FailureKind::QueryTooLong, "query_too_long"),
@@ -57,6 +57,7 @@ const FAILURES: [(FailureKind, &str); 9] = [
     (FailureKind::TorrentLimit, "torrent_limit"),
     (FailureKind::PeerIdTaken, "peer_id_taken"),
     (FailureKind::StorageUnavailable, "storage_unavailable"),
+    (FailureKind::StorageFull, "storage_full"),
 ];
 const REFUSALS: [(ConnectionRefusal, &str); 1] =
     [(ConnectionRefusal::AddressCap, "max_connections_per_ip")];

@@ -88,6 +88,12 @@ impl RedisRepository {
                 self.available.store(true, Ordering::Relaxed);
                 Ok(value)
             }
+            // Redis at its `maxmemory` answers, and takes no more: the tracker is full, as
+            // the memory store is at `max_torrents`, not down.
+            Err(LinkError::Redis(error)) if error.code() == Some("OOM") => {
+                self.available.store(true, Ordering::Relaxed);
+                Err(Refusal::StorageFull)
+            }
             Err(error) => {
                 if self.available.swap(false, Ordering::Relaxed) {
                     tracing::warn!(%error, "redis unavailable");
