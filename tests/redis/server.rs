@@ -12,17 +12,23 @@ pub fn free_port() -> u16 {
 
 /// Whether `redis-server` can be run here; says so loudly when the test is skipped.
 pub fn redis_installed() -> bool {
-    let found = Command::new("redis-server")
-        .arg("--version")
+    installed("redis-server", "--version", "redis-server")
+}
+
+/// Whether `program` runs (asked for its version with `version_argument`); a test that needs
+/// it is skipped, loudly, without it, unless RETRACKER_REQUIRE_REDIS=1 makes that a failure.
+pub fn installed(program: &str, version_argument: &str, package: &str) -> bool {
+    let found = Command::new(program)
+        .arg(version_argument)
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|status| status.success());
     if !found {
         assert!(
             std::env::var("RETRACKER_REQUIRE_REDIS").as_deref() != Ok("1"),
-            "redis-server is missing and RETRACKER_REQUIRE_REDIS=1: apt-get install redis-server"
+            "{program} is missing and RETRACKER_REQUIRE_REDIS=1: apt-get install {package}"
         );
-        eprintln!("SKIPPED: redis-server is not installed (apt-get install redis-server)");
+        eprintln!("SKIPPED: {program} is not installed (apt-get install {package})");
     }
     found
 }

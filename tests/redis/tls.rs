@@ -7,26 +7,9 @@ use std::process::{Command, Stdio};
 
 use crate::common::*;
 use crate::instance::Instance;
-use crate::server::{Redis, free_port, redis_installed};
+use crate::server::{Redis, free_port, installed, redis_installed};
 
 const PASSWORD: &str = "s3cret-not-for-logs";
-
-/// Whether the `openssl` command is here to make the test's certificates.
-fn openssl_installed() -> bool {
-    let found = Command::new("openssl")
-        .arg("version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if !found {
-        assert!(
-            std::env::var("RETRACKER_REQUIRE_REDIS").as_deref() != Ok("1"),
-            "openssl is missing and RETRACKER_REQUIRE_REDIS=1: apt-get install openssl"
-        );
-        eprintln!("SKIPPED: openssl is not installed (apt-get install openssl)");
-    }
-    found
-}
 
 fn openssl(dir: &Path, args: &[&str]) {
     let status = Command::new("openssl")
@@ -95,7 +78,7 @@ fn certificates(dir: &Path) {
 
 #[tokio::test]
 async fn a_tls_redis_with_a_password_is_shared_through_rediss_and_a_stranger_is_refused() {
-    if !redis_installed() || !openssl_installed() {
+    if !redis_installed() || !installed("openssl", "version", "openssl") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
