@@ -5,10 +5,12 @@
 pub mod address;
 pub mod announce;
 pub mod forwarding;
+pub mod growth;
 pub mod identity;
 pub mod ids;
 pub mod merge;
 pub mod peer;
+pub mod peer_entry;
 pub mod peer_ids;
 pub mod peer_set;
 pub mod scrape;

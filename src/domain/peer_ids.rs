@@ -1,21 +1,36 @@
-//! The peer ids of one peer set, in positions `0..len`, each found by its id in O(1), with
-//! the key each is bound to (`domain::identity`).
+//! The peer ids of one peer set, in positions `0..len`, each found by its id, with the key each
+//! is bound to (`domain::identity`).
 //!
-//! What `indexmap::IndexSet` does, in less room: the ids sit in a `Vec` without their hash
-//! (24 bytes with the key's, where `IndexSet` keeps each beside its 8-byte hash, 32 bytes with
-//! padding) and the hash table holds 32-bit positions (4 bytes a slot, not 8). At a million
-//! peers that saved about 20 bytes a peer, the room that lets the heap live on huge pages
-//! (9f187f4, docs/benchmarks.md). A hash is worked out again when the table grows, from ids
-//! the `Vec` holds in order. The key sits beside the id because it is read only once the id
-//! is found, from the line that finding it just read.
+//! What `indexmap::IndexSet` does, in less room. The ids sit in a `Vec` without their hash.
+//! Most swarms are small (at 1,000,000 peers in 100,000 torrents the median torrent has two or
+//! three), and for them a search is a scan of the ids: a few adjacent cache lines, no hashing,
+//! and no table to keep. Past `INDEXED` ids a hash table of 32-bit positions finds an id in
+//! O(1); it is built then, and dropped again when the set shrinks well below. A hash is worked
+//! out again when the table grows, from the ids the `Vec` holds in order. The key sits beside
+//! the id because it is read only once the id is found, from the line that finding it read.
+//! The `Vec` grows in small steps (`domain::growth`): doubling left a third of it empty.
 
 use std::hash::BuildHasher;
+use std::sync::LazyLock;
 
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
+use super::growth;
 use super::identity::PeerKey;
 use super::ids::PeerId;
+
+/// From how many ids on a set keeps a table: below, a scan of at most this many 24-byte ids
+/// (six cache lines, read in order) is about as quick as hashing and probing.
+pub const INDEXED: usize = 16;
+
+/// One seeded hasher for every set: ids are chosen by clients, who could otherwise aim them
+/// all at one bucket. A seed per set cost every torrent 8 bytes and bought nothing more.
+static HASHER: LazyLock<RandomState> = LazyLock::new(RandomState::default);
+
+fn hash(id: &PeerId) -> u64 {
+    HASHER.hash_one(id)
+}
 
 /// One peer's id and the key it is bound to.
 #[derive(Debug, Clone, Copy)]
@@ -26,11 +41,10 @@ struct Held {
 
 #[derive(Debug, Clone, Default)]
 pub struct PeerIds {
-    /// Positions in `ids`, found by the hash of the id there.
-    positions: HashTable<u32>,
     ids: Vec<Held>,
-    /// Seeded: ids are chosen by clients, who could otherwise aim them all at one bucket.
-    hasher: RandomState,
+    /// Positions in `ids`, found by the hash of the id there; only past `INDEXED` ids.
+    /// Inline, empty and unallocated below: boxed, it cost large swarms a cache miss a lookup.
+    positions: Option<HashTable<u32>>,
 }
 
 impl PeerIds {
@@ -53,12 +67,20 @@ impl PeerIds {
         self.ids.iter().map(|held| &held.id)
     }
 
+    /// Whether the set keeps a hash table now.
+    pub fn indexed(&self) -> bool {
+        self.positions.is_some()
+    }
+
     /// Where `id` stands, if it is here.
     pub fn position(&self, id: &PeerId) -> Option<usize> {
         let ids = &self.ids;
-        self.positions
-            .find(self.hasher.hash_one(id), |&at| ids[at as usize].id == *id)
-            .map(|&at| at as usize)
+        match &self.positions {
+            Some(positions) => {
+                positions.find(hash(id), |&at| ids[at as usize].id == *id).map(|&at| at as usize)
+            }
+            None => ids.iter().position(|held| held.id == *id),
+        }
     }
 
     /// The key the peer at `at` is bound to, if any.
@@ -76,10 +98,15 @@ impl PeerIds {
     pub fn push(&mut self, id: PeerId, key: Option<PeerKey>) -> Option<usize> {
         debug_assert!(self.position(&id).is_none(), "pushed an id already held");
         let at = u32::try_from(self.ids.len()).ok()?;
-        let Self { positions, ids, hasher } = self;
-        let rehash = |&at: &u32| hasher.hash_one(ids[at as usize].id);
-        positions.insert_unique(hasher.hash_one(id), at, rehash);
-        ids.push(Held { id, key });
+        growth::reserve_one(&mut self.ids);
+        self.ids.push(Held { id, key });
+        if let Some(positions) = &mut self.positions {
+            let ids = &self.ids;
+            let rehash = |&at: &u32| hash(&ids[at as usize].id);
+            positions.insert_unique(hash(&id), at, rehash);
+        } else if self.ids.len() > INDEXED {
+            self.index();
+        }
         Some(at as usize)
     }
 
@@ -88,19 +115,22 @@ impl PeerIds {
         if a == b {
             return;
         }
-        *self.slot_of(a) = b as u32;
-        *self.slot_of(b) = a as u32;
+        if self.positions.is_some() {
+            *self.slot_of(a) = b as u32;
+            *self.slot_of(b) = a as u32;
+        }
         self.ids.swap(a, b);
     }
 
     /// Removes the id at `at`, moving the last one into its place.
     pub fn swap_remove(&mut self, at: usize) {
-        let hash = self.hasher.hash_one(self.ids[at].id);
-        let slot = self.positions.find_entry(hash, |&held| held as usize == at);
-        slot.expect("every position is in the table").remove();
-        let last = self.ids.len() - 1;
-        if at != last {
-            *self.slot_of(last) = at as u32;
+        if let Some(positions) = &mut self.positions {
+            let slot = positions.find_entry(hash(&self.ids[at].id), |&held| held as usize == at);
+            slot.expect("every position is in the table").remove();
+            let last = self.ids.len() - 1;
+            if at != last {
+                *self.slot_of(last) = at as u32;
+            }
         }
         self.ids.swap_remove(at);
     }
@@ -116,26 +146,42 @@ impl PeerIds {
             kept
         });
         if self.ids.len() != before {
-            let Self { positions, ids, hasher } = self;
-            positions.clear();
-            let rehash = |&at: &u32| hasher.hash_one(ids[at as usize].id);
-            for (at, held) in ids.iter().enumerate() {
-                // Fits in 32 bits: there are fewer ids than before, when every position did.
-                positions.insert_unique(hasher.hash_one(held.id), at as u32, rehash);
+            self.positions = None;
+            if self.ids.len() > INDEXED {
+                self.index();
             }
         }
     }
 
+    /// Gives back the room of ids that went; a table for few ids goes too.
     pub fn shrink_to_fit(&mut self) {
-        let Self { positions, ids, hasher } = self;
-        ids.shrink_to_fit();
-        positions.shrink_to_fit(|&at| hasher.hash_one(ids[at as usize].id));
+        self.ids.shrink_to_fit();
+        if self.ids.len() <= INDEXED / 2 {
+            self.positions = None;
+        }
+        let Self { positions, ids } = self;
+        if let Some(positions) = positions {
+            positions.shrink_to_fit(|&at| hash(&ids[at as usize].id));
+        }
     }
 
-    /// The table's slot that holds position `at`.
+    /// Builds the table from the ids, in order.
+    fn index(&mut self) {
+        let ids = &self.ids;
+        let mut positions = HashTable::with_capacity(ids.len());
+        let rehash = |&at: &u32| hash(&ids[at as usize].id);
+        for (at, held) in ids.iter().enumerate() {
+            // Fits in 32 bits: `push` refuses an id past `MAX`.
+            positions.insert_unique(hash(&held.id), at as u32, rehash);
+        }
+        self.positions = Some(positions);
+    }
+
+    /// The table's slot that holds position `at`; only called while there is a table.
     fn slot_of(&mut self, at: usize) -> &mut u32 {
-        let hash = self.hasher.hash_one(self.ids[at].id);
-        self.positions.find_mut(hash, |&held| held as usize == at).expect("every position is held")
+        let hash = hash(&self.ids[at].id);
+        let positions = self.positions.as_mut().expect("called only with a table");
+        positions.find_mut(hash, |&held| held as usize == at).expect("every position is held")
     }
 }
 
@@ -244,5 +290,20 @@ mod tests {
         assert!((0..10_000).all(|n| set.position(&id(n)) == Some(n as usize)));
         assert_eq!(set.position(&id(10_000)), None);
         assert_eq!(set[1234], id(1234));
+    }
+
+    #[test]
+    fn a_table_comes_past_the_threshold_and_goes_once_few_are_left() {
+        let mut set = PeerIds::default();
+        for n in 0..=INDEXED as u8 {
+            assert!(!set.indexed());
+            set.push(id(n), None);
+        }
+        assert!(set.indexed());
+        assert_eq!(set.position(&id(3)), Some(3));
+        set.retain_positions(|at| at < 4);
+        assert!(!set.indexed(), "a set of four ids is scanned");
+        set.push(id(200), None);
+        assert_eq!((set.position(&id(200)), set.position(&id(3))), (Some(4), Some(3)));
     }
 }

@@ -1,29 +1,22 @@
 //! The peers of one address family in one swarm.
 //!
-//! Peer ids live in `PeerIds`: found in O(1), and addressable by position, so a random
-//! window of `numwant` peers costs O(numwant) however large the swarm. What is known of each
-//! peer lives apart, in a `Vec` in the same positions: picking a window reads 12 bytes an IPv4
-//! peer instead of 40 with its id and hash, and at a million peers that window was most of an
-//! announce's cache misses. Peers are kept in regions by role: seeders, then partial seeds,
+//! Peer ids live in `PeerIds`: found by id, and addressable by position, so a random window
+//! of `numwant` peers costs O(numwant) however large the swarm. What is known of each peer
+//! lives apart, in a `Vec` of `Entry` in the same positions: picking a window reads 11 bytes an
+//! IPv4 peer instead of 35 with its id and key, and at a million peers that window was most of
+//! an announce's cache misses. Peers are kept in regions by role: seeders, then partial seeds,
 //! then leechers, so "leechers first" is also just a window, and one that skips the partial
 //! seeds.
 
 use std::ops::Range;
 
+use super::growth;
 use super::identity::{self, NotThatPeer, PeerKey};
 use super::ids::PeerId;
 use super::peer::{Endpoint, Peer, Role};
+use super::peer_entry::Entry;
 use super::peer_ids::PeerIds;
 use super::time::Timestamp;
-
-#[derive(Debug, Clone, Copy)]
-struct Entry<Ip> {
-    endpoint: Endpoint<Ip>,
-    last_seen: Timestamp,
-    role: Role,
-    /// Its `completed` event was already counted: a download counts once per peer.
-    completed: bool,
-}
 
 /// What recording one announce changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,9 +63,10 @@ pub struct PeerSet<Ip> {
     ids: PeerIds,
     /// By position, as in `ids`.
     entries: Vec<Entry<Ip>>,
-    /// Seeders stand in `0..seeders`, partial seeds after them, leechers last.
-    seeders: usize,
-    partial_seeds: usize,
+    /// Seeders stand in `0..seeders`, partial seeds after them, leechers last. 32 bits, as
+    /// positions in `ids` are.
+    seeders: u32,
+    partial_seeds: u32,
 }
 
 impl<Ip> Default for PeerSet<Ip> {
@@ -91,17 +85,17 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
     }
 
     pub fn seeders(&self) -> usize {
-        self.seeders
+        self.seeders as usize
     }
 
     /// Everyone but the seeders: what BEP 3 counts as `incomplete`, partial seeds included.
     pub fn leechers(&self) -> usize {
-        self.ids.len() - self.seeders
+        self.ids.len() - self.seeders()
     }
 
     /// Leechers that still download: BEP 21's `downloaders`, partial seeds left out.
     pub fn downloaders(&self) -> usize {
-        self.leechers() - self.partial_seeds
+        self.leechers() - self.partial_seeds as usize
     }
 
     pub fn contains(&self, id: &PeerId) -> bool {
@@ -124,17 +118,12 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
         if let Some(index) = self.ids.position(&report.id) {
             let entry = &mut self.entries[index];
             let held_key = self.ids.key(index);
-            let key =
-                identity::speaks_for(held_key, entry.endpoint.ip, report.key, report.endpoint.ip)?;
-            let newly_completed = report.completed && !entry.completed;
-            let was = entry.role;
-            let previous = Some(entry.last_seen);
-            *entry = Entry {
-                endpoint: report.endpoint,
-                last_seen: now,
-                role: report.role,
-                completed: entry.completed || report.completed,
-            };
+            let key = identity::speaks_for(held_key, entry.ip(), report.key, report.endpoint.ip)?;
+            let newly_completed = report.completed && !entry.completed();
+            let was = entry.role();
+            let previous = Some(entry.last_seen());
+            let completed = entry.completed() || report.completed;
+            *entry = Entry::new(report.endpoint, now, report.role, completed);
             if key != held_key {
                 self.ids.set_key(index, key);
             }
@@ -155,12 +144,8 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
                 position: None,
             });
         };
-        self.entries.push(Entry {
-            endpoint: report.endpoint,
-            last_seen: now,
-            role: report.role,
-            completed: report.completed,
-        });
+        growth::reserve_one(&mut self.entries);
+        self.entries.push(Entry::new(report.endpoint, now, report.role, report.completed));
         // Pushed last, so into the leechers' region.
         let position = self.move_between(index, Role::Leecher, report.role);
         Ok(Recorded {
@@ -180,8 +165,9 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
         ip: Ip,
     ) -> Result<Option<Timestamp>, NotThatPeer> {
         let Some(index) = self.ids.position(id) else { return Ok(None) };
-        let Entry { last_seen, role, endpoint, .. } = self.entries[index];
-        identity::speaks_for(self.ids.key(index), endpoint.ip, key, ip)?;
+        let entry = self.entries[index];
+        identity::speaks_for(self.ids.key(index), entry.ip(), key, ip)?;
+        let (last_seen, role) = (entry.last_seen(), entry.role());
         // Into the last region first, so the swap-remove below pulls a leecher into a
         // leecher's slot.
         let index = self.move_between(index, role, Role::Leecher);
@@ -193,18 +179,19 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
     /// Drops every peer last seen at or before `cutoff`; returns how many went.
     pub fn expire(&mut self, cutoff: Timestamp) -> usize {
         let before = self.len();
-        let alive = |entry: &Entry<Ip>| entry.last_seen > cutoff;
+        let alive = |entry: &Entry<Ip>| entry.last_seen() > cutoff;
         // Both `retain`s visit in order and keep it, so ids and entries stay side by side,
         // and the regions in their order.
         self.ids.retain_positions(|position| alive(&self.entries[position]));
         let (mut seeders, mut partial_seeds) = (0, 0);
         self.entries.retain(|entry| {
             let kept = alive(entry);
-            seeders += usize::from(kept && entry.role == Role::Seeder);
-            partial_seeds += usize::from(kept && entry.role == Role::PartialSeed);
+            seeders += usize::from(kept && entry.role() == Role::Seeder);
+            partial_seeds += usize::from(kept && entry.role() == Role::PartialSeed);
             kept
         });
-        (self.seeders, self.partial_seeds) = (seeders, partial_seeds);
+        // Both fit in 32 bits: there are no more of them than ids.
+        (self.seeders, self.partial_seeds) = (seeders as u32, partial_seeds as u32);
         // After a flood of one-off peers ages out of a torrent that lives on, its room for
         // the flood would otherwise stay allocated for as long as the torrent does.
         if self.entries.capacity() > 4 * self.len().max(8) {
@@ -218,9 +205,9 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
     pub fn pick(&self, pick: Pick, count: usize, out: &mut Vec<Peer<Ip>>) {
         let all = 0..self.len();
         if pick.uploader {
-            let leechers = self.seeders + self.partial_seeds..self.len();
+            let leechers = self.uploaders()..self.len();
             let taken = self.pick_window(leechers, pick, count, out);
-            self.pick_window(0..self.seeders, pick, count - taken, out);
+            self.pick_window(0..self.seeders(), pick, count - taken, out);
         } else {
             self.pick_window(all, pick, count, out);
         }
@@ -253,17 +240,17 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
                 let entries = &self.entries[run.clone()];
                 let whole = !pick.with_ids
                     && pick.exclude.is_none_or(|position| !run.contains(&position))
-                    && entries.iter().all(|entry| entry.last_seen > pick.cutoff);
+                    && entries.iter().all(|entry| entry.last_seen() > pick.cutoff);
                 if whole {
                     out.extend(
-                        entries.iter().map(|entry| Peer { id: None, endpoint: entry.endpoint }),
+                        entries.iter().map(|entry| Peer { id: None, endpoint: entry.endpoint() }),
                     );
                     taken += entries.len();
                 } else {
                     for (position, entry) in run.clone().zip(entries) {
-                        if Some(position) != pick.exclude && entry.last_seen > pick.cutoff {
+                        if Some(position) != pick.exclude && entry.last_seen() > pick.cutoff {
                             let id = pick.with_ids.then(|| self.ids[position]);
-                            out.push(Peer { id, endpoint: entry.endpoint });
+                            out.push(Peer { id, endpoint: entry.endpoint() });
                             taken += 1;
                         }
                     }
@@ -272,6 +259,11 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
             }
         }
         taken
+    }
+
+    /// Where the leechers' region starts: seeders and partial seeds stand before it.
+    fn uploaders(&self) -> usize {
+        (self.seeders + self.partial_seeds) as usize
     }
 
     /// Moves the peer at `at` from the region of role `from` into that of role `to`; returns
@@ -300,6 +292,7 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
                     (Role::PartialSeed, self.seeders + self.partial_seeds - 1)
                 }
             };
+            let slot = slot as usize;
             self.ids.swap(at, slot);
             self.entries.swap(at, slot);
             (at, role) = (slot, next);
@@ -309,12 +302,12 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
 
     #[cfg(test)]
     fn partition_holds(&self) -> bool {
-        let (seeders, rest) = self.entries.split_at(self.seeders);
-        let (partial_seeds, leechers) = rest.split_at(self.partial_seeds);
+        let (seeders, rest) = self.entries.split_at(self.seeders());
+        let (partial_seeds, leechers) = rest.split_at(self.partial_seeds as usize);
         self.entries.len() == self.ids.len()
-            && seeders.iter().all(|e| e.role == Role::Seeder)
-            && partial_seeds.iter().all(|e| e.role == Role::PartialSeed)
-            && leechers.iter().all(|e| e.role == Role::Leecher)
+            && seeders.iter().all(|e| e.role() == Role::Seeder)
+            && partial_seeds.iter().all(|e| e.role() == Role::PartialSeed)
+            && leechers.iter().all(|e| e.role() == Role::Leecher)
     }
 }
 
@@ -466,7 +459,7 @@ mod tests {
         assert_eq!(set.record(forged, later, true), Err(NotThatPeer));
         assert_eq!(set.remove(&id(1), None, away.ip), Err(NotThatPeer));
         assert_eq!((set.seeders(), set.leechers()), (0, 1));
-        assert_eq!(set.entries[0].endpoint, report(1, false).endpoint);
+        assert_eq!(set.entries[0].endpoint(), report(1, false).endpoint);
 
         // The peer itself, with its key, moves from anywhere.
         let moved = Report { key, endpoint: away, ..report(1, false) };
@@ -612,7 +605,7 @@ mod tests {
         let split = range.start + pick.start % range.len();
         (split..range.end)
             .chain(range.start..split)
-            .filter(|&at| Some(at) != pick.exclude && set.entries[at].last_seen > pick.cutoff)
+            .filter(|&at| Some(at) != pick.exclude && set.entries[at].last_seen() > pick.cutoff)
             .take(count)
             .map(|at| set.ids[at].0[0])
             .collect()
@@ -643,10 +636,10 @@ mod tests {
             let mut out = Vec::new();
             set.pick(pick, count, &mut out);
             let expected = if uploader {
-                let leechers = set.seeders + set.partial_seeds..set.len();
+                let leechers = set.uploaders()..set.len();
                 let mut leechers = walked(&set, leechers, pick, count);
                 let rest = count - leechers.len();
-                leechers.extend(walked(&set, 0..set.seeders, pick, rest));
+                leechers.extend(walked(&set, 0..set.seeders(), pick, rest));
                 leechers
             } else {
                 walked(&set, 0..set.len(), pick, count)
@@ -659,7 +652,7 @@ mod tests {
 
     /// Test peers' addresses end in their id's byte: every id still sits beside its own entry.
     fn ids_beside_their_entries(set: &PeerSet<Ipv4Addr>) -> bool {
-        set.ids.iter().zip(&set.entries).all(|(id, entry)| id.0[0] == entry.endpoint.ip.octets()[3])
+        set.ids.iter().zip(&set.entries).all(|(id, entry)| id.0[0] == entry.ip().octets()[3])
     }
 
     #[test]
