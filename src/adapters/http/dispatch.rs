@@ -58,24 +58,38 @@ impl<S> Dispatch<S> {
     /// What `request`, which came over a connection from `remote`, asks for: read at once,
     /// before the answer is worked out.
     pub fn work<B>(&self, request: Request<B>, remote: SocketAddr) -> Work<B> {
-        // A trailing slash is allowed, as warp's routes allowed it before.
-        let path = request.uri().path();
-        let path = path.strip_suffix('/').unwrap_or(path);
-        let announce = match path {
-            "/announce" => true,
-            "/scrape" => false,
-            _ => return Work::Other(request),
+        let Some(announce) = tracker_path(request.uri().path()) else {
+            return Work::Other(request);
         };
         if request.method() != Method::GET {
             return Work::NotAllowed;
         }
         let query = request.uri().query().unwrap_or_default();
+        let x_real_ip = request.headers().get(X_REAL_IP);
+        Work::Tracker(self.tracker_work(announce, query, x_real_ip, remote))
+    }
+
+    /// A `GET` of an endpoint (`announce` or scrape), with its `query`, read at once.
+    pub fn tracker_work(
+        &self,
+        announce: bool,
+        query: &str,
+        x_real_ip: Option<&HeaderValue>,
+        remote: SocketAddr,
+    ) -> TrackerWork {
         if announce {
-            let x_real_ip = request.headers().get(X_REAL_IP);
             let client = client_ip::resolve(remote, x_real_ip, self.trust_x_real_ip);
-            Work::Announce(self.endpoints.read_announce(query, client))
+            TrackerWork::Announce(self.endpoints.read_announce(query, client))
         } else {
-            Work::Scrape { query: query.into() }
+            TrackerWork::Scrape { query: query.into() }
+        }
+    }
+
+    /// The bencoded body that answers `work`.
+    pub async fn tracker_body(&self, work: TrackerWork) -> Vec<u8> {
+        match work {
+            TrackerWork::Announce(call) => self.endpoints.announce(call).await,
+            TrackerWork::Scrape { query } => self.endpoints.scrape(&query).await,
         }
     }
 
@@ -84,16 +98,24 @@ impl<S> Dispatch<S> {
     where
         S: Service<Request<B>, Response = Response<R>, Error = Infallible> + Clone,
     {
-        let body = match work {
-            Work::Announce(call) => self.endpoints.announce(call).await,
-            Work::Scrape { query } => self.endpoints.scrape(&query).await,
-            Work::NotAllowed => return method_not_allowed(),
+        match work {
+            Work::Tracker(work) => bencoded(self.tracker_body(work).await),
+            Work::NotAllowed => method_not_allowed(),
             Work::Other(request) => {
                 let Ok(answer) = self.others.clone().call(request).await;
-                return answer.map(Either::Right);
+                answer.map(Either::Right)
             }
-        };
-        bencoded(body)
+        }
+    }
+}
+
+/// Whether `path` is an endpoint's: `Some(true)` for announce, `Some(false)` for scrape. A
+/// trailing slash is allowed, as warp's routes allowed it before.
+pub fn tracker_path(path: &str) -> Option<bool> {
+    match path.strip_suffix('/').unwrap_or(path) {
+        "/announce" => Some(true),
+        "/scrape" => Some(false),
+        _ => None,
     }
 }
 
@@ -103,10 +125,15 @@ impl<S> Dispatch<S> {
 /// is pending (to notice a client hanging up), and a buffer still shared then meant a fresh
 /// 8 KiB one for every request.
 pub enum Work<B> {
-    Announce(AnnounceCall),
-    Scrape { query: Box<str> },
+    Tracker(TrackerWork),
     NotAllowed,
     Other(Request<B>),
+}
+
+/// A `GET` of one of the endpoints, read.
+pub enum TrackerWork {
+    Announce(AnnounceCall),
+    Scrape { query: Box<str> },
 }
 
 fn bencoded<R>(body: Vec<u8>) -> Answer<R> {

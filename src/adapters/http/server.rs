@@ -6,10 +6,13 @@
 //! - a cap on connections open at once, in all and from one address, and on the size of a
 //!   request head;
 //! - a shutdown that closes connections between requests at once, and gives up on those that
-//!   will not finish after a deadline.
+//!   will not finish after a deadline;
+//! - a connection's first request answered straight from the socket when it can be
+//!   (`first_read`), which is most of the cost for clients that connect once per announce.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -18,14 +21,18 @@ use std::time::{Duration, Instant};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower_service::Service;
 use warp::http::{Request, Response};
 
+use super::accept::Listener;
 use super::address_cap::{AddressCap, AddressSlot};
 use super::dispatch::Dispatch;
+use super::first_read::{self, Next};
 use super::log_throttle::LogThrottle;
+use super::prefixed::Prefixed;
 use super::watchdog::{self, Activity};
 use crate::ports::Metrics;
 use crate::ports::metrics::ConnectionRefusal;
@@ -76,6 +83,13 @@ pub async fn serve<S, R>(
     R: hyper::body::Body<Data = Bytes> + Send + 'static,
     R::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let listener = match Listener::new(listener) {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(%error, "the listening socket cannot be watched; not serving HTTP");
+            return;
+        }
+    };
     let dispatch = Arc::new(dispatch);
     let mut http = http1::Builder::new();
     http.max_header_size(settings.max_header_bytes)
@@ -156,6 +170,7 @@ pub async fn serve<S, R>(
             http: http.clone(),
             dispatch: dispatch.clone(),
             quiet_after: settings.header_read_timeout,
+            max_header_bytes: settings.max_header_bytes,
         };
         connection.spawn(stream, remote, held, metrics.clone());
     }
@@ -187,6 +202,7 @@ struct Connection<S> {
     http: Arc<http1::Builder>,
     dispatch: Arc<Dispatch<S>>,
     quiet_after: Duration,
+    max_header_bytes: usize,
 }
 
 impl<S, R> Connection<S>
@@ -198,9 +214,13 @@ where
     R::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     /// Serves `stream` in a task of its own until it closes, goes quiet, or shutdown comes.
-    fn spawn(self, stream: TcpStream, remote: SocketAddr, held: Held, metrics: Arc<dyn Metrics>) {
-        // Answers are small and written whole: send them at once.
-        let _ = stream.set_nodelay(true);
+    fn spawn(
+        self,
+        accepted: std::net::TcpStream,
+        remote: SocketAddr,
+        held: Held,
+        metrics: Arc<dyn Metrics>,
+    ) {
         let shared = Arc::new((self.dispatch, Activity::default()));
         let per_request = {
             let shared = shared.clone();
@@ -218,27 +238,79 @@ where
         };
         let http = self.http;
         let quiet_after = self.quiet_after;
+        let max_header_bytes = self.max_header_bytes;
         metrics.connection_opened();
         tokio::spawn(async move {
             let Held { slot, address_slot, mut stop_watch } = held;
-            let activity = &shared.1;
-            // One watchdog for both waits below, so sending the first byte buys no time.
+            let (dispatch, activity) = &*shared;
+            // One watchdog for every wait below, so sending the first byte buys no time. It
+            // arms its timer when first polled: `biased` selects poll it only when the socket
+            // has made them wait, so a connection answered at once never arms one.
             let quiet = watchdog::quiet(activity, quiet_after);
             tokio::pin!(quiet);
-            // hyper gives a connection 16 KiB of buffers as it starts serving it: until the
-            // client sends something, the connection costs a few hundred bytes instead.
-            // (`readable` may answer before any byte has come; a peek waits for one.)
-            let mut first_byte = [0u8; 1];
-            let sent_something = tokio::select! {
-                peeked = stream.peek(&mut first_byte) => peeked.is_ok_and(|bytes| bytes > 0),
-                () = &mut quiet => {
-                    tracing::debug!(%remote, "closed a connection that sent nothing");
-                    false
+            // The request has usually come with the connection: answered at once, and closed
+            // if the client asked, the socket never meets the runtime's poller.
+            let mut next = first_read::serve(
+                |buffer| (&accepted).read(buffer),
+                |answer| (&accepted).write(answer),
+                dispatch,
+                activity,
+                max_header_bytes,
+                remote,
+            )
+            .await;
+            let mut stream = match next {
+                Next::Done => {
+                    drop(accepted);
+                    None
                 }
-                () = stopping(&mut stop_watch) => false,
+                _ => TcpStream::from_std(accepted).ok(),
             };
-            if sent_something {
-                let connection = http.serve_connection(TokioIo::new(stream), per_request);
+            // Until the client sends something, the connection holds no buffer: hyper gives
+            // one 16 KiB as it starts serving, and the first read is on the stack.
+            while let (Next::Wait, Some(waiting)) = (&next, &stream) {
+                let readable = tokio::select! {
+                    biased;
+                    readable = waiting.readable() => readable.is_ok(),
+                    () = &mut quiet => {
+                        tracing::debug!(%remote, "closed a connection that sent nothing");
+                        false
+                    }
+                    () = stopping(&mut stop_watch) => false,
+                };
+                next = if readable {
+                    first_read::serve(
+                        |buffer| waiting.try_read(buffer),
+                        |answer| waiting.try_write(answer),
+                        dispatch,
+                        activity,
+                        max_header_bytes,
+                        remote,
+                    )
+                    .await
+                } else {
+                    Next::Done
+                };
+            }
+            let for_hyper = match (next, &mut stream) {
+                (Next::Hyper(read), _) => Some(read),
+                (Next::Write { pending, then }, Some(stream)) => {
+                    let written = tokio::select! {
+                        biased;
+                        written = stream.write_all(&pending) => written.is_ok(),
+                        () = &mut quiet => false,
+                    };
+                    then.filter(|_| written)
+                }
+                _ => None,
+            };
+            if let (Some(read), Some(stream)) = (for_hyper, stream) {
+                // Answers are small and written whole: send them at once. (An answer written
+                // alone, as the first one, goes at once anyway: this saves a connection
+                // answered by `first_request` a syscall.)
+                let _ = stream.set_nodelay(true);
+                let stream = TokioIo::new(Prefixed::new(read, stream));
+                let connection = http.serve_connection(stream, per_request);
                 tokio::pin!(connection);
                 tokio::select! {
                     closed = connection.as_mut() => if let Err(error) = closed {
@@ -277,5 +349,37 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(1024)?;
+    defer_accept(&socket)?;
     TcpListener::from_std(socket.into())
+}
+
+/// Has the kernel hand over a connection once its first data has come, not at the end of the
+/// handshake (`TCP_DEFER_ACCEPT`): a connection per announce then costs one wake-up, with the
+/// request there to read, and 1.5x the requests per CPU second (docs/versus.md). A client
+/// that sends nothing is handed over anyway after `DEFER_ACCEPT_SECS` (when it acknowledges
+/// the kernel's resent handshake), and the watchdog closes it as before; until then it holds
+/// no task, slot or buffer of the tracker's, only the kernel's handshake entry, which the
+/// listen backlog bounds.
+#[cfg(target_os = "linux")]
+fn defer_accept(socket: &socket2::Socket) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+
+    const DEFER_ACCEPT_SECS: libc::c_int = 1;
+    // SAFETY: the option value is a live `c_int` of the length given, read by the kernel
+    // during the call only, and the descriptor is the socket's own.
+    let set = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&DEFER_ACCEPT_SECS as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if set == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn defer_accept(_socket: &socket2::Socket) -> std::io::Result<()> {
+    Ok(())
 }
