@@ -17,7 +17,7 @@
 --       endpoint, event ('stopped', 'completed' or ''), start (where the window begins)
 -- Returns {0} when the announce names a listed peer it does not speak for; otherwise
 -- {1, previous (-1 for none), listed (0/1), complete, incomplete, downloaded, downloaders,
---  member, member, ...}.
+--  members}, the members picked for the answer back to back in one string.
 
 local records = KEYS[4]
 local sets = {s = KEYS[1], p = KEYS[2], l = KEYS[3]}
@@ -110,7 +110,9 @@ if event == 'stopped' then
     redis.call('ZREM', held_set, held_member)
     redis.call('HDEL', records, peer)
   end
-  return answer(0)
+  local reply = answer(0)
+  reply[#reply + 1] = ''
+  return reply
 end
 
 local listed = 1
@@ -150,6 +152,7 @@ if listed == 1 then
 end
 
 local reply = answer(listed)
+local picked = {}
 local wanted = numwant
 
 -- Appends to the reply up to `wanted` members of the window of `count` ranks from `from`
@@ -165,7 +168,7 @@ local function take(parts, from, count)
     if first <= last and wanted > 0 then
       for _, candidate in ipairs(redis.call('ZRANGE', set, first, last)) do
         if wanted > 0 and candidate ~= member and candidate ~= twin_member then
-          reply[#reply + 1] = candidate
+          picked[#picked + 1] = candidate
           wanted = wanted - 1
         end
       end
@@ -196,4 +199,7 @@ if numwant > 0 then
     window({{sets.s, seeders}})
   end
 end
+-- One string of members back to back (each family's are of one length), not one reply
+-- element a peer: cheaper for Redis to send and for the tracker to read.
+reply[#reply + 1] = table.concat(picked)
 return reply

@@ -10,7 +10,25 @@ use crate::domain::ids::InfoHash;
 /// seeds, the leechers, the records.
 pub fn torrent_keys(info_hash: &InfoHash) -> [String; 4] {
     let tag = hex(info_hash);
-    ["seed", "part", "leech", "peer"].map(|part| format!("rt:{{{tag}}}:{part}"))
+    PARTS.map(|part| format!("rt:{{{tag}}}:{part}"))
+}
+
+const PARTS: [&str; 4] = ["seed", "part", "leech", "peer"];
+
+/// Writes the four keys onto `command`, in KEYS order, with nothing allocated on the way.
+pub fn write_torrent_keys(command: &mut redis::Cmd, info_hash: &InfoHash) {
+    // "rt:{" 40 hex digits "}:" then the longest part, "leech".
+    let mut key = [0u8; 4 + 40 + 2 + 5];
+    key[..4].copy_from_slice(b"rt:{");
+    for (at, byte) in info_hash.as_bytes().iter().enumerate() {
+        key[4 + 2 * at] = b"0123456789abcdef"[usize::from(byte >> 4)];
+        key[5 + 2 * at] = b"0123456789abcdef"[usize::from(byte & 0xf)];
+    }
+    key[44..46].copy_from_slice(b"}:");
+    for part in PARTS {
+        key[46..46 + part.len()].copy_from_slice(part.as_bytes());
+        command.arg(&key[..46 + part.len()]);
+    }
 }
 
 fn hex(info_hash: &InfoHash) -> String {
@@ -38,5 +56,16 @@ mod tests {
         }
         assert_eq!(keys[0], format!("rt:{tag}:seed"));
         assert_eq!(keys[3], format!("rt:{tag}:peer"));
+
+        let mut command = redis::Cmd::new();
+        write_torrent_keys(&mut command, &InfoHash(bytes));
+        let written: Vec<String> = command
+            .args_iter()
+            .map(|arg| match arg {
+                redis::Arg::Simple(bytes) => String::from_utf8(bytes.to_vec()).unwrap(),
+                _ => panic!("only plain arguments are written"),
+            })
+            .collect();
+        assert_eq!(written, keys, "both ways of naming the keys agree");
     }
 }

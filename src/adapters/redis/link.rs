@@ -9,7 +9,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{Pipeline, RedisError, ScriptInvocation, Value};
+use redis::{Cmd, ErrorKind, Pipeline, RedisError, ServerErrorKind, Value};
 
 /// Why a call to Redis gave nothing usable.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +18,18 @@ pub enum LinkError {
     Timeout(Duration),
     #[error(transparent)]
     Redis(#[from] RedisError),
+}
+
+/// A server-side script: its text, and the SHA it is called by.
+pub struct LoadedScript {
+    pub text: &'static str,
+    pub sha: String,
+}
+
+impl LoadedScript {
+    pub fn new(text: &'static str) -> Self {
+        Self { text, sha: redis::Script::new(text).get_hash().to_string() }
+    }
 }
 
 #[derive(Clone)]
@@ -52,20 +64,37 @@ impl Link {
         Ok(Self::Cluster(client.get_async_connection().await?))
     }
 
-    /// Runs a script by its SHA; on NOSCRIPT (a restarted or failed-over server) it is
-    /// loaded and run once more.
+    /// Runs a script by its SHA: `keys_and_arguments` writes what follows the SHA. On
+    /// NOSCRIPT (a restarted or failed-over server) it runs once more by its text, which
+    /// goes where the keys are, on a cluster too, and leaves the script there.
     pub async fn script(
         &self,
-        invocation: &ScriptInvocation<'_>,
+        script: &LoadedScript,
+        keys_and_arguments: impl Fn(&mut Cmd),
         timeout: Duration,
     ) -> Result<Vec<Value>, LinkError> {
         let call = async {
-            match self.clone() {
-                Self::Single(mut connection) => invocation.invoke_async(&mut connection).await,
-                Self::Cluster(mut connection) => invocation.invoke_async(&mut connection).await,
+            let mut by_sha = redis::cmd("EVALSHA");
+            by_sha.arg(&script.sha);
+            keys_and_arguments(&mut by_sha);
+            match self.query(&by_sha).await {
+                Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                    let mut by_text = redis::cmd("EVAL");
+                    by_text.arg(script.text);
+                    keys_and_arguments(&mut by_text);
+                    self.query(&by_text).await
+                }
+                answer => answer,
             }
         };
         within(timeout, call).await
+    }
+
+    async fn query(&self, command: &Cmd) -> Result<Vec<Value>, RedisError> {
+        match self.clone() {
+            Self::Single(mut connection) => command.query_async(&mut connection).await,
+            Self::Cluster(mut connection) => command.query_async(&mut connection).await,
+        }
     }
 
     /// Sends a pipeline of commands on one torrent's keys.

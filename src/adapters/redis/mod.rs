@@ -31,8 +31,8 @@ use crate::domain::time::Timestamp;
 use crate::ports::{
     PeerRepository, PlanUpstream, StoreTotals, SweepPart, SweepReport, UpdateUpstream,
 };
-use keys::torrent_keys;
-use link::{Link, LinkError};
+use keys::{torrent_keys, write_torrent_keys};
+use link::{Link, LinkError, LoadedScript};
 use records::LocalRecords;
 
 /// How often the store is probed while the tracker runs, so `/healthz` turns back to ok
@@ -50,7 +50,7 @@ pub struct RedisSettings {
 
 pub struct RedisRepository {
     link: Link,
-    announce: redis::Script,
+    announce: LoadedScript,
     timeout: Duration,
     /// Forwarding records stay in this process (`records` says why).
     records: LocalRecords,
@@ -67,7 +67,7 @@ impl RedisRepository {
         };
         let repository = Arc::new(Self {
             link,
-            announce: redis::Script::new(script::ANNOUNCE),
+            announce: LoadedScript::new(script::ANNOUNCE),
             timeout: settings.timeout,
             records: LocalRecords::default(),
             available: AtomicBool::new(false),
@@ -109,14 +109,12 @@ impl RedisRepository {
         announce: &PeerAnnounce,
         context: &AnnounceContext,
     ) -> Result<SwarmAnswer, Refusal> {
-        let mut invocation = self.announce.prepare_invoke();
-        for key in torrent_keys(info_hash) {
-            invocation.key(key);
-        }
-        for argument in script::arguments(announce, context) {
-            invocation.arg(argument);
-        }
-        let reply = self.link.script(&invocation, self.timeout).await;
+        let keys_and_arguments = |command: &mut redis::Cmd| {
+            command.arg(4);
+            write_torrent_keys(command, info_hash);
+            script::write_arguments(command, announce, context);
+        };
+        let reply = self.link.script(&self.announce, keys_and_arguments, self.timeout).await;
         let reply = self.answered(reply)?;
         script::answer(&reply, context.with_ids).unwrap_or_else(|bad| {
             tracing::error!(%bad, "redis answered an announce with something else");

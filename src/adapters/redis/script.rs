@@ -3,7 +3,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use redis::Value;
+use redis::{Cmd, Value};
 
 use crate::domain::announce::Refusal;
 use crate::domain::identity::PeerKey;
@@ -20,37 +20,37 @@ pub const ANNOUNCE: &str = include_str!("announce.lua");
 /// sheds them over the next announces.
 pub const EXPIRE_BATCH: usize = 1_000;
 
-/// The script's ARGV for one announce, in its order.
-pub fn arguments(announce: &PeerAnnounce, context: &AnnounceContext) -> Vec<Vec<u8>> {
+/// Writes the script's ARGV for one announce, in its order, onto `command`: straight into
+/// its buffer, with nothing allocated on the way.
+pub fn write_arguments(command: &mut Cmd, announce: &PeerAnnounce, context: &AnnounceContext) {
     // The keys live as long as a peer does, so a torrent nobody announces to goes by itself.
     let ttl = context.now.secs().saturating_sub(context.cutoff.secs()).max(1);
-    vec![
-        context.now.secs().to_string().into_bytes(),
-        context.cutoff.secs().to_string().into_bytes(),
-        context.numwant.to_string().into_bytes(),
-        context.max_peers.to_string().into_bytes(),
-        ttl.to_string().into_bytes(),
-        EXPIRE_BATCH.to_string().into_bytes(),
-        peer_name(&announce.peer_id, &announce.endpoint),
-        vec![role_letter(announce.role())],
-        key_text(announce.key).into_bytes(),
-        endpoint_bytes(&announce.endpoint),
-        event_text(announce.event).as_bytes().to_vec(),
+    let (endpoint, endpoint_length) = endpoint_bytes(&announce.endpoint);
+    command
+        .arg(context.now.secs())
+        .arg(context.cutoff.secs())
+        .arg(context.numwant)
+        .arg(context.max_peers)
+        .arg(ttl)
+        .arg(EXPIRE_BATCH)
+        .arg(&peer_name(&announce.peer_id, &announce.endpoint)[..])
+        .arg(&[role_letter(announce.role())][..])
+        .arg(&key_text(announce.key)[..])
+        .arg(&endpoint[..endpoint_length])
+        .arg(event_text(announce.event))
         // Lua's numbers are doubles: any start below 2^53 reads exactly.
-        (context.start % (1 << 31)).to_string().into_bytes(),
-    ]
+        .arg(context.start % (1 << 31));
 }
 
 /// A peer's name in the records: its family, then its id.
-fn peer_name(id: &PeerId, endpoint: &AnyEndpoint) -> Vec<u8> {
-    let family = match endpoint {
+fn peer_name(id: &PeerId, endpoint: &AnyEndpoint) -> [u8; 21] {
+    let mut name = [0; 21];
+    name[0] = match endpoint {
         AnyEndpoint::V4(_) => b'4',
         AnyEndpoint::V6(_) => b'6',
     };
-    let mut member = Vec::with_capacity(21);
-    member.push(family);
-    member.extend_from_slice(id.as_bytes());
-    member
+    name[1..].copy_from_slice(id.as_bytes());
+    name
 }
 
 fn role_letter(role: Role) -> u8 {
@@ -62,17 +62,26 @@ fn role_letter(role: Role) -> u8 {
 }
 
 /// The key's hash as eight hex digits; a hash is never zero, so all dashes means none.
-fn key_text(key: Option<PeerKey>) -> String {
-    key.map_or_else(|| "--------".to_string(), |key| format!("{:08x}", key.get()))
+fn key_text(key: Option<PeerKey>) -> [u8; 8] {
+    let Some(key) = key else { return *b"--------" };
+    let mut text = [0; 8];
+    for (at, digit) in text.iter_mut().enumerate() {
+        let nibble = (key.get() >> (28 - 4 * at)) & 0xf;
+        *digit = b"0123456789abcdef"[nibble as usize];
+    }
+    text
 }
 
-fn endpoint_bytes(endpoint: &AnyEndpoint) -> Vec<u8> {
-    let mut bytes = match endpoint {
-        AnyEndpoint::V4(endpoint) => endpoint.ip.octets().to_vec(),
-        AnyEndpoint::V6(endpoint) => endpoint.ip.octets().to_vec(),
+/// The compact endpoint (4 or 16 bytes of address, 2 of port) and its length.
+fn endpoint_bytes(endpoint: &AnyEndpoint) -> ([u8; 18], usize) {
+    let mut bytes = [0; 18];
+    let address = match endpoint {
+        AnyEndpoint::V4(endpoint) => &endpoint.ip.octets()[..],
+        AnyEndpoint::V6(endpoint) => &endpoint.ip.octets()[..],
     };
-    bytes.extend_from_slice(&endpoint.port().to_be_bytes());
-    bytes
+    bytes[..address.len()].copy_from_slice(address);
+    bytes[address.len()..address.len() + 2].copy_from_slice(&endpoint.port().to_be_bytes());
+    (bytes, address.len() + 2)
 }
 
 fn event_text(event: Event) -> &'static str {
@@ -111,14 +120,31 @@ pub fn answer(reply: &[Value], with_ids: bool) -> Result<Result<SwarmAnswer, Ref
         downloaders: count(6)?,
     };
     let mut peers = PeerList::default();
-    for member in reply.get(7..).unwrap_or_default() {
-        let Value::BulkString(member) = member else {
-            return Err(BadReply("a peer is not a member"));
+    let members = match reply.get(7) {
+        Some(Value::BulkString(members)) => members.as_slice(),
+        _ => return Err(BadReply("the peers are missing")),
+    };
+    let mut rest = members;
+    while let Some(&family) = rest.first() {
+        let length = match family {
+            b'4' => V4_MEMBER,
+            b'6' => V6_MEMBER,
+            _ => return Err(BadReply("a member's family is neither 4 nor 6")),
         };
+        if rest.len() < length {
+            return Err(BadReply("the last member is cut short"));
+        }
+        let (member, after) = rest.split_at(length);
         peers_push(&mut peers, member, with_ids)?;
+        rest = after;
     }
     Ok(Ok(SwarmAnswer { stats, peers, standing }))
 }
+
+/// A member's length: the family, the 20-byte peer id, then 4 or 16 bytes of address and 2
+/// of port.
+const V4_MEMBER: usize = 1 + 20 + 6;
+const V6_MEMBER: usize = 1 + 20 + 18;
 
 /// Reads one member: the family, the 20-byte id, the compact endpoint.
 fn peers_push(peers: &mut PeerList, member: &[u8], with_ids: bool) -> Result<(), BadReply> {
@@ -182,6 +208,19 @@ mod tests {
         }
     }
 
+    use redis::Arg;
+
+    /// The arguments as `write_arguments` leaves them on a command.
+    fn arguments(announce: &PeerAnnounce, context: &AnnounceContext) -> Vec<Vec<u8>> {
+        let mut command = Cmd::new();
+        write_arguments(&mut command, announce, context);
+        let simple = |arg| match arg {
+            Arg::Simple(bytes) => <[u8]>::to_vec(bytes),
+            _ => panic!("only plain arguments are written"),
+        };
+        command.args_iter().map(simple).collect()
+    }
+
     #[test]
     fn arguments_carry_the_rules_and_the_peer_in_the_scripts_order() {
         let key = PeerKey::of(b"secret");
@@ -232,8 +271,7 @@ mod tests {
             Value::Int(3),
             Value::Int(4),
             Value::Int(1),
-            bulk(&v4),
-            bulk(&v6),
+            bulk(&[v4.clone(), v6, v4].concat()),
         ];
         let answer = answer(&reply, true).unwrap().unwrap();
         assert_eq!(
@@ -248,24 +286,27 @@ mod tests {
         assert_eq!(answer.peers.v4[0].endpoint.port, 7);
         assert_eq!(answer.peers.v6[0].endpoint.ip, "2001:db8::1".parse::<Ipv6Addr>().unwrap());
         assert_eq!(answer.peers.v6[0].endpoint.port, 80);
+        assert_eq!((answer.peers.v4.len(), answer.peers.v6.len()), (2, 1));
     }
 
     #[test]
     fn a_refusal_a_newcomer_and_garbage_read_as_such() {
         assert_eq!(answer(&[Value::Int(0)], false), Ok(Err(Refusal::PeerIdTaken)));
-        let newcomer: Vec<Value> = [1, -1, 0, 0, 0, 0, 0].map(Value::Int).to_vec();
-        let read = answer(&newcomer, false).unwrap().unwrap();
+        let counts: Vec<Value> = [1, -1, 0, 0, 0, 0, 0].map(Value::Int).to_vec();
+        let with_members = |members: &[u8]| [counts.clone(), vec![bulk(members)]].concat();
+        let read = answer(&with_members(b""), false).unwrap().unwrap();
         assert_eq!(read.standing, Standing { previous: None, listed: false });
+        assert!(read.peers.v4.is_empty() && read.peers.v6.is_empty());
         assert!(answer(&[], false).is_err());
-        let mut odd = newcomer.clone();
-        odd.push(bulk(b"4short"));
-        assert!(answer(&odd, false).is_err());
-        let mut mismatched = b"6".to_vec();
-        mismatched.extend([1; 20]);
-        mismatched.extend([192, 0, 2, 1, 0, 7]);
-        let mut odd = newcomer.clone();
-        odd.push(bulk(&mismatched));
-        assert!(answer(&odd, false).is_err());
+        assert!(answer(&counts, false).is_err(), "no members string");
+        assert!(answer(&with_members(b"4short"), false).is_err());
+        let mut v6_cut_short = b"6".to_vec();
+        v6_cut_short.extend([1; 20]);
+        v6_cut_short.extend([192, 0, 2, 1, 0, 7]);
+        assert!(answer(&with_members(&v6_cut_short), false).is_err());
+        let mut no_family = b"x".to_vec();
+        no_family.extend([1; 26]);
+        assert!(answer(&with_members(&no_family), false).is_err());
     }
 
     #[test]
