@@ -100,11 +100,10 @@ async fn a_tls_redis_with_a_password_is_shared_through_rediss_and_a_stranger_is_
         PASSWORD,
     ]);
     let url = |password: &str| format!("rediss://:{password}@127.0.0.1:{tls_port}/0");
-    let trusting = |ca: &str| [("SSL_CERT_FILE", file(ca))];
+    let (our_ca, other_ca) = (file("ca.pem"), file("stranger.pem"));
+    let env = [("SSL_CERT_FILE", our_ca.as_str())];
 
     let log = std::fs::File::create(file("a.log")).unwrap();
-    let env = trusting("ca.pem");
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let a = Instance::spawn_logging(&url(PASSWORD), "180", &env, log);
     a.wait_for_health(200).await;
     let b = Instance::start_with(&url(PASSWORD), "180", &env).await;
@@ -114,9 +113,8 @@ async fn a_tls_redis_with_a_password_is_shared_through_rediss_and_a_stranger_is_
     assert_eq!(answer.peers, vec!["127.0.0.1:6001".parse().unwrap()], "a's seeder, at b");
 
     // A server whose certificate the tracker cannot verify is never used.
-    let stranger = trusting("stranger.pem");
-    let stranger: Vec<(&str, &str)> = stranger.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let unverified = Instance::spawn(&url(PASSWORD), "180", &stranger);
+    let unverified =
+        Instance::spawn(&url(PASSWORD), "180", &[("SSL_CERT_FILE", other_ca.as_str())]);
     unverified.wait_for_health(503).await;
     let body = unverified.announce_raw(&Announce::new(11, 3)).await;
     assert_eq!(failure_reason(&body), "tracker storage unavailable: try again later");

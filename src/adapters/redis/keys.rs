@@ -9,13 +9,14 @@ use crate::domain::ids::InfoHash;
 /// The four keys the announce script takes, in its KEYS order: the seeders, the partial
 /// seeds, the leechers, the records.
 pub fn torrent_keys(info_hash: &InfoHash) -> [String; 4] {
-    let tag = hex(info_hash);
-    PARTS.map(|part| format!("rt:{{{tag}}}:{part}"))
+    // An info hash displays as lowercase hex.
+    PARTS.map(|part| format!("rt:{{{info_hash}}}:{part}"))
 }
 
 const PARTS: [&str; 4] = ["seed", "part", "leech", "peer"];
 
-/// Writes the four keys onto `command`, in KEYS order, with nothing allocated on the way.
+/// Writes the four keys onto `command`, in KEYS order, with nothing allocated on the way:
+/// what `torrent_keys` names, on every announce's path.
 pub fn write_torrent_keys(command: &mut redis::Cmd, info_hash: &InfoHash) {
     // "rt:{" 40 hex digits "}:" then the longest part, "leech".
     let mut key = [0u8; 4 + 40 + 2 + 5];
@@ -29,15 +30,6 @@ pub fn write_torrent_keys(command: &mut redis::Cmd, info_hash: &InfoHash) {
         key[46..46 + part.len()].copy_from_slice(part.as_bytes());
         command.arg(&key[..46 + part.len()]);
     }
-}
-
-fn hex(info_hash: &InfoHash) -> String {
-    let mut text = String::with_capacity(40);
-    for byte in info_hash.as_bytes() {
-        text.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
-        text.push(char::from(b"0123456789abcdef"[usize::from(byte & 0xf)]));
-    }
-    text
 }
 
 #[cfg(test)]

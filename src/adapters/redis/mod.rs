@@ -146,7 +146,6 @@ impl PeerRepository for RedisRepository {
         self.run_announce(info_hash, announce, context).await
     }
 
-    #[allow(unused_parens)]
     async fn announce_forwarded<'u>(
         &self,
         info_hash: &InfoHash,
