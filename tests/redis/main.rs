@@ -11,6 +11,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod batching;
 mod cluster;
 mod faults;
 mod instance;

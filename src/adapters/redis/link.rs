@@ -2,7 +2,8 @@
 //! ends within the storage timeout, answered or not.
 //!
 //! Both kinds multiplex every request over one connection per server and reconnect by
-//! themselves, so a Redis that comes back is used again without a restart.
+//! themselves, so a Redis that comes back is used again without a restart. On one server,
+//! the announces' script calls go through a `Batcher`, many to a write.
 
 use std::time::Duration;
 
@@ -10,6 +11,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, ErrorKind, Pipeline, RedisError, ServerErrorKind, Value};
+
+use super::batch::Batcher;
 
 /// Why a call to Redis gave nothing usable.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +37,7 @@ impl LoadedScript {
 
 #[derive(Clone)]
 pub enum Link {
-    Single(ConnectionManager),
+    Single { connection: ConnectionManager, batcher: Batcher },
     Cluster(ClusterConnection),
 }
 
@@ -51,7 +54,8 @@ impl Link {
             .set_response_timeout(Some(timeout))
             .set_max_delay(Duration::from_secs(1))
             .set_number_of_retries(usize::MAX);
-        Ok(Self::Single(ConnectionManager::new_lazy_with_config(client, config)?))
+        let connection = ConnectionManager::new_lazy_with_config(client, config)?;
+        Ok(Self::Single { batcher: Batcher::start(connection.clone()), connection })
     }
 
     /// A Redis Cluster reached first through any of `nodes`.
@@ -66,7 +70,8 @@ impl Link {
 
     /// Runs a script by its SHA: `keys_and_arguments` writes what follows the SHA. On
     /// NOSCRIPT (a restarted or failed-over server) it runs once more by its text, which
-    /// goes where the keys are, on a cluster too, and leaves the script there.
+    /// goes where the keys are, on a cluster too, and leaves the script there. Must be
+    /// called within the runtime that connected (a single server's calls are batched).
     pub async fn script(
         &self,
         script: &LoadedScript,
@@ -77,7 +82,7 @@ impl Link {
             let mut by_sha = redis::cmd("EVALSHA");
             by_sha.arg(&script.sha);
             keys_and_arguments(&mut by_sha);
-            match self.query(&by_sha).await {
+            match self.query_batched(by_sha).await {
                 Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
                     let mut by_text = redis::cmd("EVAL");
                     by_text.arg(script.text);
@@ -90,9 +95,19 @@ impl Link {
         within(timeout, call).await
     }
 
+    /// As `query`, but a single server's call may share its write with others.
+    async fn query_batched(&self, command: Cmd) -> Result<Vec<Value>, RedisError> {
+        match self {
+            Self::Single { batcher, .. } => {
+                Ok(redis::from_redis_value(batcher.query(command).await?)?)
+            }
+            Self::Cluster(_) => self.query(&command).await,
+        }
+    }
+
     async fn query(&self, command: &Cmd) -> Result<Vec<Value>, RedisError> {
         match self.clone() {
-            Self::Single(mut connection) => command.query_async(&mut connection).await,
+            Self::Single { mut connection, .. } => command.query_async(&mut connection).await,
             Self::Cluster(mut connection) => command.query_async(&mut connection).await,
         }
     }
@@ -105,7 +120,7 @@ impl Link {
     ) -> Result<Vec<Option<u64>>, LinkError> {
         let call = async {
             match self.clone() {
-                Self::Single(mut connection) => pipeline.query_async(&mut connection).await,
+                Self::Single { mut connection, .. } => pipeline.query_async(&mut connection).await,
                 Self::Cluster(mut connection) => pipeline.query_async(&mut connection).await,
             }
         };
@@ -117,7 +132,9 @@ impl Link {
         let ping = redis::cmd("PING");
         let call = async {
             match self.clone() {
-                Self::Single(mut connection) => ping.query_async::<()>(&mut connection).await,
+                Self::Single { mut connection, .. } => {
+                    ping.query_async::<()>(&mut connection).await
+                }
                 Self::Cluster(mut connection) => ping.query_async::<()>(&mut connection).await,
             }
         };

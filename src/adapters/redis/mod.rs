@@ -12,6 +12,7 @@
 //! into `Refusal::StorageUnavailable` for the client, and into "unavailable" for `/healthz`
 //! until a probe finds it again.
 
+mod batch;
 mod keys;
 mod link;
 mod records;
