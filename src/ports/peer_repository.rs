@@ -118,7 +118,8 @@ pub trait PeerRepository: Send + Sync {
     fn sweep(&self, cutoff: Timestamp, part: SweepPart) -> SweepReport;
 
     /// Counts everything held. Walks every torrent: for a metrics scrape, not a request.
-    fn totals(&self) -> StoreTotals;
+    /// None from a store that does not count (one shared with other instances).
+    fn totals(&self) -> Option<StoreTotals>;
 
     /// Whether the store answered lately; a store in this process always does.
     fn is_available(&self) -> bool {

@@ -13,6 +13,7 @@ mod common;
 
 mod batching;
 mod cluster;
+mod counts;
 mod faults;
 mod instance;
 mod rules;

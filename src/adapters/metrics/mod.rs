@@ -114,10 +114,10 @@ pub struct PrometheusMetrics {
 
 impl PrometheusMetrics {
     /// Metrics for a tracker forwarding to `forwarders` (by name), with gauges read from
-    /// `totals` at scrape time.
+    /// `totals` at scrape time; none where it counts nothing.
     pub fn new(
         forwarders: &[String],
-        totals: impl Fn() -> StoreTotals + Send + Sync + 'static,
+        totals: impl Fn() -> Option<StoreTotals> + Send + Sync + 'static,
     ) -> Result<Self, String> {
         let registry = Registry::new();
         let exporter = opentelemetry_prometheus::exporter()
@@ -283,9 +283,15 @@ fn register_process_collector(registry: &Registry) -> Result<(), String> {
     }
 }
 
-/// Torrents and peers, read from the repository when Prometheus scrapes.
-fn register_gauges(meter: &Meter, totals: impl Fn() -> StoreTotals + Send + Sync + 'static) {
-    let cache: Arc<Mutex<Option<(Instant, StoreTotals)>>> = Arc::default();
+/// Torrents and peers, read from the repository when Prometheus scrapes. A store that does
+/// not count gives no gauge rather than a zero that would read as an empty tracker.
+fn register_gauges(
+    meter: &Meter,
+    totals: impl Fn() -> Option<StoreTotals> + Send + Sync + 'static,
+) {
+    // When the totals were last read, and what they were.
+    type Read = (Instant, Option<StoreTotals>);
+    let cache: Arc<Mutex<Option<Read>>> = Arc::default();
     let current = Arc::new(move || {
         let mut cached = cache.lock();
         match *cached {
@@ -301,13 +307,17 @@ fn register_gauges(meter: &Meter, totals: impl Fn() -> StoreTotals + Send + Sync
     meter
         .u64_observable_gauge("retracker_torrents")
         .with_description("Torrents tracked")
-        .with_callback(move |observer| observer.observe(for_torrents().torrents as u64, &[]))
+        .with_callback(move |observer| {
+            if let Some(totals) = for_torrents() {
+                observer.observe(totals.torrents as u64, &[]);
+            }
+        })
         .build();
     meter
         .u64_observable_gauge("retracker_peers")
         .with_description("Peers tracked, by role and address family")
         .with_callback(move |observer| {
-            let peers = current().peers;
+            let Some(StoreTotals { peers, .. }) = current() else { return };
             for (count, role, family) in [
                 (peers.seeders_v4, "seeder", "ipv4"),
                 (peers.leechers_v4, "leecher", "ipv4"),
@@ -448,6 +458,7 @@ impl MetricsReport for PrometheusMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::swarm::PeerCensus;
 
     #[test]
     fn status_labels_keep_http_codes_and_fold_the_rest() {
@@ -461,7 +472,7 @@ mod tests {
 
     #[test]
     fn requests_say_their_front_end_and_bad_packets_their_reason() {
-        let metrics = PrometheusMetrics::new(&[], StoreTotals::default).unwrap();
+        let metrics = PrometheusMetrics::new(&[], || Some(StoreTotals::default())).unwrap();
         let scrape = RequestOutcome {
             front_end: FrontEnd::Udp,
             route: Route::Scrape,
@@ -482,5 +493,26 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "no line {line} in\n{text}");
         }
+    }
+
+    #[test]
+    fn store_counts_become_gauges_and_a_store_that_does_not_count_gives_none() {
+        let counted = StoreTotals {
+            torrents: 3,
+            peers: PeerCensus { seeders_v4: 2, leechers_v6: 1, ..PeerCensus::default() },
+        };
+        let (text, _) = PrometheusMetrics::new(&[], move || Some(counted)).unwrap().render();
+        for line in [
+            "retracker_torrents 3",
+            r#"retracker_peers{family="ipv4",role="seeder"} 2"#,
+            r#"retracker_peers{family="ipv6",role="leecher"} 1"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "no line {line} in\n{text}");
+        }
+        let (text, _) = PrometheusMetrics::new(&[], || None).unwrap().render();
+        let gauge =
+            |l: &str| l.starts_with("retracker_torrents") || l.starts_with("retracker_peers{");
+        assert!(!text.lines().any(gauge), "{text}");
+        assert!(text.contains("retracker_announces_total"), "the rest is there: {text}");
     }
 }

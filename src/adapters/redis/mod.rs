@@ -194,9 +194,9 @@ impl PeerRepository for RedisRepository {
         SweepReport { peers_removed: 0, torrents_removed }
     }
 
-    fn totals(&self) -> StoreTotals {
+    fn totals(&self) -> Option<StoreTotals> {
         // Counting would walk the whole keyspace, shared with other instances: not done.
-        StoreTotals::default()
+        None
     }
 
     fn is_available(&self) -> bool {

@@ -49,7 +49,8 @@ const RATE_WINDOW_FLOOR: Duration = Duration::from_secs(5);
 /// What one walk of the repository found.
 #[derive(Clone)]
 struct StoreView {
-    totals: StoreTotals,
+    /// None from a store that does not count.
+    totals: Option<StoreTotals>,
     busiest: Vec<(InfoHash, SwarmStats)>,
 }
 
@@ -92,15 +93,17 @@ impl StatusPage {
     /// Takes one sample for the charts and the rates: call every [`SAMPLE_EVERY`]. Walks
     /// every torrent, a shard at a time.
     pub fn sample(&self) {
-        let totals = self.repository.totals();
-        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        let sample = Sample {
-            at_secs: count(self.started.elapsed().as_secs() as usize),
-            torrents: count(totals.torrents),
-            seeders: count(totals.peers.seeders_v4 + totals.peers.seeders_v6),
-            leechers: count(totals.peers.leechers_v4 + totals.peers.leechers_v6),
-        };
-        self.history.lock().push(sample);
+        // A store that does not count leaves the charts empty rather than flat at zero.
+        if let Some(totals) = self.repository.totals() {
+            let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+            let sample = Sample {
+                at_secs: count(self.started.elapsed().as_secs() as usize),
+                torrents: count(totals.torrents),
+                seeders: count(totals.peers.seeders_v4 + totals.peers.seeders_v6),
+                leechers: count(totals.peers.leechers_v4 + totals.peers.leechers_v6),
+            };
+            self.history.lock().push(sample);
+        }
         let mut ticks = self.ticks.lock();
         ticks.previous = ticks.latest.take();
         ticks.latest = Some((Instant::now(), self.counters.requests()));
@@ -144,7 +147,6 @@ impl StatusPage {
 
     fn snapshot(&self) -> Snapshot {
         let store = self.store_view();
-        let peers = store.totals.peers;
         let requests = self.counters.requests();
         let rates = self.rates(requests);
         let front_end = |index: usize| Requests {
@@ -193,17 +195,20 @@ impl StatusPage {
             seeders: samples.iter().map(|s| s.seeders).collect(),
             leechers: samples.iter().map(|s| s.leechers).collect(),
         };
-        let seeders = (peers.seeders_v4 + peers.seeders_v6) as u64;
-        let leechers = (peers.leechers_v4 + peers.leechers_v6) as u64;
+        let counted =
+            |count: fn(&StoreTotals) -> usize| store.totals.as_ref().map(|t| count(t) as u64);
         Snapshot {
             version: env!("CARGO_PKG_VERSION"),
             uptime_secs: self.started.elapsed().as_secs(),
-            torrents: store.totals.torrents as u64,
-            peers: seeders + leechers,
-            seeders,
-            leechers,
-            ipv4: (peers.seeders_v4 + peers.leechers_v4) as u64,
-            ipv6: (peers.seeders_v6 + peers.leechers_v6) as u64,
+            torrents: counted(|t| t.torrents),
+            peers: counted(|t| {
+                let p = t.peers;
+                p.seeders_v4 + p.leechers_v4 + p.seeders_v6 + p.leechers_v6
+            }),
+            seeders: counted(|t| t.peers.seeders_v4 + t.peers.seeders_v6),
+            leechers: counted(|t| t.peers.leechers_v4 + t.peers.leechers_v6),
+            ipv4: counted(|t| t.peers.seeders_v4 + t.peers.leechers_v4),
+            ipv6: counted(|t| t.peers.seeders_v6 + t.peers.leechers_v6),
             front_ends: FrontEnds { http: front_end(0), udp: front_end(1) },
             failures,
             latency_micros: Latencies {

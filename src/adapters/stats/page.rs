@@ -46,7 +46,15 @@ pub fn render(snapshot: &Snapshot) -> String {
         duration(snapshot.uptime_secs),
     );
     cards(&mut html, snapshot);
-    charts(&mut html, &snapshot.history);
+    if snapshot.torrents.is_some() {
+        charts(&mut html, &snapshot.history);
+    } else {
+        html.push_str(
+            "<h2>Recent history</h2><div class=\"scroll none\" id=\"not-counted\">This store \
+does not count torrents and peers: other instances share it, and counting would walk all of \
+it.</div>",
+        );
+    }
     requests(&mut html, snapshot);
     busiest(&mut html, snapshot);
     forwarders(&mut html, snapshot);
@@ -56,13 +64,14 @@ pub fn render(snapshot: &Snapshot) -> String {
 
 fn cards(html: &mut String, s: &Snapshot) {
     let memory = s.memory_rss_bytes.map_or_else(|| "n/a".to_owned(), megabytes);
+    let count = |n: Option<u64>| n.map_or_else(|| "n/a".to_owned(), |n| n.to_string());
     let cards = [
-        ("torrents", s.torrents.to_string(), "torrents"),
-        ("peers", s.peers.to_string(), "peers"),
-        ("seeders", s.seeders.to_string(), "seeders"),
-        ("leechers", s.leechers.to_string(), "leechers"),
-        ("ipv4", s.ipv4.to_string(), "IPv4 peers"),
-        ("ipv6", s.ipv6.to_string(), "IPv6 peers"),
+        ("torrents", count(s.torrents), "torrents"),
+        ("peers", count(s.peers), "peers"),
+        ("seeders", count(s.seeders), "seeders"),
+        ("leechers", count(s.leechers), "leechers"),
+        ("ipv4", count(s.ipv4), "IPv4 peers"),
+        ("ipv6", count(s.ipv6), "IPv6 peers"),
         ("connections", s.connections.to_string(), "open connections"),
         ("memory", memory, "memory (RSS)"),
     ];

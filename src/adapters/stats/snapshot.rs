@@ -8,12 +8,14 @@ use serde::Serialize;
 pub struct Snapshot {
     pub version: &'static str,
     pub uptime_secs: u64,
-    pub torrents: u64,
-    pub peers: u64,
-    pub seeders: u64,
-    pub leechers: u64,
-    pub ipv4: u64,
-    pub ipv6: u64,
+    /// The counts are None where the store does not count (it is shared with other
+    /// instances).
+    pub torrents: Option<u64>,
+    pub peers: Option<u64>,
+    pub seeders: Option<u64>,
+    pub leechers: Option<u64>,
+    pub ipv4: Option<u64>,
+    pub ipv6: Option<u64>,
     pub front_ends: FrontEnds,
     /// Requests answered with a failure reason since start, by kind.
     pub failures: Vec<Failure>,

@@ -7,9 +7,11 @@ use crate::ports::peer_repository::MockPeerRepository;
 
 fn repository() -> Arc<dyn PeerRepository> {
     let mut repository = MockPeerRepository::new();
-    repository.expect_totals().returning(|| StoreTotals {
-        torrents: 2,
-        peers: PeerCensus { seeders_v4: 3, leechers_v4: 4, seeders_v6: 1, leechers_v6: 0 },
+    repository.expect_totals().returning(|| {
+        Some(StoreTotals {
+            torrents: 2,
+            peers: PeerCensus { seeders_v4: 3, leechers_v4: 4, seeders_v6: 1, leechers_v6: 0 },
+        })
     });
     repository.expect_busiest().returning(|limit| {
         assert_eq!(limit, BUSIEST);
@@ -94,11 +96,30 @@ fn the_page_shows_the_counts_and_escapes_what_it_is_given() {
 #[test]
 fn the_repository_is_walked_at_most_once_a_second() {
     let mut repository = MockPeerRepository::new();
-    repository.expect_totals().times(1).returning(StoreTotals::default);
+    repository.expect_totals().times(1).returning(|| Some(StoreTotals::default()));
     repository.expect_busiest().times(1).returning(|_| Vec::new());
     let page = StatusPage::new(Arc::new(repository), Vec::new(), Duration::ZERO);
     for _ in 0..5 {
         let _ = page.json();
         let _ = page.html();
     }
+}
+
+#[test]
+fn a_store_that_does_not_count_shows_no_counts_rather_than_zeros() {
+    let mut repository = MockPeerRepository::new();
+    repository.expect_totals().returning(|| None);
+    repository.expect_busiest().returning(|_| Vec::new());
+    let page = StatusPage::new(Arc::new(repository), Vec::new(), Duration::ZERO);
+    page.sample();
+    page.request(announce(FrontEnd::Http, None), Duration::from_micros(30));
+    let json: serde_json::Value = serde_json::from_str(&page.json()).unwrap();
+    for field in ["torrents", "peers", "seeders", "leechers", "ipv4", "ipv6"] {
+        assert!(json[field].is_null(), "{field}: {}", json[field]);
+    }
+    assert_eq!(json["history"]["at_secs"], serde_json::json!([]), "no samples of nothing");
+    assert_eq!(json["front_ends"]["http"]["announces"], 1, "requests are still counted");
+    let html = page.html();
+    assert!(html.contains("id=\"torrents\"><b>n/a</b>"), "{html}");
+    assert!(html.contains("id=\"not-counted\"") && !html.contains("<svg"), "{html}");
 }
