@@ -1,31 +1,45 @@
 #!/usr/bin/env bash
 # The load runs behind docs/benchmarks.md, on loopback: retracker (1 worker thread, CPU 0)
 # against the bare baseline server (1 thread, CPU 0), driven by retracker-load (1 thread,
-# CPU 1), with 100,000 torrents and 1,000,000 live peers. Then the same at half the measured
+# CPU 1), with 100,000 torrents and 1,000,000 live peers (TORRENTS, PEERS). Then the same at half the measured
 # rate for latency (the baseline paced alike as a control), and with forwarding on against
 # the same tracker without: in turns at full speed with the workload's events, side by side
 # with fresh upstream lists at hand and nothing to forward but the odd turn, and one after the
 # other at a real tracker's pace. Over UDP (BEP 15), retracker against the bare UDP ceiling and
 # Debian's opentracker, in turns and side by side. Comparisons take turns over ROUNDS rounds
 # and compare medians: this VM drifts by a fifth from minute to minute.
-# Not part of CI; run it on an otherwise idle machine.
+# Run it on an otherwise idle machine. CI runs it small (TORRENTS, PEERS, WARMUP) on debug
+# builds, to keep it working; the figures come from full runs.
 #
 #   scripts/bench.sh            # everything, about twenty minutes
 #   DURATION=4 ROUNDS=3 scripts/bench.sh
+#   TORRENTS=200 PEERS=2000 WARMUP=1 PROBE_MIB=16 PROBE_STEPS=100000 SKIP_BUILD=1 \
+#     TRACKER=path/to/retracker LOAD=path/to/retracker-load scripts/bench.sh   # small, other builds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration=${DURATION:-8}
 rounds=${ROUNDS:-7}
+torrents=${TORRENTS:-100000}
+peers=${PEERS:-1000000}
+# Seconds of load before each measurement; the paced forwarding run's is longer, so that
+# every peer has announced once and the forwarding records are all there.
+warmup=${WARMUP:-2}
+paced_warmup=${WARMUP:-40}
 out=${OUT:-target/bench}
+target_dir=${CARGO_TARGET_DIR:-target}
 mkdir -p "$out"
-cargo build --release --locked -p retracker -p retracker-load
-tracker=target/release/retracker
-load=target/release/retracker-load
+if [ -z "${SKIP_BUILD:-}" ]; then
+  cargo build --release --locked -p retracker -p retracker-load
+fi
+tracker=${TRACKER:-$target_dir/release/retracker}
+load=${LOAD:-$target_dir/release/retracker-load}
 
 # How fast this host's memory answers today, on the servers' CPU, before and after: the
 # tracker's cost follows it more than the baseline's (docs/benchmarks.md).
-probe_memory() { taskset -c 0 "$load" probe | tee -a "$out/memory-latency.txt"; }
+# PROBE_MIB and PROBE_STEPS make it smaller (the tool's defaults otherwise).
+probe_args=(${PROBE_MIB:+--mib "$PROBE_MIB"} ${PROBE_STEPS:+--steps "$PROBE_STEPS"})
+probe_memory() { taskset -c 0 "$load" probe "${probe_args[@]}" | tee -a "$out/memory-latency.txt"; }
 : >"$out/memory-latency.txt"
 echo "== this host's memory"
 probe_memory
@@ -46,7 +60,8 @@ start_tracker() {
 # The load generator polls for answers rather than sleeping: over loopback, waking a sleeping
 # client costs the server's CPU, and costs a slower server more (docs/benchmarks.md).
 run_load() {
-  taskset -c 1 "$load" run --idle poll --duration "$duration" --warmup 2 "$@"
+  taskset -c 1 "$load" run --idle poll --duration "$duration" --warmup "$warmup" \
+    --torrents "$torrents" --peers "$peers" "$@"
 }
 
 echo "== throughput against the baseline"
@@ -112,27 +127,28 @@ awk -v forwarding="$(share "$out/forwarding-cached.txt")" \
   printf " a CPU second (%.1f%% as the target; the plain one %.1f%% of it as the target)\n", forwarding, plain
 }' | tee -a "$out/forwarding-cached.txt"
 
-echo "== forwarding at a real tracker's pace: each of the 1,000,000 peers announcing every 30 s,"
+echo "== forwarding at a real tracker's pace: each of the $peers peers announcing every 30 s,"
 echo "   with forwarding and then without, CPU compared for the same announces"
 port=6985
 for flags in "-f $forwarders" ""; do
   # shellcheck disable=SC2086 # the flags are meant to split into words
   start_tracker "$port" $flags
   taskset -c 1 "$load" run --idle poll --upstream 127.0.0.1:6990 --target "127.0.0.1:$port" \
-    --pid "$server" --rate 33333 --warmup 40 --duration "$duration" | tee -a "$out/forwarding-paced.txt"
+    --pid "$server" --rate $((peers / 30)) --warmup "$paced_warmup" --duration "$duration" \
+    --torrents "$torrents" --peers "$peers" | tee -a "$out/forwarding-paced.txt"
   kill "$server"
   port=$((port + 1))
 done
 
 echo "== UDP: retracker, Debian's opentracker (when installed) and the UDP ceiling, in turns and side by side"
-echo "   on CPU 0 (requests per CPU second), each preloaded with the same 1,000,000 peers"
+echo "   on CPU 0 (requests per CPU second), each preloaded with the same $peers peers"
 start_tracker 6992 --udp 127.0.0.1:6993
 udp_references=()
 opentracker=
 if command -v opentracker >/dev/null; then
   # Debian builds opentracker with a whitelist; it chroots into -d, so the file is named from
   # there. Its TCP port is set only to keep it off the default one.
-  "$load" hashes --torrents 100000 >"$out/whitelist.txt"
+  "$load" hashes --torrents "$torrents" >"$out/whitelist.txt"
   taskset -c 0 opentracker -i 127.0.0.1 -p 6994 -P 6995 -d "$out" -w /whitelist.txt \
     >>"$out/opentracker.log" 2>&1 &
   opentracker=$!

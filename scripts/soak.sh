@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Soak run: retracker under hours of paced, churning load on loopback, with a report line
 # (rate, errors, latency percentiles, server RSS and CPU) every REPORT seconds.
-# Not part of CI. Figures from a run are kept in docs/soak.md.
+# Figures from a run are kept in docs/soak.md. CI runs it for seconds on debug builds, to
+# keep it working.
 #
 #   scripts/soak.sh                 # one hour, defaults below
 #   DURATION=600 RATE=5000 scripts/soak.sh
+#   SKIP_BUILD=1 TRACKER=path/to/retracker LOAD=path/to/retracker-load scripts/soak.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,17 +20,22 @@ peer_age=${PEER_AGE:-10}     # minutes: short, so that peers age out during the 
 port=${PORT:-6970}
 log=${LOG:-target/soak.log}
 
-cargo build --release --locked -p retracker -p retracker-load
+target_dir=${CARGO_TARGET_DIR:-target}
+if [ -z "${SKIP_BUILD:-}" ]; then
+  cargo build --release --locked -p retracker -p retracker-load
+fi
+tracker=${TRACKER:-$target_dir/release/retracker}
+load=${LOAD:-$target_dir/release/retracker-load}
 
 PEER_AGE=$peer_age SWEEP_INTERVAL=60 WORKER_THREADS=1 \
-  target/release/retracker -l "127.0.0.1:$port" 2>target/soak-server.log &
+  "$tracker" -l "127.0.0.1:$port" 2>target/soak-server.log &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT
 sleep 1
 
 {
   echo "soak: $(date -u +%FT%TZ), $(nproc) cores, PEER_AGE=$peer_age min, $rate req/s for $duration s"
-  target/release/retracker-load run --target "127.0.0.1:$port" --pid "$server" \
+  "$load" run --target "127.0.0.1:$port" --pid "$server" \
     --torrents "$torrents" --peers "$peers" --churn "$churn" --rate "$rate" \
     --duration "$duration" --report-every "$report" --warmup 0
 } | tee "$log"
