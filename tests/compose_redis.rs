@@ -1,7 +1,8 @@
 //! docker-compose.redis.yml brought up with podman-compose as a user brings it up: Redis and two
 //! trackers on the project's own network, reaching Redis by its service name. A peer announced at
-//! the first tracker's published port is handed out at the second's, both scrape alike, and
-//! `down` leaves nothing of the project behind.
+//! the first tracker's published port is handed out at the second's, both scrape alike, a new
+//! Redis container on the project's volume still holds the swarm, and `down` leaves nothing of
+//! the project behind.
 //!
 //! No image can be pulled here: the tracker's is RETRACKER_IMAGE (.ci/run builds it with
 //! scripts/image.sh), Redis's a stand-in scripts/redis-image.sh builds from this machine's
@@ -16,8 +17,9 @@ mod image;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{Announce, announce, scrape};
+use common::{Announce, announce, percent_encode_all, scrape};
 use image::{can_run, missing_program};
+use retracker::adapters::bencode::decode::{Value, decode};
 
 /// crun fails in this sandbox (cgroups), the default ulimits are refused, and nothing may be
 /// pulled (tests/container.rs runs its containers with the same options).
@@ -154,6 +156,29 @@ impl Project {
     }
 }
 
+impl Project {
+    /// Scrapes `hash` at `service` until the answer is not a failure (the tracker reconnects to
+    /// a Redis that came back by itself, within its probe's second): (complete, downloaded,
+    /// incomplete).
+    async fn scrape_once_redis_answers(&self, service: usize, hash: [u8; 20]) -> (i64, i64, i64) {
+        let url = format!("{}/scrape?info_hash={}", self.base(service), percent_encode_all(&hash));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut last = Vec::new();
+        while Instant::now() < deadline {
+            if let Ok(response) = common::client().get(&url).send().await {
+                last = response.bytes().await.unwrap_or_default().to_vec();
+                let value = decode(&last).unwrap_or_else(|e| panic!("not bencode ({e}): {last:?}"));
+                if let Some(file) = value.get(b"files").and_then(|files| files.get(&hash)) {
+                    let int = |key: &[u8]| file.get(key).and_then(Value::as_integer).unwrap();
+                    return (int(b"complete"), int(b"downloaded"), int(b"incomplete"));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{url} kept failing for 30 s: {}\n{}", text(&last), self.logs());
+    }
+}
+
 impl Drop for Project {
     fn drop(&mut self) {
         for name in self.leftovers("container") {
@@ -208,6 +233,21 @@ async fn the_redis_compose_file_runs_two_trackers_that_share_their_swarms() {
             "scrape at service {service}: (complete, downloaded, incomplete)"
         );
     }
+
+    // The file says Redis keeps the swarms on its volume: a new Redis container on the same
+    // volume, stopped gently so that it writes what it holds, hands out both peers again.
+    let redis = format!("{}_redis_1", project.name);
+    for command in ["stop", "rm"] {
+        let output = podman(&[command, &redis]);
+        assert!(output.status.success(), "podman {command} {redis}: {}", text(&output.stderr));
+    }
+    project.compose(&["up", "-d"]);
+    let counts = project.scrape_once_redis_answers(0, leecher.info_hash).await;
+    assert_eq!(counts, (1, 0, 1), "the swarm after a new Redis container on the volume");
+    let third = announce(&project.base(1), &Announce::new(1, 3)).await;
+    let mut ports: Vec<u16> = third.peers.iter().map(|peer| peer.port()).collect();
+    ports.sort_unstable();
+    assert_eq!(ports, [leecher.port, seeder.port], "{third:?}");
 
     project.compose(&["down", "--volumes"]);
     assert_eq!(project.leftovers("container"), Vec::<String>::new(), "down removes the containers");
