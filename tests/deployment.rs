@@ -186,3 +186,19 @@ fn the_redis_compose_file_runs_two_trackers_on_one_redis_with_settings_the_binar
     }
     assert_eq!(urls, BTreeSet::from(["redis://redis:6379/0".to_string()]), "one Redis for both");
 }
+
+/// tests/compose_redis.rs points the images at local ones; unset, they are what `up --build`
+/// pulls and builds, as the file's first lines tell a user to run it.
+#[test]
+fn the_redis_compose_files_images_default_to_redis_7_and_the_one_it_builds() {
+    let compose: serde_yaml::Value =
+        serde_yaml::from_str(&file("docker-compose.redis.yml")).unwrap();
+    let services = &compose["services"];
+    let image = |name: &str| services[name]["image"].as_str().unwrap().to_string();
+    assert_eq!(image("redis"), "${REDIS_IMAGE:-docker.io/library/redis:7}");
+    assert_eq!(services["retracker-a"]["build"].as_str(), Some("."));
+    for name in ["retracker-a", "retracker-b"] {
+        assert_eq!(image(name), "${RETRACKER_IMAGE:-retracker:latest}", "{name}");
+    }
+    assert!(file("docker-compose.redis.yml").contains("docker-compose.redis.yml up -d --build"));
+}
