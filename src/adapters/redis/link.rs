@@ -55,7 +55,7 @@ impl Link {
             .set_max_delay(Duration::from_secs(1))
             .set_number_of_retries(usize::MAX);
         let connection = ConnectionManager::new_lazy_with_config(client, config)?;
-        Ok(Self::Single { batcher: Batcher::start(connection.clone()), connection })
+        Ok(Self::Single { batcher: Batcher::start(connection.clone(), timeout), connection })
     }
 
     /// A Redis Cluster reached first through any of `nodes`.
