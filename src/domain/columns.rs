@@ -156,11 +156,14 @@ impl<A: Copy, B: Copy> Columns<A, B> {
     /// starts then.
     fn resize(&mut self, cap: usize) {
         debug_assert!(cap >= self.len() && cap <= Self::MAX);
+        if cap == self.capacity() {
+            return;
+        }
         let (old_at, old) = Self::layout(self.capacity());
         let (new_at, new) = Self::layout(cap);
         let len = self.len();
         let block = if self.cap == 0 {
-            // `new` is not empty: `cap > len >= 0` here, or `resize` would not be called.
+            // `new` is not empty: `cap` differs from the old capacity, 0.
             unsafe { alloc::alloc(new) }
         } else if cap == 0 {
             unsafe { alloc::dealloc(self.block.as_ptr(), old) };
