@@ -4,6 +4,7 @@
 
 pub mod address;
 pub mod announce;
+pub mod columns;
 pub mod forwarding;
 pub mod growth;
 pub mod identity;

@@ -1,14 +1,15 @@
 //! The peer ids of one peer set, in positions `0..len`, each found by its id, with the key each
-//! is bound to (`domain::identity`).
+//! is bound to (`domain::identity`) and, in a second array of the same block, whatever else the
+//! set keeps of that peer (`E`, its entry).
 //!
-//! What `indexmap::IndexSet` does, in less room. The ids sit in a `Vec` without their hash.
+//! What `indexmap::IndexMap` does, in less room. The ids sit in an array without their hash.
 //! Most swarms are small (at 1,000,000 peers in 100,000 torrents the median torrent has two or
 //! three), and for them a search is a scan of the ids: a few adjacent cache lines, no hashing,
 //! and no table to keep. Past `INDEXED` ids a hash table of 32-bit positions finds an id in
 //! O(1); it is built then, and dropped again when the set shrinks well below. A hash is worked
 //! out again when the table grows, from the ids the `Vec` holds in order. The key sits beside
 //! the id because it is read only once the id is found, from the line that finding it read.
-//! The `Vec` grows in small steps (`domain::growth`): doubling left a third of it empty.
+//! The block grows in small steps (`domain::growth`): doubling left a third of it empty.
 
 use std::hash::BuildHasher;
 use std::sync::LazyLock;
@@ -16,7 +17,7 @@ use std::sync::LazyLock;
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
-use super::growth;
+use super::columns::Columns;
 use super::identity::PeerKey;
 use super::ids::PeerId;
 
@@ -39,17 +40,24 @@ struct Held {
     key: Option<PeerKey>,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct PeerIds {
-    ids: Vec<Held>,
+#[derive(Debug, Clone)]
+pub struct PeerIds<E: Copy> {
+    /// Ids with their keys, and beside them, position for position, the entries.
+    ids: Columns<Held, E>,
     /// Positions in `ids`, found by the hash of the id there; only past `INDEXED` ids.
     /// Inline, empty and unallocated below: boxed, it cost large swarms a cache miss a lookup.
     positions: Option<HashTable<u32>>,
 }
 
-impl PeerIds {
+impl<E: Copy> Default for PeerIds<E> {
+    fn default() -> Self {
+        Self { ids: Columns::default(), positions: None }
+    }
+}
+
+impl<E: Copy> PeerIds<E> {
     /// Most ids a set holds: positions are 32-bit.
-    pub const MAX: usize = u32::MAX as usize;
+    pub const MAX: usize = Columns::<Held, E>::MAX;
 
     pub fn len(&self) -> usize {
         self.ids.len()
@@ -64,7 +72,17 @@ impl PeerIds {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &PeerId> {
-        self.ids.iter().map(|held| &held.id)
+        self.ids.firsts().iter().map(|held| &held.id)
+    }
+
+    /// The entries, by position.
+    pub fn entries(&self) -> &[E] {
+        self.ids.seconds()
+    }
+
+    /// The entry of the peer at `at`, writable.
+    pub fn entry_mut(&mut self, at: usize) -> &mut E {
+        &mut self.ids.both_mut().1[at]
     }
 
     /// Whether the set keeps a hash table now.
@@ -74,7 +92,7 @@ impl PeerIds {
 
     /// Where `id` stands, if it is here.
     pub fn position(&self, id: &PeerId) -> Option<usize> {
-        let ids = &self.ids;
+        let ids = self.ids.firsts();
         match &self.positions {
             Some(positions) => {
                 positions.find(hash(id), |&at| ids[at as usize].id == *id).map(|&at| at as usize)
@@ -85,23 +103,22 @@ impl PeerIds {
 
     /// The key the peer at `at` is bound to, if any.
     pub fn key(&self, at: usize) -> Option<PeerKey> {
-        self.ids[at].key
+        self.ids.firsts()[at].key
     }
 
     /// Binds the peer at `at` to `key`.
     pub fn set_key(&mut self, at: usize, key: Option<PeerKey>) {
-        self.ids[at].key = key;
+        self.ids.both_mut().0[at].key = key;
     }
 
-    /// Appends an id that is not here yet, bound to `key`; returns its position, or `None`
-    /// when the set already holds `MAX` ids.
-    pub fn push(&mut self, id: PeerId, key: Option<PeerKey>) -> Option<usize> {
+    /// Appends an id that is not here yet, bound to `key`, with its entry; returns its
+    /// position, or `None` when the set already holds `MAX` ids.
+    pub fn push(&mut self, id: PeerId, key: Option<PeerKey>, entry: E) -> Option<usize> {
         debug_assert!(self.position(&id).is_none(), "pushed an id already held");
-        let at = u32::try_from(self.ids.len()).ok()?;
-        growth::reserve_one(&mut self.ids);
-        self.ids.push(Held { id, key });
+        // Below `MAX`, so it fits in 32 bits.
+        let at = self.ids.push(Held { id, key }, entry)? as u32;
         if let Some(positions) = &mut self.positions {
-            let ids = &self.ids;
+            let ids = self.ids.firsts();
             let rehash = |&at: &u32| hash(&ids[at as usize].id);
             positions.insert_unique(hash(&id), at, rehash);
         } else if self.ids.len() > INDEXED {
@@ -110,7 +127,7 @@ impl PeerIds {
         Some(at as usize)
     }
 
-    /// Exchanges the ids at positions `a` and `b`.
+    /// Exchanges the ids and entries at positions `a` and `b`.
     pub fn swap(&mut self, a: usize, b: usize) {
         if a == b {
             return;
@@ -122,10 +139,11 @@ impl PeerIds {
         self.ids.swap(a, b);
     }
 
-    /// Removes the id at `at`, moving the last one into its place.
+    /// Removes the id and entry at `at`, moving the last ones into their place.
     pub fn swap_remove(&mut self, at: usize) {
         if let Some(positions) = &mut self.positions {
-            let slot = positions.find_entry(hash(&self.ids[at].id), |&held| held as usize == at);
+            let hash = hash(&self.ids.firsts()[at].id);
+            let slot = positions.find_entry(hash, |&held| held as usize == at);
             slot.expect("every position is in the table").remove();
             let last = self.ids.len() - 1;
             if at != last {
@@ -135,16 +153,12 @@ impl PeerIds {
         self.ids.swap_remove(at);
     }
 
-    /// Keeps the ids for whose positions `keep` says true, in their order; `keep` sees every
-    /// position once, in order. The table is built again only if anything went.
-    pub fn retain_positions(&mut self, mut keep: impl FnMut(usize) -> bool) {
+    /// Keeps the peers for which `keep`, given each position and entry, says true, in their
+    /// order; `keep` sees every position once, in order. The table is built again only if
+    /// anything went.
+    pub fn retain(&mut self, mut keep: impl FnMut(usize, &E) -> bool) {
         let before = self.ids.len();
-        let mut at = 0;
-        self.ids.retain(|_| {
-            let kept = keep(at);
-            at += 1;
-            kept
-        });
+        self.ids.retain(|at, _, entry| keep(at, entry));
         if self.ids.len() != before {
             self.positions = None;
             if self.ids.len() > INDEXED {
@@ -153,7 +167,7 @@ impl PeerIds {
         }
     }
 
-    /// Gives back the room of ids that went; a table for few ids goes too.
+    /// Gives back the room of peers that went; a table for few ids goes too.
     pub fn shrink_to_fit(&mut self) {
         self.ids.shrink_to_fit();
         if self.ids.len() <= INDEXED / 2 {
@@ -161,13 +175,13 @@ impl PeerIds {
         }
         let Self { positions, ids } = self;
         if let Some(positions) = positions {
-            positions.shrink_to_fit(|&at| hash(&ids[at as usize].id));
+            positions.shrink_to_fit(|&at| hash(&ids.firsts()[at as usize].id));
         }
     }
 
     /// Builds the table from the ids, in order.
     fn index(&mut self) {
-        let ids = &self.ids;
+        let ids = self.ids.firsts();
         let mut positions = HashTable::with_capacity(ids.len());
         let rehash = |&at: &u32| hash(&ids[at as usize].id);
         for (at, held) in ids.iter().enumerate() {
@@ -179,17 +193,17 @@ impl PeerIds {
 
     /// The table's slot that holds position `at`; only called while there is a table.
     fn slot_of(&mut self, at: usize) -> &mut u32 {
-        let hash = hash(&self.ids[at].id);
+        let hash = hash(&self.ids.firsts()[at].id);
         let positions = self.positions.as_mut().expect("called only with a table");
         positions.find_mut(hash, |&held| held as usize == at).expect("every position is held")
     }
 }
 
-impl std::ops::Index<usize> for PeerIds {
+impl<E: Copy> std::ops::Index<usize> for PeerIds<E> {
     type Output = PeerId;
 
     fn index(&self, at: usize) -> &PeerId {
-        &self.ids[at].id
+        &self.ids.firsts()[at].id
     }
 }
 
@@ -229,15 +243,16 @@ mod tests {
 
     proptest::proptest! {
         /// Every step leaves the set holding what a plain `Vec` searched from end to end
-        /// holds, each id found at its position with its own key, and nothing else found.
+        /// holds, each id found at its position with its own key and entry, and nothing else
+        /// found.
         #[test]
         fn behaves_as_a_vec_searched_by_id(steps in proptest::collection::vec(step(), 0..400)) {
-            let mut set = PeerIds::default();
+            let mut set: PeerIds<u8> = PeerIds::default();
             let mut model: Vec<PeerId> = Vec::new();
             for step in steps {
                 match step {
                     Step::Push(n) if !model.contains(&id(n)) => {
-                        proptest::prop_assert_eq!(set.push(id(n), key_of(&id(n))), Some(model.len()));
+                        proptest::prop_assert_eq!(set.push(id(n), key_of(&id(n)), n), Some(model.len()));
                         model.push(id(n));
                     }
                     Step::Push(_) => {}
@@ -253,7 +268,7 @@ mod tests {
                     }
                     Step::Retain(keep) => {
                         let keep = |at: usize| keep.get(at).copied().unwrap_or(true);
-                        set.retain_positions(keep);
+                        set.retain(|at, _| keep(at));
                         let mut at = 0;
                         model.retain(|_| {
                             at += 1;
@@ -265,6 +280,7 @@ mod tests {
                 }
                 proptest::prop_assert_eq!(set.len(), model.len());
                 proptest::prop_assert!(set.iter().eq(model.iter()));
+                proptest::prop_assert!(set.entries().iter().map(|&n| id(n)).eq(model.iter().copied()));
                 for (at, held) in model.iter().enumerate() {
                     proptest::prop_assert_eq!(set.key(at), key_of(held));
                 }
@@ -285,7 +301,7 @@ mod tests {
             id
         };
         for n in 0..10_000 {
-            assert_eq!(set.push(id(n), None), Some(n as usize));
+            assert_eq!(set.push(id(n), None, 0u8), Some(n as usize));
         }
         assert!((0..10_000).all(|n| set.position(&id(n)) == Some(n as usize)));
         assert_eq!(set.position(&id(10_000)), None);
@@ -297,13 +313,13 @@ mod tests {
         let mut set = PeerIds::default();
         for n in 0..=INDEXED as u8 {
             assert!(!set.indexed());
-            set.push(id(n), None);
+            set.push(id(n), None, 0u8);
         }
         assert!(set.indexed());
         assert_eq!(set.position(&id(3)), Some(3));
-        set.retain_positions(|at| at < 4);
+        set.retain(|at, _| at < 4);
         assert!(!set.indexed(), "a set of four ids is scanned");
-        set.push(id(200), None);
+        set.push(id(200), None, 0u8);
         assert_eq!((set.position(&id(200)), set.position(&id(3))), (Some(4), Some(3)));
     }
 }

@@ -2,15 +2,14 @@
 //!
 //! Peer ids live in `PeerIds`: found by id, and addressable by position, so a random window
 //! of `numwant` peers costs O(numwant) however large the swarm. What is known of each peer
-//! lives apart, in a `Vec` of `Entry` in the same positions: picking a window reads 11 bytes an
-//! IPv4 peer instead of 35 with its id and key, and at a million peers that window was most of
-//! an announce's cache misses. Peers are kept in regions by role: seeders, then partial seeds,
+//! lives apart, in an array of `Entry` in the same positions (the same block, `domain::columns`):
+//! picking a window reads 11 bytes an IPv4 peer instead of 35 with its id and key, and at a
+//! million peers that window was most of an announce's cache misses. Peers are kept in regions by role: seeders, then partial seeds,
 //! then leechers, so "leechers first" is also just a window, and one that skips the partial
 //! seeds.
 
 use std::ops::Range;
 
-use super::growth;
 use super::identity::{self, NotThatPeer, PeerKey};
 use super::ids::PeerId;
 use super::peer::{Endpoint, Peer, Role};
@@ -59,23 +58,27 @@ pub struct Pick {
 }
 
 #[derive(Debug, Clone)]
-pub struct PeerSet<Ip> {
-    ids: PeerIds,
-    /// By position, as in `ids`.
-    entries: Vec<Entry<Ip>>,
+pub struct PeerSet<Ip: Copy> {
+    /// The ids, and by position as they are, the entries.
+    ids: PeerIds<Entry<Ip>>,
     /// Seeders stand in `0..seeders`, partial seeds after them, leechers last. 32 bits, as
     /// positions in `ids` are.
     seeders: u32,
     partial_seeds: u32,
 }
 
-impl<Ip> Default for PeerSet<Ip> {
+impl<Ip: Copy> Default for PeerSet<Ip> {
     fn default() -> Self {
-        Self { ids: PeerIds::default(), entries: Vec::new(), seeders: 0, partial_seeds: 0 }
+        Self { ids: PeerIds::default(), seeders: 0, partial_seeds: 0 }
     }
 }
 
 impl<Ip: Copy + PartialEq> PeerSet<Ip> {
+    /// The entries, by position.
+    fn entries(&self) -> &[Entry<Ip>] {
+        self.ids.entries()
+    }
+
     pub fn len(&self) -> usize {
         self.ids.len()
     }
@@ -116,8 +119,8 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
         room: bool,
     ) -> Result<Recorded, NotThatPeer> {
         if let Some(index) = self.ids.position(&report.id) {
-            let entry = &mut self.entries[index];
             let held_key = self.ids.key(index);
+            let entry = self.ids.entry_mut(index);
             let key = identity::speaks_for(held_key, entry.ip(), report.key, report.endpoint.ip)?;
             let newly_completed = report.completed && !entry.completed();
             let was = entry.role();
@@ -135,7 +138,8 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
                 position: Some(position),
             });
         }
-        let pushed = if room { self.ids.push(report.id, report.key) } else { None };
+        let entry = Entry::new(report.endpoint, now, report.role, report.completed);
+        let pushed = if room { self.ids.push(report.id, report.key, entry) } else { None };
         let Some(index) = pushed else {
             return Ok(Recorded {
                 stored: false,
@@ -144,8 +148,6 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
                 position: None,
             });
         };
-        growth::reserve_one(&mut self.entries);
-        self.entries.push(Entry::new(report.endpoint, now, report.role, report.completed));
         // Pushed last, so into the leechers' region.
         let position = self.move_between(index, Role::Leecher, report.role);
         Ok(Recorded {
@@ -165,27 +167,23 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
         ip: Ip,
     ) -> Result<Option<Timestamp>, NotThatPeer> {
         let Some(index) = self.ids.position(id) else { return Ok(None) };
-        let entry = self.entries[index];
+        let entry = self.entries()[index];
         identity::speaks_for(self.ids.key(index), entry.ip(), key, ip)?;
         let (last_seen, role) = (entry.last_seen(), entry.role());
         // Into the last region first, so the swap-remove below pulls a leecher into a
         // leecher's slot.
         let index = self.move_between(index, role, Role::Leecher);
         self.ids.swap_remove(index);
-        self.entries.swap_remove(index);
         Ok(Some(last_seen))
     }
 
     /// Drops every peer last seen at or before `cutoff`; returns how many went.
     pub fn expire(&mut self, cutoff: Timestamp) -> usize {
         let before = self.len();
-        let alive = |entry: &Entry<Ip>| entry.last_seen() > cutoff;
-        // Both `retain`s visit in order and keep it, so ids and entries stay side by side,
-        // and the regions in their order.
-        self.ids.retain_positions(|position| alive(&self.entries[position]));
         let (mut seeders, mut partial_seeds) = (0, 0);
-        self.entries.retain(|entry| {
-            let kept = alive(entry);
+        // `retain` keeps the order, so the regions stay in theirs.
+        self.ids.retain(|_, entry| {
+            let kept = entry.last_seen() > cutoff;
             seeders += usize::from(kept && entry.role() == Role::Seeder);
             partial_seeds += usize::from(kept && entry.role() == Role::PartialSeed);
             kept
@@ -194,9 +192,8 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
         (self.seeders, self.partial_seeds) = (seeders as u32, partial_seeds as u32);
         // After a flood of one-off peers ages out of a torrent that lives on, its room for
         // the flood would otherwise stay allocated for as long as the torrent does.
-        if self.entries.capacity() > 4 * self.len().max(8) {
+        if self.ids.capacity() > 4 * self.len().max(8) {
             self.ids.shrink_to_fit();
-            self.entries.shrink_to_fit();
         }
         before - self.len()
     }
@@ -237,7 +234,7 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
                 // asking peer nor an expired one and is copied whole: peer by peer, with those
                 // checks, the walk cost three times as much.
                 let run = at..part.end.min(at + (wanted - taken));
-                let entries = &self.entries[run.clone()];
+                let entries = &self.entries()[run.clone()];
                 let whole = !pick.with_ids
                     && pick.exclude.is_none_or(|position| !run.contains(&position))
                     && entries.iter().all(|entry| entry.last_seen() > pick.cutoff);
@@ -294,7 +291,6 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
             };
             let slot = slot as usize;
             self.ids.swap(at, slot);
-            self.entries.swap(at, slot);
             (at, role) = (slot, next);
         }
         at
@@ -302,9 +298,9 @@ impl<Ip: Copy + PartialEq> PeerSet<Ip> {
 
     #[cfg(test)]
     fn partition_holds(&self) -> bool {
-        let (seeders, rest) = self.entries.split_at(self.seeders());
+        let (seeders, rest) = self.entries().split_at(self.seeders());
         let (partial_seeds, leechers) = rest.split_at(self.partial_seeds as usize);
-        self.entries.len() == self.ids.len()
+        self.entries().len() == self.ids.len()
             && seeders.iter().all(|e| e.role() == Role::Seeder)
             && partial_seeds.iter().all(|e| e.role() == Role::PartialSeed)
             && leechers.iter().all(|e| e.role() == Role::Leecher)
@@ -459,7 +455,7 @@ mod tests {
         assert_eq!(set.record(forged, later, true), Err(NotThatPeer));
         assert_eq!(set.remove(&id(1), None, away.ip), Err(NotThatPeer));
         assert_eq!((set.seeders(), set.leechers()), (0, 1));
-        assert_eq!(set.entries[0].endpoint(), report(1, false).endpoint);
+        assert_eq!(set.entries()[0].endpoint(), report(1, false).endpoint);
 
         // The peer itself, with its key, moves from anywhere.
         let moved = Report { key, endpoint: away, ..report(1, false) };
@@ -605,7 +601,7 @@ mod tests {
         let split = range.start + pick.start % range.len();
         (split..range.end)
             .chain(range.start..split)
-            .filter(|&at| Some(at) != pick.exclude && set.entries[at].last_seen() > pick.cutoff)
+            .filter(|&at| Some(at) != pick.exclude && set.entries()[at].last_seen() > pick.cutoff)
             .take(count)
             .map(|at| set.ids[at].0[0])
             .collect()
@@ -652,7 +648,7 @@ mod tests {
 
     /// Test peers' addresses end in their id's byte: every id still sits beside its own entry.
     fn ids_beside_their_entries(set: &PeerSet<Ipv4Addr>) -> bool {
-        set.ids.iter().zip(&set.entries).all(|(id, entry)| id.0[0] == entry.ip().octets()[3])
+        set.ids.iter().zip(set.entries()).all(|(id, entry)| id.0[0] == entry.ip().octets()[3])
     }
 
     #[test]
@@ -687,11 +683,10 @@ mod tests {
             record(&mut set, flooder, Timestamp::from_secs(100), true);
         }
         record(&mut set, report(1, true), Timestamp::from_secs(300), true);
-        assert!(set.ids.capacity() >= 10_001 && set.entries.capacity() >= 10_001);
+        assert!(set.ids.capacity() >= 10_001);
 
         assert_eq!(set.expire(Timestamp::from_secs(200)), 10_000);
         assert!(set.ids.capacity() < 100, "capacity {}", set.ids.capacity());
-        assert!(set.entries.capacity() < 100, "capacity {}", set.entries.capacity());
         assert!(set.contains(&id(1)) && set.partition_holds());
     }
 }

@@ -90,4 +90,10 @@ mod tests {
         torrent.expire(t(1_000));
         assert!(torrent.is_spent());
     }
+
+    #[test]
+    fn a_torrent_takes_112_bytes() {
+        // Every torrent's map slot holds one: the IPv4 peer set is 56 of them (`PeerSet`).
+        assert_eq!(std::mem::size_of::<Torrent>(), 112);
+    }
 }
