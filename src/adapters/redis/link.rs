@@ -78,30 +78,29 @@ impl Link {
         keys_and_arguments: impl Fn(&mut Cmd),
         timeout: Duration,
     ) -> Result<Vec<Value>, LinkError> {
-        let call = async {
-            let mut by_sha = redis::cmd("EVALSHA");
-            by_sha.arg(&script.sha);
-            keys_and_arguments(&mut by_sha);
-            match self.query_batched(by_sha).await {
-                Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                    let mut by_text = redis::cmd("EVAL");
-                    by_text.arg(script.text);
-                    keys_and_arguments(&mut by_text);
-                    self.query(&by_text).await
+        let mut by_sha = redis::cmd("EVALSHA");
+        by_sha.arg(&script.sha);
+        keys_and_arguments(&mut by_sha);
+        let answer = match self {
+            // The batch keeps the deadline: no timer a call.
+            Self::Single { batcher, .. } => match batcher.query(by_sha).await {
+                Ok(reply) => {
+                    redis::from_redis_value(reply).map_err(|bad| RedisError::from(bad).into())
                 }
-                answer => answer,
-            }
+                Err(error) => Err(error.into()),
+            },
+            Self::Cluster(_) => within(timeout, self.query(&by_sha)).await,
         };
-        within(timeout, call).await
-    }
-
-    /// As `query`, but a single server's call may share its write with others.
-    async fn query_batched(&self, command: Cmd) -> Result<Vec<Value>, RedisError> {
-        match self {
-            Self::Single { batcher, .. } => {
-                Ok(redis::from_redis_value(batcher.query(command).await?)?)
+        match answer {
+            Err(LinkError::Redis(error))
+                if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) =>
+            {
+                let mut by_text = redis::cmd("EVAL");
+                by_text.arg(script.text);
+                keys_and_arguments(&mut by_text);
+                within(timeout, self.query(&by_text)).await
             }
-            Self::Cluster(_) => self.query(&command).await,
+            answer => answer,
         }
     }
 
