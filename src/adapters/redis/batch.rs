@@ -1,7 +1,7 @@
 //! Many clients' script calls to one Redis server, sent in one write.
 //!
-//! Sent one by one, each call costs a write and a wake-up at both ends: about a third of the
-//! tracker's CPU for an announce. Calls queue here instead; the sending task waits until
+//! Sent one by one, each call costs a write and a wake-up at both ends, which is a good part
+//! of the tracker's CPU for an announce. Calls queue here instead; the sending task waits until
 //! every task that was ready has queued its own (one yield to the scheduler), then sends
 //! them all as one pipeline, and Redis reads them in one read and answers in one write. Each
 //! call still gets its own answer, errors included.
@@ -75,7 +75,7 @@ async fn send(mut connection: ConnectionManager, calls: Vec<Call>, timeout: Dura
     let answered = tokio::time::timeout(timeout, query).await.unwrap_or_else(|_| {
         Err(RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut)))
     });
-    // A caller that stopped waiting (its timeout) has dropped its receiver: nothing to do.
+    // A caller that stopped waiting (its client went away) has dropped its receiver.
     match answered {
         Ok(replies) => {
             for (answer, reply) in answers.into_iter().zip(replies) {
