@@ -21,10 +21,7 @@ pub fn write_torrent_keys(command: &mut redis::Cmd, info_hash: &InfoHash) {
     // "rt:{" 40 hex digits "}:" then the longest part, "leech".
     let mut key = [0u8; 4 + 40 + 2 + 5];
     key[..4].copy_from_slice(b"rt:{");
-    for (at, byte) in info_hash.as_bytes().iter().enumerate() {
-        key[4 + 2 * at] = b"0123456789abcdef"[usize::from(byte >> 4)];
-        key[5 + 2 * at] = b"0123456789abcdef"[usize::from(byte & 0xf)];
-    }
+    hex::encode_to_slice(info_hash.as_bytes(), &mut key[4..44]).expect("40 digits for 20 bytes");
     key[44..46].copy_from_slice(b"}:");
     for part in PARTS {
         key[46..46 + part.len()].copy_from_slice(part.as_bytes());

@@ -65,10 +65,7 @@ fn role_letter(role: Role) -> u8 {
 fn key_text(key: Option<PeerKey>) -> [u8; 8] {
     let Some(key) = key else { return *b"--------" };
     let mut text = [0; 8];
-    for (at, digit) in text.iter_mut().enumerate() {
-        let nibble = (key.get() >> (28 - 4 * at)) & 0xf;
-        *digit = b"0123456789abcdef"[nibble as usize];
-    }
+    hex::encode_to_slice(key.get().to_be_bytes(), &mut text).expect("8 digits for 4 bytes");
     text
 }
 
